@@ -1,0 +1,1 @@
+//! Parity tests across trainer, runtime and firmware live in `tests/`; this crate has no library code.

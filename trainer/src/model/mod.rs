@@ -1,0 +1,1 @@
+//! Network parameters, connectivity families (masks) and the hidden-unit sheet.

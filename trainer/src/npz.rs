@@ -1,0 +1,1 @@
+//! Writing NumPy `.npy` arrays and `.npz` archives.

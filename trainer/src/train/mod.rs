@@ -1,0 +1,1 @@
+//! Training: hand-written backpropagation through time, Adam, the loop, checkpoints.
