@@ -11,7 +11,7 @@ const EVAL_DOMAIN: u64 = 0x4556_414c; // "EVAL"
 /// One stream of a batch: an endless sequence of whole trials, each of a task drawn uniformly from
 /// the list with no immediate repeat. Windows of a batch cut through it, so a trial may straddle two
 /// consecutive batches.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Stream {
     rng: Rng,
     trial: Option<Trial>,
@@ -114,7 +114,11 @@ pub fn fill_batch(
         .enumerate()
     {
         let _ = row_t;
-        for ((stream, input), target) in streams.iter_mut().zip(in_t.chunks_exact_mut(n_in)).zip(tg_t) {
+        for ((stream, input), target) in streams
+            .iter_mut()
+            .zip(in_t.chunks_exact_mut(n_in))
+            .zip(tg_t)
+        {
             *target = stream.next_step(list, cfg, input)?;
         }
     }

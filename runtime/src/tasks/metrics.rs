@@ -40,7 +40,11 @@ impl Score {
         if decisions[len - 1] == trial.target(len - 1) {
             self.last += 1;
         }
-        if decisions.iter().enumerate().all(|(t, &d)| d == trial.target(t)) {
+        if decisions
+            .iter()
+            .enumerate()
+            .all(|(t, &d)| d == trial.target(t))
+        {
             self.strict += 1;
         }
     }

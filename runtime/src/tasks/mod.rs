@@ -21,6 +21,9 @@ mod rng;
 mod task;
 mod trial;
 
+#[cfg(test)]
+mod tests;
+
 pub use batch::{eval_rng, eval_trial, fill_batch, Stream};
 pub use metrics::{argmax, Score};
 pub use rng::{derive_seed, mix64, Rng};
@@ -44,7 +47,7 @@ pub const fn n_inputs(n_rules: usize) -> usize {
 }
 
 /// Generator settings shared by training and evaluation.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// Time step in ms (default 100). Every period is floored to a multiple of it. Valid: 1..=100.
@@ -115,7 +118,9 @@ impl fmt::Display for Error {
             Error::Buffer { needed, got } => {
                 write!(f, "buffer has length {got}, {needed} needed")
             }
-            Error::Config => f.write_str("invalid generator config (dt_ms must be 1..=100, noise >= 0)"),
+            Error::Config => {
+                f.write_str("invalid generator config (dt_ms must be 1..=100, noise >= 0)")
+            }
             Error::RuleIndex => f.write_str("rule index out of range of the task list"),
             Error::Task => f.write_str("interval variant of a task without a delay"),
             Error::EmptyTaskList => f.write_str("the task list is empty"),

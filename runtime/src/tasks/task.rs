@@ -3,7 +3,7 @@
 use core::fmt;
 
 /// The family a base task belongs to; it decides the trial structure and where noise goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Family {
     /// go, rtgo, dlygo, anti, rtanti, dlyanti: reach to (or away from) one stimulus.
@@ -19,7 +19,7 @@ pub enum Family {
 macro_rules! bases {
     ($($variant:ident = $name:literal, $family:ident;)*) => {
         /// One of the 20 tasks of Yang et al. 2019; the discriminant is its rule index in `cog20`.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "defmt", derive(defmt::Format))]
         #[repr(u8)]
         pub enum Base {
@@ -115,7 +115,7 @@ impl Base {
 }
 
 /// A direction of displacement around the ring: `Right` is +1 unit, `Left` is -1 unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Shift {
     /// +1 ring unit (counter-clockwise in angle), suffix `r`.
@@ -143,7 +143,7 @@ impl Shift {
 
 /// A task: a base task with optional Mod-Cog interval (`intr`/`intl`) and sequence
 /// (`seqr`/`seql`) modifiers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Task {
     /// The base task.
@@ -172,7 +172,9 @@ impl fmt::Display for NameError {
         f.write_str(match self {
             NameError::UnknownTask => "unknown task name",
             NameError::NoDelay => "interval variants (intr/intl) exist only for tasks with a delay",
-            NameError::UnknownCollection => "unknown collection (valid: cog20, modcog, modcog-full)",
+            NameError::UnknownCollection => {
+                "unknown collection (valid: cog20, modcog, modcog-full)"
+            }
         })
     }
 }
@@ -274,7 +276,11 @@ pub enum Collection {
 
 impl Collection {
     /// All collections.
-    pub const ALL: [Collection; 3] = [Collection::Cog20, Collection::ModCog, Collection::ModCogFull];
+    pub const ALL: [Collection; 3] = [
+        Collection::Cog20,
+        Collection::ModCog,
+        Collection::ModCogFull,
+    ];
 
     /// The collection's name on the command line.
     pub const fn name(self) -> &'static str {
@@ -407,8 +413,20 @@ mod tests {
             let names: HashSet<_> = c.iter().map(|t| t.to_string()).collect();
             assert_eq!(names.len(), c.len(), "{}", c.name());
         }
-        assert_eq!(Collection::ModCog.iter().filter(|t| t.interval.is_some()).count(), 22);
-        assert_eq!(Collection::ModCog.iter().filter(|t| t.seq.is_some()).count(), 40);
+        assert_eq!(
+            Collection::ModCog
+                .iter()
+                .filter(|t| t.interval.is_some())
+                .count(),
+            22
+        );
+        assert_eq!(
+            Collection::ModCog
+                .iter()
+                .filter(|t| t.seq.is_some())
+                .count(),
+            40
+        );
         assert_eq!(
             Collection::ModCogFull
                 .iter()
@@ -434,7 +452,10 @@ mod tests {
         for t in Collection::ModCogFull.iter() {
             assert_eq!(Task::parse(&t.to_string()), Ok(t));
         }
-        assert_eq!(Collection::ModCogFull.get(82).unwrap().to_string(), "dlygointr_seqr");
+        assert_eq!(
+            Collection::ModCogFull.get(82).unwrap().to_string(),
+            "dlygointr_seqr"
+        );
         assert_eq!(Collection::ModCog.get(21).unwrap().to_string(), "dlygointl");
         assert_eq!(Collection::ModCog.get(43).unwrap().to_string(), "goseql");
     }
@@ -446,6 +467,9 @@ mod tests {
         assert_eq!(Task::parse("dlygointrseqr"), Err(NameError::UnknownTask));
         assert_eq!(Task::parse(""), Err(NameError::UnknownTask));
         assert_eq!(Task::parse("seqr"), Err(NameError::UnknownTask));
-        assert_eq!(Collection::parse("cog21"), Err(NameError::UnknownCollection));
+        assert_eq!(
+            Collection::parse("cog21"),
+            Err(NameError::UnknownCollection)
+        );
     }
 }

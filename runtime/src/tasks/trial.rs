@@ -15,7 +15,7 @@ const DM_COHERENCE_UNITS: [i32; 4] = [1, 2, 4, 8];
 const DLY_STRENGTH_TENTHS: [i32; 3] = [3, 6, 10];
 
 /// What happens in a period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PeriodKind {
     /// Hold fixation, nothing shown.
@@ -53,7 +53,7 @@ impl PeriodKind {
 }
 
 /// A period: steps `start..end` of the trial (possibly empty, e.g. a zero delay).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Period {
     /// What happens.
@@ -77,7 +77,7 @@ impl Period {
 }
 
 /// A stimulus: a bump on one ring, shown during one period.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stimulus {
     /// 0 = ring 1 (inputs 1..=16), 1 = ring 2 (inputs 17..=32).
@@ -109,7 +109,7 @@ fn wrap(dir: i32) -> u8 {
 }
 
 /// A generated trial: everything needed to write its inputs and targets, plus its metadata.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Trial {
     /// The task.
     pub task: Task,
@@ -253,7 +253,11 @@ impl Trial {
                 let ring = rng.below(2) as u8;
                 let target = rng.below(RING_UNITS as u32) as u8;
                 let anti = matches!(base, Base::Anti | Base::RtAnti | Base::DlyAnti);
-                let dir = if anti { wrap(i32::from(target) + 8) } else { target };
+                let dir = if anti {
+                    wrap(i32::from(target) + 8)
+                } else {
+                    target
+                };
                 let period = if base.is_reaction_time() {
                     PeriodKind::Decision
                 } else {
@@ -486,7 +490,12 @@ impl Trial {
     }
 
     /// Writes the whole trial: `inputs` is `len * n_inputs` (time-major), `targets` is `len`.
-    pub fn write(&self, rng: &mut Rng, inputs: &mut [f32], targets: &mut [u8]) -> Result<(), Error> {
+    pub fn write(
+        &self,
+        rng: &mut Rng,
+        inputs: &mut [f32],
+        targets: &mut [u8],
+    ) -> Result<(), Error> {
         let (len, n_in) = (self.len(), self.n_inputs());
         if inputs.len() != len * n_in {
             return Err(Error::Buffer {
@@ -515,7 +524,11 @@ pub fn length_range(task: Task, cfg: &Config) -> Option<(usize, usize)> {
     let (mut lo, mut hi) = (usize::MAX, 0);
     for &fix in fixation_choices(family) {
         for k in 0..INTERVAL_DELAYS_MS {
-            let delay = if task.interval.is_some() { 100 * k } else { fixed_delay(family) };
+            let delay = if task.interval.is_some() {
+                100 * k
+            } else {
+                fixed_delay(family)
+            };
             let (periods, n) = layout(task, fix, delay, dt);
             let len = usize::from(periods[n - 1].end);
             lo = lo.min(len);
