@@ -3,8 +3,20 @@
 //! `no_std` and allocation-free. Modules:
 //! - [`tasks`] (feature `tasks`): the Yang et al. 2019 cognitive tasks and the Mod-Cog battery,
 //!   generated from a seed into caller-provided buffers, so that host and board see the same trials.
+//! - [`format`]: the model blob: [`format::ModelView`] (validated, zero-copy reader) and, with
+//!   feature `std`, `format::ModelRepr` (owned, `emit`).
+//! - [`kernel`]: one step of an exported network (sparse f32, int8, dense baseline) over a
+//!   caller-owned [`kernel::State`].
+//! - [`measure`]: wiring length, active connections and memory footprint recomputed from a blob.
+//! - `eval` (feature `tasks`): task performance of a blob on seeded evaluation trials.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "tasks")]
 pub mod tasks;
+
+#[cfg(feature = "tasks")]
+pub mod eval;
+pub mod format;
+pub mod kernel;
+pub mod measure;

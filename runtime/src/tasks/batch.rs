@@ -11,7 +11,8 @@ const EVAL_DOMAIN: u64 = 0x4556_414c; // "EVAL"
 /// One stream of a batch: an endless sequence of whole trials, each of a task drawn uniformly from
 /// the list with no immediate repeat. Windows of a batch cut through it, so a trial may straddle two
 /// consecutive batches.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stream {
     rng: Rng,
     trial: Option<Trial>,
@@ -95,7 +96,7 @@ pub fn fill_batch(
 ) -> Result<(), Error> {
     let b = streams.len();
     let n_in = super::n_inputs(list.len());
-    if b == 0 || targets.is_empty() || targets.len() % b != 0 {
+    if b == 0 || targets.is_empty() || !targets.len().is_multiple_of(b) {
         return Err(Error::Size);
     }
     if list.is_empty() {
@@ -108,12 +109,10 @@ pub fn fill_batch(
             got: inputs.len(),
         });
     }
-    for (row_t, (in_t, tg_t)) in inputs
+    for (in_t, tg_t) in inputs
         .chunks_exact_mut(b * n_in)
         .zip(targets.chunks_exact_mut(b))
-        .enumerate()
     {
-        let _ = row_t;
         for ((stream, input), target) in streams
             .iter_mut()
             .zip(in_t.chunks_exact_mut(n_in))

@@ -22,7 +22,8 @@ pub const fn derive_seed(seed: u64, domain: u64, index: u64) -> u64 {
 }
 
 /// A small deterministic random number generator (PCG-32 plus the draws the generator needs).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub struct Rng {
     pcg: Pcg32,
     /// The second Gaussian of the last Box-Muller pair, if not used yet (as raw bits).

@@ -329,14 +329,22 @@ impl Collection {
             (Base::ALL[i], None, None)
         } else if i < 42 {
             let k = i - 20;
-            (Base::DELAYED[k / 2], if k % 2 == 0 { R } else { L }, None)
+            (
+                Base::DELAYED[k / 2],
+                if k.is_multiple_of(2) { R } else { L },
+                None,
+            )
         } else if i < 82 {
             let k = i - 42;
-            (Base::ALL[k / 2], None, if k % 2 == 0 { R } else { L })
+            (
+                Base::ALL[k / 2],
+                None,
+                if k.is_multiple_of(2) { R } else { L },
+            )
         } else {
             let k = i - 82;
             let interval = if (k % 4) < 2 { R } else { L };
-            let seq = if k % 2 == 0 { R } else { L };
+            let seq = if k.is_multiple_of(2) { R } else { L };
             (Base::DELAYED[k / 4], interval, seq)
         };
         Some(Task {

@@ -1,7 +1,62 @@
 //! The `gyrus` command line: one file per subcommand.
+//!
+//! To add a subcommand: create `cli/<name>.rs` with an `Args` struct and a `run` function, add
+//! `pub mod <name>;`, a variant to [`Command`] and an arm to [`run`].
+//! Shared options (task selection, generator settings) live in [`select`].
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Parses the command line, runs the subcommand, and turns an error into a message and exit code 1.
+pub mod bench;
+pub mod eval;
+pub mod plot;
+pub mod select;
+pub mod tasks;
+pub mod train;
+
+/// `gyrus`: grows sparse, locally wired recurrent networks on cognitive tasks.
+#[derive(Parser, Debug)]
+#[command(name = "gyrus", version, about, long_about = None)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Cognitive tasks: list them, draw a trial, dump a training batch for NumPy.
+    Tasks(tasks::TasksArgs),
+    /// Speed measurements against a baseline measured in the same run.
+    Bench(bench::BenchArgs),
+    /// Train a network (or resume a run).
+    Train(train::TrainArgs),
+    /// Per-task performance of a run.
+    Eval(eval::EvalArgs),
+    /// Figures from run folders.
+    Plot(plot::PlotArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Tasks(args) => tasks::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Plot(args) => plot::run(args),
+    }
+}
+
+/// Parses the command line, runs the subcommand, and turns an error into a message and exit code 1
+/// (usage errors exit with code 2, from clap).
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,1 +1,31 @@
 //! Training: hand-written backpropagation through time, Adam, the loop, checkpoints.
+//!
+//! - [`Trainer`]: one network, its Adam state and buffers; [`Trainer::train_step`].
+//! - [`forward`]: noise-free evaluation returning logits and (optionally) every hidden state.
+//! - [`oracle`]: the same forward pass with candle autograd, to check the gradients.
+//! - [`bench`]: ms per gradient step against candle and the dense-times-mask step.
+
+mod adam;
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod eval;
+mod forward;
+mod gemm;
+mod kernels;
+mod loss;
+mod noise;
+pub mod oracle;
+pub mod run;
+mod simd;
+mod trainer;
+mod workspace;
+
+#[cfg(test)]
+mod tests;
+
+pub use adam::{clip_grad_norm, Adam};
+pub use forward::{forward, forward_with};
+pub use noise::{add_noise, noise_seed};
+pub use trainer::{StepStats, Trainer};
+pub use workspace::{RecurrentKernel, Workspace};

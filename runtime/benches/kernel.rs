@@ -1,0 +1,147 @@
+//! Host step time of the sparse kernel vs the dense kernel of the same network: N = 625 units on a
+//! 25 x 25 sheet, local connectivity of radius 2 (13 incoming weights per interior unit), 53 inputs
+//! (cog20), 17 outputs, random weights, tanh. Prints both times and their ratio, measured in the
+//! same run, then criterion's figures for sparse f32, sparse int8 and dense.
+//!
+//! `cargo bench -p gyrus-runtime --bench kernel` (about 30 s).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout};
+use gyrus_runtime::kernel::{self, dense, State};
+use gyrus_runtime::tasks::Rng;
+
+const SIDE: u16 = 25;
+const N_IN: usize = 53;
+const N_OUT: usize = 17;
+
+fn model() -> Vec<u8> {
+    let mut rng = Rng::new(1);
+    let mut u = |a: f32| (2.0 * rng.uniform() - 1.0) * a;
+    let n = usize::from(SIDE) * usize::from(SIDE);
+    let pos: Vec<(u16, u16)> = (0..n).map(|k| ((k / 25) as u16, (k % 25) as u16)).collect();
+    let mut w = vec![0.0f32; n * n];
+    for (i, &(a, b)) in pos.iter().enumerate() {
+        for (j, &(c, d)) in pos.iter().enumerate() {
+            let (dr, dc) = (f32::from(a) - f32::from(c), f32::from(b) - f32::from(d));
+            if dr * dr + dc * dc <= 4.0 {
+                w[i * n + j] = u(0.3);
+            }
+        }
+    }
+    let w_in: Vec<f32> = (0..n * N_IN).map(|_| u(0.2)).collect();
+    let w_out: Vec<f32> = (0..N_OUT * n).map(|_| u(0.1)).collect();
+    let mut m = ModelRepr {
+        n_inputs: N_IN,
+        n_hidden: n,
+        n_outputs: N_OUT,
+        sheet_rows: SIDE,
+        sheet_cols: SIDE,
+        pitch: 1.0,
+        positions: pos,
+        recurrent: CsrRepr::from_dense(n, n, &w, |x| x != 0.0),
+        input: MatrixRepr::compact(n, N_IN, &w_in),
+        output: MatrixRepr::compact(N_OUT, n, &w_out),
+        b_h: (0..n).map(|_| u(0.1)).collect(),
+        b_o: vec![0.0; N_OUT],
+        activation: Activation::Tanh,
+        alpha: 1.0,
+        readout: Readout::Argmax,
+        tasks: vec![],
+        wiring_length: 0.0,
+        active_connections: 0,
+        seed: 1,
+        int8: None,
+    };
+    m.quantize_int8();
+    m.to_bytes().expect("valid benchmark model")
+}
+
+/// Median time per step over `rounds` batches of `steps` steps.
+fn time(mut f: impl FnMut(), steps: u32, rounds: usize) -> Duration {
+    let mut v: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..steps {
+                f();
+            }
+            t.elapsed() / steps
+        })
+        .collect();
+    v.sort();
+    v[rounds / 2]
+}
+
+fn bench(c: &mut Criterion) {
+    let blob = model();
+    // A 4-aligned copy, as firmware embeds it, so the kernel reads zero-copy.
+    let words: Vec<u32> = blob
+        .chunks(4)
+        .map(|ch| {
+            let mut b = [0u8; 4];
+            b[..ch.len()].copy_from_slice(ch);
+            u32::from_ne_bytes(b)
+        })
+        .collect();
+    let bytes = &bytemuck::cast_slice::<u32, u8>(&words)[..blob.len()];
+    let view = ModelView::from_bytes(bytes).unwrap();
+    assert!(view.is_zero_copy());
+    let n = view.n_hidden();
+    let mut dbuf = vec![0.0; dense::Dense::buffer_len(&view)];
+    let dm = dense::Dense::expand(&view, &mut dbuf).unwrap();
+    let input: Vec<f32> = (0..N_IN).map(|i| (i % 5) as f32 * 0.2).collect();
+    let mut out = vec![0.0; N_OUT];
+    let (mut b1, mut b2, mut b3) = (vec![0.0; 2 * n], vec![0.0; 2 * n], vec![0.0; 2 * n]);
+    let mut s_sparse = State::new(n, &mut b1).unwrap();
+    let mut s_int8 = State::new(n, &mut b2).unwrap();
+    let mut s_dense = State::new(n, &mut b3).unwrap();
+
+    let sparse_t = time(
+        || kernel::step(&view, &mut s_sparse, black_box(&input), &mut out).unwrap(),
+        200,
+        15,
+    );
+    let dense_t = time(
+        || dense::step_dense(&dm, &mut s_dense, black_box(&input), &mut out).unwrap(),
+        20,
+        15,
+    );
+    let int8_t = time(
+        || kernel::step_int8(&view, &mut s_int8, black_box(&input), &mut out).unwrap(),
+        200,
+        15,
+    );
+    println!(
+        "N={n}, recurrent nnz={} ({:.1}% of N^2), inputs {N_IN}, outputs {N_OUT}, blob {} bytes",
+        view.recurrent().nnz(),
+        100.0 * view.recurrent().nnz() as f64 / (n * n) as f64,
+        blob.len()
+    );
+    println!(
+        "median step time: sparse f32 {:.2} us, sparse int8 {:.2} us, dense f32 {:.2} us; dense/sparse = {:.1}x",
+        sparse_t.as_secs_f64() * 1e6,
+        int8_t.as_secs_f64() * 1e6,
+        dense_t.as_secs_f64() * 1e6,
+        dense_t.as_secs_f64() / sparse_t.as_secs_f64()
+    );
+
+    let mut g = c.benchmark_group("step_n625_r2");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+    g.bench_function("sparse_f32", |b| {
+        b.iter(|| kernel::step(&view, &mut s_sparse, black_box(&input), &mut out).unwrap())
+    });
+    g.bench_function("sparse_int8", |b| {
+        b.iter(|| kernel::step_int8(&view, &mut s_int8, black_box(&input), &mut out).unwrap())
+    });
+    g.bench_function("dense_f32", |b| {
+        b.iter(|| dense::step_dense(&dm, &mut s_dense, black_box(&input), &mut out).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,62 @@
+//! The model blob (`.gyrus`): one definition for the trainer's exporter and every runtime.
+//! See `shared/spec/format.md`.
+//!
+//! # Reading (no_std, no alloc)
+//! ```text
+//! let model = ModelView::from_bytes(BLOB)?;   // validates everything once; never panics
+//! model.n_hidden(); model.recurrent(); model.task_names(); ...
+//! ```
+//! After [`ModelView::from_bytes`] succeeds, every offset and index inside is known to be in range,
+//! so [`crate::kernel`] reads without bounds checks. A blob at a 4-aligned address (embed it with a
+//! `#[repr(C, align(4))]` wrapper around `include_bytes!`) is read zero-copy: the weight arrays are
+//! borrowed as `&[f32]` straight from flash. A misaligned copy opens too, and the kernels then
+//! assemble each number with `from_le_bytes` (same results, slower); see
+//! [`ModelView::is_zero_copy`].
+//!
+//! # Writing (feature `std`)
+//! Fill a `ModelRepr` and call `ModelRepr::emit` (or `ModelRepr::to_bytes`, which also
+//! opens the result); `ModelRepr::from_bytes` reads a blob back into owned form.
+//!
+//! # Layout (version 1)
+//! - bytes 0..4: magic `GYRS`; 4..6: version (u16 LE); 6..8: reserved, zero; 8..12: total blob
+//!   length (u32 LE), so that truncation and appended bytes are told apart from corruption.
+//! - the body, postcard with serde derives: dimensions, sheet shape and pitch, activation, alpha,
+//!   readout, task names (comma-separated, rule-input order), the trainer's wiring length,
+//!   active-connection count and seed, then the arrays: sheet positions (u16 row, u16 col per kept
+//!   unit, in strictly increasing sheet order), recurrent CSR (row_ptr u32, col_idx u16, values f32;
+//!   row = receiving unit), input and output weights (dense or CSR), b_h, b_o, and the optional int8
+//!   variant (i8 weights in the f32 order plus one f32 scale per row). Each array is a
+//!   `(pad, data)` pair of byte strings, `data` little-endian and 4-aligned from the blob start.
+//! - the last 4 bytes: CRC-32 (IEEE) of everything before them, little-endian.
+//!
+//! A reader refuses any other version with [`FormatError::UnsupportedVersion`].
+
+mod arrays;
+mod crc;
+mod enums;
+mod error;
+mod le;
+#[cfg(feature = "std")]
+mod repr;
+mod view;
+mod wire;
+
+pub(crate) use arrays::Net;
+pub use arrays::{Csr, CsrView, Int8, Int8View, Matrix, MatrixView};
+pub use crc::crc32;
+pub use enums::{Activation, Readout};
+pub use error::{FormatError, Part};
+pub(crate) use le::Load;
+pub use le::{LeScalar, LeSlice};
+#[cfg(feature = "std")]
+pub use repr::{CsrRepr, Int8Repr, MatrixRepr, ModelRepr};
+pub use view::ModelView;
+
+/// The first four bytes of every blob.
+pub const MAGIC: [u8; 4] = *b"GYRS";
+/// The format version this runtime writes and reads.
+pub const VERSION: u16 = 1;
+/// Length of the fixed header (magic, version, reserved, total length).
+pub const HEADER_LEN: usize = 12;
+/// Length of the trailing CRC-32.
+pub const CRC_LEN: usize = 4;

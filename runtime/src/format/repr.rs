@@ -1,0 +1,501 @@
+//! [`ModelRepr`] (feature `std`): an owned model with `Vec` fields, the exporter's side of the
+//! format. `emit` writes a blob that [`ModelView::from_bytes`] opens; `parse` reads one back.
+
+use super::arrays::{CsrView, Matrix, MatrixView};
+use super::crc::crc32;
+use super::enums::{Activation, Readout};
+use super::error::FormatError;
+use super::view::ModelView;
+use super::wire::{Body, CsrWire, Int8Wire, MatWire, Section};
+use super::{CRC_LEN, HEADER_LEN, MAGIC, VERSION};
+
+/// An owned compressed-row matrix (see [`super::Csr`] for the layout rules).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CsrRepr {
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+    /// `rows + 1` offsets.
+    pub row_ptr: Vec<u32>,
+    /// Column of each entry, strictly increasing within a row.
+    pub col_idx: Vec<u16>,
+    /// Value of each entry.
+    pub values: Vec<f32>,
+}
+
+impl CsrRepr {
+    /// Compressed rows of a row-major dense matrix, keeping the entries where `keep(value)` holds
+    /// (for example `|w| w != 0.0` for the entries a connectivity mask allows and training left
+    /// nonzero). Columns must fit in u16.
+    pub fn from_dense(rows: usize, cols: usize, dense: &[f32], keep: impl Fn(f32) -> bool) -> Self {
+        assert_eq!(
+            dense.len(),
+            rows * cols,
+            "dense matrix has the wrong length"
+        );
+        let mut m = CsrRepr {
+            rows,
+            cols,
+            row_ptr: vec![0],
+            col_idx: Vec::new(),
+            values: Vec::new(),
+        };
+        for row in dense.chunks_exact(cols.max(1)).take(rows) {
+            for (j, &w) in row.iter().enumerate() {
+                if keep(w) {
+                    m.col_idx.push(j as u16);
+                    m.values.push(w);
+                }
+            }
+            m.row_ptr.push(m.values.len() as u32);
+        }
+        m.row_ptr.resize(rows + 1, m.values.len() as u32);
+        m
+    }
+
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The row-major dense matrix.
+    pub fn to_dense(&self) -> Vec<f32> {
+        let mut d = vec![0.0; self.rows * self.cols];
+        for r in 0..self.rows {
+            for k in self.row_ptr[r] as usize..self.row_ptr[r + 1] as usize {
+                d[r * self.cols + usize::from(self.col_idx[k])] = self.values[k];
+            }
+        }
+        d
+    }
+
+    fn from_view(v: &CsrView<'_>) -> Self {
+        CsrRepr {
+            rows: v.rows,
+            cols: v.cols,
+            row_ptr: v.row_ptr.iter().collect(),
+            col_idx: v.col_idx.iter().collect(),
+            values: v.values.iter().collect(),
+        }
+    }
+}
+
+/// An owned weight matrix, dense (row-major) or compressed rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MatrixRepr {
+    /// Row-major values.
+    Dense {
+        /// Number of rows.
+        rows: usize,
+        /// Number of columns.
+        cols: usize,
+        /// `rows * cols` values.
+        values: Vec<f32>,
+    },
+    /// Compressed rows.
+    Csr(CsrRepr),
+}
+
+impl MatrixRepr {
+    /// The smaller encoding of a row-major dense matrix: compressed rows of its nonzero entries
+    /// (4 (rows + 1) + 6 nnz bytes) or dense (4 rows cols bytes).
+    pub fn compact(rows: usize, cols: usize, dense: &[f32]) -> Self {
+        let csr = CsrRepr::from_dense(rows, cols, dense, |w| w != 0.0);
+        if 4 * (rows + 1) + 6 * csr.nnz() < 4 * rows * cols {
+            MatrixRepr::Csr(csr)
+        } else {
+            MatrixRepr::Dense {
+                rows,
+                cols,
+                values: dense.to_vec(),
+            }
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        match self {
+            MatrixRepr::Dense { rows, .. } => *rows,
+            MatrixRepr::Csr(c) => c.rows,
+        }
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        match self {
+            MatrixRepr::Dense { cols, .. } => *cols,
+            MatrixRepr::Csr(c) => c.cols,
+        }
+    }
+
+    /// The stored values in storage order.
+    pub fn values(&self) -> &[f32] {
+        match self {
+            MatrixRepr::Dense { values, .. } => values,
+            MatrixRepr::Csr(c) => &c.values,
+        }
+    }
+
+    /// Row of each stored value, in storage order.
+    fn value_rows(&self) -> Vec<usize> {
+        match self {
+            MatrixRepr::Dense { rows, cols, .. } => (0..*rows)
+                .flat_map(|r| std::iter::repeat_n(r, *cols))
+                .collect(),
+            MatrixRepr::Csr(c) => (0..c.rows)
+                .flat_map(|r| std::iter::repeat_n(r, (c.row_ptr[r + 1] - c.row_ptr[r]) as usize))
+                .collect(),
+        }
+    }
+
+    /// The row-major dense matrix.
+    pub fn to_dense(&self) -> Vec<f32> {
+        match self {
+            MatrixRepr::Dense { values, .. } => values.clone(),
+            MatrixRepr::Csr(c) => c.to_dense(),
+        }
+    }
+
+    fn from_view(v: &MatrixView<'_>) -> Self {
+        match v {
+            Matrix::Dense { rows, cols, values } => MatrixRepr::Dense {
+                rows: *rows,
+                cols: *cols,
+                values: values.iter().collect(),
+            },
+            Matrix::Csr(c) => MatrixRepr::Csr(CsrRepr::from_view(c)),
+        }
+    }
+}
+
+/// The int8 variant: `w ~= scale[row] * q` for every stored f32 weight, `q` in -127..=127.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Int8Repr {
+    /// Recurrent weights, one per stored recurrent entry.
+    pub rec_q: Vec<i8>,
+    /// Per-row scales of the recurrent weights.
+    pub rec_scale: Vec<f32>,
+    /// Input weights, one per stored input entry.
+    pub in_q: Vec<i8>,
+    /// Per-row scales of the input weights.
+    pub in_scale: Vec<f32>,
+    /// Output weights, one per stored output entry.
+    pub out_q: Vec<i8>,
+    /// Per-row scales of the output weights.
+    pub out_scale: Vec<f32>,
+}
+
+/// Symmetric per-row quantisation: scale = max |w| of the row / 127 (0 for an all-zero row),
+/// q = round(w / scale).
+fn quantize(values: &[f32], value_rows: &[usize], rows: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut scale = vec![0.0f32; rows];
+    for (&v, &r) in values.iter().zip(value_rows) {
+        scale[r] = scale[r].max(v.abs());
+    }
+    for s in &mut scale {
+        *s /= 127.0;
+    }
+    let q = values
+        .iter()
+        .zip(value_rows)
+        .map(|(&v, &r)| {
+            if scale[r] > 0.0 {
+                (v / scale[r]).round().clamp(-127.0, 127.0) as i8
+            } else {
+                0
+            }
+        })
+        .collect();
+    (q, scale)
+}
+
+/// An owned model: what the exporter fills in and [`ModelRepr::emit`] writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelRepr {
+    /// Inputs per step.
+    pub n_inputs: usize,
+    /// Hidden units kept after pruning.
+    pub n_hidden: usize,
+    /// Outputs.
+    pub n_outputs: usize,
+    /// Sheet rows.
+    pub sheet_rows: u16,
+    /// Sheet columns.
+    pub sheet_cols: u16,
+    /// Grid pitch (trainer's units per sheet cell).
+    pub pitch: f32,
+    /// Sheet position `(row, column)` of each kept unit, in strictly increasing sheet order.
+    pub positions: Vec<(u16, u16)>,
+    /// Recurrent weights `W` (`n_hidden x n_hidden`, row = receiving unit).
+    pub recurrent: CsrRepr,
+    /// Input weights `W_in` (`n_hidden x n_inputs`).
+    pub input: MatrixRepr,
+    /// Output weights `W_out` (`n_outputs x n_hidden`).
+    pub output: MatrixRepr,
+    /// Hidden bias.
+    pub b_h: Vec<f32>,
+    /// Output bias.
+    pub b_o: Vec<f32>,
+    /// Nonlinearity.
+    pub activation: Activation,
+    /// Leak alpha in (0, 1].
+    pub alpha: f32,
+    /// Readout rule.
+    pub readout: Readout,
+    /// Task names in rule-input order (no commas).
+    pub tasks: Vec<String>,
+    /// Wiring length as the trainer measured it.
+    pub wiring_length: f64,
+    /// Active connections as the trainer measured them.
+    pub active_connections: u32,
+    /// Training seed.
+    pub seed: u64,
+    /// Optional int8 variant (see [`ModelRepr::quantize_int8`]).
+    pub int8: Option<Int8Repr>,
+}
+
+static ZEROS: [u8; 3] = [0; 3];
+
+fn le_bytes<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+    v.iter().flat_map(|&x| f(x)).collect()
+}
+
+/// Little-endian bytes of every array, in serialization order.
+struct Arrays {
+    positions: Vec<u8>,
+    rec: [Vec<u8>; 3],
+    w_in: Vec<Vec<u8>>,
+    w_out: Vec<Vec<u8>>,
+    b_h: Vec<u8>,
+    b_o: Vec<u8>,
+    int8: Option<[Vec<u8>; 6]>,
+}
+
+fn csr_bytes(c: &CsrRepr) -> [Vec<u8>; 3] {
+    [
+        le_bytes(&c.row_ptr, u32::to_le_bytes),
+        le_bytes(&c.col_idx, u16::to_le_bytes),
+        le_bytes(&c.values, f32::to_le_bytes),
+    ]
+}
+
+fn mat_bytes(m: &MatrixRepr) -> Vec<Vec<u8>> {
+    match m {
+        MatrixRepr::Dense { values, .. } => vec![le_bytes(values, f32::to_le_bytes)],
+        MatrixRepr::Csr(c) => csr_bytes(c).into(),
+    }
+}
+
+/// Hands out sections with their pads, in order.
+struct Padder<'p> {
+    pads: &'p [usize],
+    next: usize,
+}
+
+impl Padder<'_> {
+    fn sec<'b>(&mut self, data: &'b [u8]) -> Section<'b> {
+        let p = self.pads.get(self.next).copied().unwrap_or(0);
+        self.next += 1;
+        Section {
+            pad: &ZEROS[..p],
+            data,
+        }
+    }
+
+    fn csr<'b>(&mut self, b: &'b [Vec<u8>]) -> CsrWire<'b> {
+        CsrWire {
+            row_ptr: self.sec(&b[0]),
+            col_idx: self.sec(&b[1]),
+            values: self.sec(&b[2]),
+        }
+    }
+
+    /// One section for a dense matrix, three for compressed rows.
+    fn mat<'b>(&mut self, b: &'b [Vec<u8>]) -> MatWire<'b> {
+        if b.len() == 1 {
+            MatWire::Dense(self.sec(&b[0]))
+        } else {
+            MatWire::Csr(self.csr(b))
+        }
+    }
+}
+
+impl ModelRepr {
+    /// Fills [`ModelRepr::int8`] from the f32 weights: per row, scale = max |w| / 127 and
+    /// q = round(w / scale) (symmetric, no zero point). Deterministic.
+    pub fn quantize_int8(&mut self) {
+        let rec = MatrixRepr::Csr(self.recurrent.clone());
+        let (rec_q, rec_scale) = quantize(rec.values(), &rec.value_rows(), self.n_hidden);
+        let (in_q, in_scale) =
+            quantize(self.input.values(), &self.input.value_rows(), self.n_hidden);
+        let (out_q, out_scale) = quantize(
+            self.output.values(),
+            &self.output.value_rows(),
+            self.n_outputs,
+        );
+        self.int8 = Some(Int8Repr {
+            rec_q,
+            rec_scale,
+            in_q,
+            in_scale,
+            out_q,
+            out_scale,
+        });
+    }
+
+    /// Writes the blob: 12-byte header, postcard body with every array 4-aligned from the blob
+    /// start, CRC-32. Encodes the fields as they are; [`ModelRepr::to_bytes`] also checks that the
+    /// result opens.
+    pub fn emit(&self) -> Vec<u8> {
+        let arrays = self.arrays();
+        let mut pads: Vec<usize> = vec![0; 64];
+        // Fix the first misaligned section, re-encode; earlier sections never move, so this ends
+        // after at most one pass per section.
+        loop {
+            let blob = self.encode(&arrays, &pads);
+            let body = match postcard::take_from_bytes::<Body<'_>>(
+                &blob[HEADER_LEN..blob.len() - CRC_LEN],
+            ) {
+                Ok((body, _)) => body,
+                Err(_) => return blob,
+            };
+            let base = blob.as_ptr() as usize;
+            let misaligned = body.sections().iter().enumerate().find_map(|(k, s)| {
+                let off = (s.as_ptr() as usize - base) % 4;
+                (off != 0).then_some((k, off))
+            });
+            match misaligned {
+                None => return blob,
+                Some((k, off)) => pads[k] = (pads[k] + 4 - off) % 4,
+            }
+        }
+    }
+
+    /// [`ModelRepr::emit`], then opens the blob to check it.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        let blob = self.emit();
+        ModelView::from_bytes(&blob)?;
+        Ok(blob)
+    }
+
+    /// Copies an opened blob into an owned model.
+    pub fn parse(view: &ModelView<'_>) -> Self {
+        let int8 = view.int8().map(|q| Int8Repr {
+            rec_q: q.rec_q.to_vec(),
+            rec_scale: q.rec_scale.iter().collect(),
+            in_q: q.in_q.to_vec(),
+            in_scale: q.in_scale.iter().collect(),
+            out_q: q.out_q.to_vec(),
+            out_scale: q.out_scale.iter().collect(),
+        });
+        let (sheet_rows, sheet_cols) = view.sheet();
+        ModelRepr {
+            n_inputs: view.n_inputs(),
+            n_hidden: view.n_hidden(),
+            n_outputs: view.n_outputs(),
+            sheet_rows,
+            sheet_cols,
+            pitch: view.pitch(),
+            positions: (0..view.n_hidden())
+                .filter_map(|u| view.position(u))
+                .collect(),
+            recurrent: CsrRepr::from_view(&view.recurrent()),
+            input: MatrixRepr::from_view(&view.input_weights()),
+            output: MatrixRepr::from_view(&view.output_weights()),
+            b_h: view.hidden_bias().iter().collect(),
+            b_o: view.output_bias().iter().collect(),
+            activation: view.activation(),
+            alpha: view.alpha(),
+            readout: view.readout(),
+            tasks: view.task_names().map(String::from).collect(),
+            wiring_length: view.trained_wiring_length(),
+            active_connections: view.trained_active_connections(),
+            seed: view.seed(),
+            int8,
+        }
+    }
+
+    /// Opens and copies a blob.
+    pub fn from_bytes(blob: &[u8]) -> Result<Self, FormatError> {
+        Ok(Self::parse(&ModelView::from_bytes(blob)?))
+    }
+
+    fn arrays(&self) -> Arrays {
+        let pos: Vec<u16> = self.positions.iter().flat_map(|&(r, c)| [r, c]).collect();
+        let int8 = self.int8.as_ref().map(|q| {
+            let i8s = |v: &[i8]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
+            [
+                i8s(&q.rec_q),
+                le_bytes(&q.rec_scale, f32::to_le_bytes),
+                i8s(&q.in_q),
+                le_bytes(&q.in_scale, f32::to_le_bytes),
+                i8s(&q.out_q),
+                le_bytes(&q.out_scale, f32::to_le_bytes),
+            ]
+        });
+        Arrays {
+            positions: le_bytes(&pos, u16::to_le_bytes),
+            rec: csr_bytes(&self.recurrent),
+            w_in: mat_bytes(&self.input),
+            w_out: mat_bytes(&self.output),
+            b_h: le_bytes(&self.b_h, f32::to_le_bytes),
+            b_o: le_bytes(&self.b_o, f32::to_le_bytes),
+            int8,
+        }
+    }
+
+    fn encode(&self, a: &Arrays, pads: &[usize]) -> Vec<u8> {
+        // Pads are taken in serialization order, which `Body::sections` follows too.
+        let mut p = Padder { pads, next: 0 };
+        let positions = p.sec(&a.positions);
+        let rec = p.csr(&a.rec);
+        let w_in = p.mat(&a.w_in);
+        let w_out = p.mat(&a.w_out);
+        let b_h = p.sec(&a.b_h);
+        let b_o = p.sec(&a.b_o);
+        let int8 = a.int8.as_ref().map(|q| Int8Wire {
+            rec_q: p.sec(&q[0]),
+            rec_scale: p.sec(&q[1]),
+            in_q: p.sec(&q[2]),
+            in_scale: p.sec(&q[3]),
+            out_q: p.sec(&q[4]),
+            out_scale: p.sec(&q[5]),
+        });
+        let tasks = self.tasks.join(",");
+        let body = Body {
+            n_inputs: self.n_inputs as u32,
+            n_hidden: self.n_hidden as u32,
+            n_outputs: self.n_outputs as u32,
+            sheet_rows: self.sheet_rows,
+            sheet_cols: self.sheet_cols,
+            pitch: self.pitch,
+            activation: self.activation.code(),
+            alpha: self.alpha,
+            readout: self.readout.code(),
+            tasks: &tasks,
+            wiring_length: self.wiring_length,
+            active_connections: self.active_connections,
+            seed: self.seed,
+            positions,
+            rec,
+            w_in,
+            w_out,
+            b_h,
+            b_o,
+            int8,
+        };
+        let mut blob = Vec::with_capacity(HEADER_LEN + 64);
+        blob.extend_from_slice(&MAGIC);
+        blob.extend_from_slice(&VERSION.to_le_bytes());
+        blob.extend_from_slice(&[0, 0]);
+        blob.extend_from_slice(&[0; 4]);
+        // Serializing borrowed slices and plain numbers into a Vec cannot fail.
+        blob.extend(postcard::to_allocvec(&body).unwrap_or_default());
+        let total = (blob.len() + CRC_LEN) as u32;
+        blob[8..12].copy_from_slice(&total.to_le_bytes());
+        let crc = crc32(&blob);
+        blob.extend_from_slice(&crc.to_le_bytes());
+        blob
+    }
+}

@@ -1,0 +1,187 @@
+//! Step kernels: one time step of an exported network.
+//!
+//! ```text
+//! h'  = (1 - alpha) h + alpha phi(W h + W_in u + b_h)      (W reads the previous h)
+//! o   = W_out h' + b_o
+//! ```
+//! (`shared/spec/models.md`, "The network"). Use:
+//! ```text
+//! let model = ModelView::from_bytes(BLOB)?;
+//! let mut buf = [0.0f32; 2 * 625];                      // State::buffer_len(n_hidden)
+//! let mut state = State::new(model.n_hidden(), &mut buf)?;
+//! kernel::step(&model, &mut state, &input, &mut output)?;   // state.hidden() is h'
+//! ```
+//! - [`step`]: f32 weights; the recurrent product runs over compressed rows (cost ~ stored weights).
+//! - [`step_int8`]: the blob's int8 variant. Each weight is `q * s` with `q` an i8 and `s` one f32
+//!   scale per row (symmetric, no zero point, `s = max|w| / 127`); a row's dot product is
+//!   accumulated as `sum q_j x_j` in f32 and multiplied by `s` once. Activations, biases and the
+//!   state stay f32; the saving is weight memory (1 byte instead of 4), not arithmetic.
+//! - [`dense::step_dense`]: the same network with dense matrices, the baseline of the benchmark.
+//!
+//! Sizes are checked on every call (a few compares); indices inside the model were checked once
+//! by [`ModelView::from_bytes`], so the inner loops run unchecked. A 4-aligned blob is read
+//! zero-copy; otherwise the same loops read through `from_le_bytes`. All functions are
+//! `#[inline(never)]` entry points so firmware can measure them.
+
+mod activation;
+pub mod dense;
+mod sparse;
+mod state;
+
+pub use state::State;
+
+use crate::format::ModelView;
+use core::fmt;
+
+/// A size mismatch between the model and the caller's buffers, or a missing int8 variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum KernelError {
+    /// The state buffer is too short.
+    StateBuffer {
+        /// Floats needed.
+        needed: usize,
+        /// Floats given.
+        got: usize,
+    },
+    /// The state has a different number of hidden units than the model.
+    Hidden {
+        /// Units of the model.
+        needed: usize,
+        /// Units of the state.
+        got: usize,
+    },
+    /// The input has the wrong length.
+    Input {
+        /// Inputs of the model.
+        needed: usize,
+        /// Length given.
+        got: usize,
+    },
+    /// The output has the wrong length.
+    Output {
+        /// Outputs of the model.
+        needed: usize,
+        /// Length given.
+        got: usize,
+    },
+    /// [`step_int8`] on a blob without the int8 variant.
+    NoInt8,
+    /// A dense buffer has the wrong length ([`dense::Dense`]).
+    DenseBuffer {
+        /// Floats needed.
+        needed: usize,
+        /// Floats given.
+        got: usize,
+    },
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            KernelError::StateBuffer { needed, got } => {
+                write!(f, "state buffer has {got} floats, {needed} needed")
+            }
+            KernelError::Hidden { needed, got } => {
+                write!(f, "state has {got} hidden units, the model {needed}")
+            }
+            KernelError::Input { needed, got } => {
+                write!(f, "input has {got} values, the model takes {needed}")
+            }
+            KernelError::Output { needed, got } => {
+                write!(f, "output has {got} values, the model gives {needed}")
+            }
+            KernelError::NoInt8 => f.write_str("the model blob has no int8 variant"),
+            KernelError::DenseBuffer { needed, got } => {
+                write!(f, "dense buffer has {got} floats, {needed} needed")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for KernelError {}
+
+pub(crate) fn check_sizes(
+    n: (usize, usize, usize),
+    state: &State<'_>,
+    input: &[f32],
+    output: &[f32],
+) -> Result<(), KernelError> {
+    let (n_in, n_h, n_out) = n;
+    if state.h.len() != n_h || state.next.len() != n_h {
+        return Err(KernelError::Hidden {
+            needed: n_h,
+            got: state.h.len(),
+        });
+    }
+    if input.len() != n_in {
+        return Err(KernelError::Input {
+            needed: n_in,
+            got: input.len(),
+        });
+    }
+    if output.len() != n_out {
+        return Err(KernelError::Output {
+            needed: n_out,
+            got: output.len(),
+        });
+    }
+    Ok(())
+}
+
+fn run(
+    model: &ModelView<'_>,
+    state: &mut State<'_>,
+    input: &[f32],
+    output: &mut [f32],
+    int8: bool,
+) -> Result<(), KernelError> {
+    check_sizes(
+        (model.n_inputs(), model.n_hidden(), model.n_outputs()),
+        state,
+        input,
+        output,
+    )?;
+    if int8 && model.le.int8.is_none() {
+        return Err(KernelError::NoInt8);
+    }
+    let (act, alpha) = (model.activation(), model.alpha());
+    // SAFETY: the model was validated when opened, and the sizes were just checked.
+    unsafe {
+        match &model.fast {
+            Some(net) => {
+                sparse::step_net(net, act, alpha, state.h, input, state.next, output, int8)
+            }
+            None => sparse::step_net(
+                &model.le, act, alpha, state.h, input, state.next, output, int8,
+            ),
+        }
+    }
+    state.swap();
+    Ok(())
+}
+
+/// One step with the f32 weights: updates `state` to h' and writes `output` (length n_outputs)
+/// from `input` (length n_inputs).
+#[inline(never)]
+pub fn step(
+    model: &ModelView<'_>,
+    state: &mut State<'_>,
+    input: &[f32],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    run(model, state, input, output, false)
+}
+
+/// One step with the int8 weights (see the module doc); [`KernelError::NoInt8`] if the blob has
+/// none.
+#[inline(never)]
+pub fn step_int8(
+    model: &ModelView<'_>,
+    state: &mut State<'_>,
+    input: &[f32],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    run(model, state, input, output, true)
+}

@@ -1,0 +1,85 @@
+//! On-device measures of an exported model, recomputed from the blob (`shared/spec/models.md`,
+//! "Measures"):
+//! - active connection: a stored recurrent weight with |w| > 1e-2 ([`ACTIVE_THRESHOLD`]);
+//!   self-connections count (their distance is 0);
+//! - wiring length: the sum over active recurrent connections of the BIMT distance
+//!   D = (|i - m| + |j - n|) / S, S = max(R, C), between the kept units' sheet positions. The
+//!   integer sum of |i - m| + |j - n| is exact; it is divided by S once, in f64;
+//! - footprint: flash = the blob's length; RAM = the state buffer (2 n_hidden floats) plus one
+//!   input and one output vector.
+//!
+//! ```text
+//! let m = measure::measure(&model);
+//! assert_eq!(m.active_connections, model.trained_active_connections());
+//! ```
+
+use crate::format::ModelView;
+
+/// Weights with a larger magnitude are active connections.
+pub const ACTIVE_THRESHOLD: f32 = 1e-2;
+
+/// Everything [`measure`] reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Measures {
+    /// Sum of D over active recurrent connections.
+    pub wiring_length: f64,
+    /// Number of active recurrent connections.
+    pub active_connections: u32,
+    /// Recurrent weights stored in the blob (active or not).
+    pub stored_connections: u32,
+    /// Bytes of flash: the blob.
+    pub flash_bytes: usize,
+    /// Bytes of RAM the kernel needs: state, input and output vectors.
+    pub ram_bytes: usize,
+}
+
+/// Active recurrent connections and the integer sum of their |i - m| + |j - n|.
+fn active(model: &ModelView<'_>) -> (u32, u64) {
+    let rec = model.recurrent();
+    let (mut count, mut manhattan) = (0u32, 0u64);
+    for r in 0..model.n_hidden() {
+        let Some((i, j)) = model.position(r) else {
+            continue;
+        };
+        for (c, w) in rec.row(r) {
+            if libm::fabsf(w) > ACTIVE_THRESHOLD {
+                let Some((m, n)) = model.position(c) else {
+                    continue;
+                };
+                count += 1;
+                manhattan += u64::from(i.abs_diff(m)) + u64::from(j.abs_diff(n));
+            }
+        }
+    }
+    (count, manhattan)
+}
+
+/// Wiring length: sum of D over active recurrent connections.
+pub fn wiring_length(model: &ModelView<'_>) -> f64 {
+    let (rows, cols) = model.sheet();
+    active(model).1 as f64 / f64::from(rows.max(cols))
+}
+
+/// Number of active recurrent connections.
+pub fn active_connections(model: &ModelView<'_>) -> u32 {
+    active(model).0
+}
+
+/// Bytes of RAM for [`crate::kernel::step`]: state buffer, input and output vectors.
+pub fn ram_bytes(model: &ModelView<'_>) -> usize {
+    4 * (crate::kernel::State::buffer_len(model.n_hidden()) + model.n_inputs() + model.n_outputs())
+}
+
+/// All measures at once.
+pub fn measure(model: &ModelView<'_>) -> Measures {
+    let (count, manhattan) = active(model);
+    let (rows, cols) = model.sheet();
+    Measures {
+        wiring_length: manhattan as f64 / f64::from(rows.max(cols)),
+        active_connections: count,
+        stored_connections: model.recurrent().nnz() as u32,
+        flash_bytes: model.blob().len(),
+        ram_bytes: ram_bytes(model),
+    }
+}

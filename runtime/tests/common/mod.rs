@@ -1,0 +1,135 @@
+//! Shared helpers of the runtime's integration tests: small random models.
+#![allow(dead_code)]
+
+use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, Readout};
+use gyrus_runtime::tasks::Rng;
+
+/// Options of [`random_model`].
+#[derive(Clone, Copy)]
+pub struct Spec {
+    pub rows: u16,
+    pub cols: u16,
+    /// Local connectivity radius on the sheet (Euclidean, grid units).
+    pub radius: f32,
+    pub n_inputs: usize,
+    pub n_outputs: usize,
+    /// Every `prune_every`-th cell has no unit (0 = keep all).
+    pub prune_every: usize,
+    pub activation: Activation,
+    pub alpha: f32,
+    /// Fraction of output weights set to zero (makes the output matrix sparse).
+    pub out_zero_fraction: f32,
+    pub int8: bool,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            rows: 4,
+            cols: 5,
+            radius: 1.5,
+            n_inputs: 35,
+            n_outputs: 17,
+            prune_every: 7,
+            activation: Activation::Tanh,
+            alpha: 1.0,
+            out_zero_fraction: 0.0,
+            int8: false,
+        }
+    }
+}
+
+pub fn uniform(rng: &mut Rng, a: f32) -> f32 {
+    (2.0 * rng.uniform() - 1.0) * a
+}
+
+/// A random local network on a sheet with some cells pruned.
+pub fn random_model(seed: u64, s: Spec) -> ModelRepr {
+    let mut rng = Rng::new(seed);
+    let positions: Vec<(u16, u16)> = (0..usize::from(s.rows) * usize::from(s.cols))
+        .filter(|k| s.prune_every == 0 || k % s.prune_every != s.prune_every - 1)
+        .map(|k| {
+            (
+                (k / usize::from(s.cols)) as u16,
+                (k % usize::from(s.cols)) as u16,
+            )
+        })
+        .collect();
+    let n = positions.len();
+    let mut w = vec![0.0f32; n * n];
+    for (i, &(ri, ci)) in positions.iter().enumerate() {
+        for (j, &(rj, cj)) in positions.iter().enumerate() {
+            let (dr, dc) = (f32::from(ri) - f32::from(rj), f32::from(ci) - f32::from(cj));
+            if (dr * dr + dc * dc).sqrt() <= s.radius {
+                w[i * n + j] = uniform(&mut rng, 0.6);
+            }
+        }
+    }
+    let w_in: Vec<f32> = (0..n * s.n_inputs)
+        .map(|_| uniform(&mut rng, 0.5))
+        .collect();
+    let w_out: Vec<f32> = (0..s.n_outputs * n)
+        .map(|_| {
+            let v = uniform(&mut rng, 0.5);
+            if rng.uniform() < s.out_zero_fraction {
+                0.0
+            } else {
+                v
+            }
+        })
+        .collect();
+    let mut m = ModelRepr {
+        n_inputs: s.n_inputs,
+        n_hidden: n,
+        n_outputs: s.n_outputs,
+        sheet_rows: s.rows,
+        sheet_cols: s.cols,
+        pitch: 1.0,
+        positions,
+        recurrent: CsrRepr::from_dense(n, n, &w, |x| x != 0.0),
+        input: MatrixRepr::compact(n, s.n_inputs, &w_in),
+        output: MatrixRepr::compact(s.n_outputs, n, &w_out),
+        b_h: (0..n).map(|_| uniform(&mut rng, 0.1)).collect(),
+        b_o: (0..s.n_outputs).map(|_| uniform(&mut rng, 0.1)).collect(),
+        activation: s.activation,
+        alpha: s.alpha,
+        readout: Readout::Argmax,
+        tasks: vec!["go".into(), "dlyanti".into()],
+        wiring_length: 1.25,
+        active_connections: 7,
+        seed,
+        int8: None,
+    };
+    if s.int8 {
+        m.quantize_int8();
+    }
+    m
+}
+
+/// A 4-aligned copy of `bytes` (a `Vec<u8>` guarantees no alignment).
+pub struct Aligned(Vec<u32>, usize);
+
+impl Aligned {
+    pub fn new(bytes: &[u8]) -> Self {
+        let mut words = vec![0u32; bytes.len().div_ceil(4)];
+        bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Aligned(words, bytes.len())
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice::<u32, u8>(&self.0)[..self.1]
+    }
+}
+
+/// A copy of `bytes` at an address that is 1 mod 4.
+pub struct Misaligned(Vec<u32>, usize);
+
+impl Misaligned {
+    pub fn new(bytes: &[u8]) -> Self {
+        let mut words = vec![0u32; bytes.len().div_ceil(4) + 1];
+        bytemuck::cast_slice_mut::<u32, u8>(&mut words)[1..1 + bytes.len()].copy_from_slice(bytes);
+        Misaligned(words, bytes.len())
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice::<u32, u8>(&self.0)[1..1 + self.1]
+    }
+}

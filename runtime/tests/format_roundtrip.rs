@@ -1,0 +1,310 @@
+//! Round trips emit -> open -> parse, alignment of the arrays, and the errors of invalid models.
+
+mod common;
+
+use common::{random_model, Aligned, Misaligned, Spec};
+use gyrus_runtime::format::{
+    crc32, Activation, FormatError, MatrixRepr, ModelRepr, ModelView, Part, CRC_LEN, HEADER_LEN,
+};
+use gyrus_runtime::kernel::{self, State};
+
+fn specs() -> Vec<Spec> {
+    vec![
+        Spec::default(),
+        Spec {
+            int8: true,
+            out_zero_fraction: 0.9,
+            activation: Activation::Relu,
+            alpha: 0.2,
+            ..Spec::default()
+        },
+        Spec {
+            rows: 3,
+            cols: 7,
+            prune_every: 0,
+            radius: 0.0,
+            n_inputs: 3,
+            n_outputs: 2,
+            activation: Activation::Softplus,
+            int8: true,
+            ..Spec::default()
+        },
+    ]
+}
+
+#[test]
+fn emit_open_parse_is_the_identity() {
+    for (k, spec) in specs().into_iter().enumerate() {
+        let repr = random_model(k as u64, spec);
+        let blob = repr.to_bytes().expect("a valid model opens");
+        let back = ModelRepr::from_bytes(&blob).unwrap();
+        assert_eq!(back, repr, "spec {k}");
+        assert_eq!(back.emit(), blob, "re-emitting gives the same bytes");
+        let view = ModelView::from_bytes(&blob).unwrap();
+        assert_eq!(view.n_hidden(), repr.n_hidden);
+        assert_eq!(view.task_names().collect::<Vec<_>>(), vec!["go", "dlyanti"]);
+        assert_eq!(view.n_tasks(), 2);
+        assert_eq!(view.blob().len(), blob.len());
+    }
+}
+
+#[test]
+fn the_model_matrices_use_the_smaller_encoding() {
+    let sparse = random_model(
+        1,
+        Spec {
+            out_zero_fraction: 0.95,
+            ..Spec::default()
+        },
+    );
+    assert!(matches!(sparse.output, MatrixRepr::Csr(_)));
+    assert!(matches!(sparse.input, MatrixRepr::Dense { .. }));
+}
+
+#[test]
+fn arrays_are_four_aligned_so_an_aligned_blob_is_zero_copy() {
+    for (k, spec) in specs().into_iter().enumerate() {
+        let blob = random_model(k as u64, spec).emit();
+        let aligned = Aligned::new(&blob);
+        let view = ModelView::from_bytes(aligned.bytes()).unwrap();
+        assert!(view.is_zero_copy(), "spec {k}");
+        for data in [view.recurrent().values.bytes(), view.hidden_bias().bytes()] {
+            let off = data.as_ptr() as usize - aligned.bytes().as_ptr() as usize;
+            assert_eq!(off % 4, 0);
+            assert!(off + data.len() <= blob.len());
+        }
+    }
+}
+
+#[test]
+fn a_misaligned_copy_opens_and_steps_bit_identically() {
+    let repr = random_model(
+        3,
+        Spec {
+            int8: true,
+            ..Spec::default()
+        },
+    );
+    let blob = repr.emit();
+    let (a, m) = (Aligned::new(&blob), Misaligned::new(&blob));
+    let fast = ModelView::from_bytes(a.bytes()).unwrap();
+    let slow = ModelView::from_bytes(m.bytes()).unwrap();
+    assert!(fast.is_zero_copy());
+    assert!(!slow.is_zero_copy());
+    let n = repr.n_hidden;
+    let (mut b1, mut b2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+    let (mut s1, mut s2) = (
+        State::new(n, &mut b1).unwrap(),
+        State::new(n, &mut b2).unwrap(),
+    );
+    let (mut o1, mut o2) = (vec![0.0; 17], vec![0.0; 17]);
+    for t in 0..10 {
+        let u: Vec<f32> = (0..35)
+            .map(|i| ((i * 7 + t * 3) % 11) as f32 / 11.0)
+            .collect();
+        let int8 = t % 2 == 1;
+        let f = if int8 {
+            kernel::step_int8
+        } else {
+            kernel::step
+        };
+        f(&fast, &mut s1, &u, &mut o1).unwrap();
+        f(&slow, &mut s2, &u, &mut o2).unwrap();
+        assert_eq!(bits(s1.hidden()), bits(s2.hidden()));
+        assert_eq!(bits(&o1), bits(&o2));
+    }
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn refused(repr: &ModelRepr) -> FormatError {
+    let err = repr
+        .to_bytes()
+        .expect_err("an invalid model must be refused");
+    assert!(!err.to_string().is_empty());
+    err
+}
+
+#[test]
+fn invalid_models_are_refused_with_the_right_error() {
+    let good = random_model(5, Spec::default());
+    let n = good.n_hidden;
+
+    let mut m = good.clone();
+    m.alpha = 1.5;
+    assert_eq!(refused(&m), FormatError::Alpha);
+    m.alpha = 0.0;
+    assert_eq!(refused(&m), FormatError::Alpha);
+
+    let mut m = good.clone();
+    m.positions.swap(0, 1);
+    assert_eq!(refused(&m), FormatError::Position { unit: 1 });
+
+    let mut m = good.clone();
+    m.positions[2] = (0, good.sheet_cols);
+    assert!(matches!(refused(&m), FormatError::Position { .. }));
+
+    let mut m = good.clone();
+    m.recurrent.col_idx[0] = n as u16;
+    assert_eq!(
+        refused(&m),
+        FormatError::ColumnIndex {
+            part: Part::Recurrent,
+            row: 0
+        }
+    );
+
+    let mut m = good.clone();
+    m.recurrent.row_ptr[1] += 1;
+    assert!(matches!(
+        refused(&m),
+        FormatError::ColumnIndex { .. } | FormatError::RowOffsets { .. }
+    ));
+    m.recurrent.row_ptr[1] = m.recurrent.row_ptr[2] + 1;
+    assert_eq!(
+        refused(&m),
+        FormatError::RowOffsets {
+            part: Part::Recurrent,
+            row: 2
+        }
+    );
+    let mut m = good.clone();
+    *m.recurrent.row_ptr.last_mut().unwrap() -= 1;
+    assert_eq!(
+        refused(&m),
+        FormatError::RowOffsets {
+            part: Part::Recurrent,
+            row: n as u32
+        }
+    );
+
+    let mut m = good.clone();
+    m.recurrent.values[3] = f32::NAN;
+    assert_eq!(
+        refused(&m),
+        FormatError::BadValue {
+            part: Part::Recurrent,
+            index: 3
+        }
+    );
+
+    let mut m = good.clone();
+    m.b_o.pop();
+    assert!(matches!(
+        refused(&m),
+        FormatError::Length {
+            part: Part::OutputBias,
+            ..
+        }
+    ));
+
+    let mut m = good.clone();
+    m.tasks[1] = "dlyfly".into();
+    assert_eq!(refused(&m), FormatError::TaskName { index: 1 });
+
+    let mut m = good.clone();
+    m.sheet_rows = 1;
+    assert_eq!(refused(&m), FormatError::Sheet);
+
+    let mut m = good.clone();
+    m.pitch = f32::INFINITY;
+    assert_eq!(refused(&m), FormatError::Pitch);
+
+    let mut m = good.clone();
+    m.quantize_int8();
+    m.int8.as_mut().unwrap().rec_scale[0] = -1.0;
+    assert_eq!(
+        refused(&m),
+        FormatError::BadValue {
+            part: Part::Int8Recurrent,
+            index: 0
+        }
+    );
+
+    let mut m = good.clone();
+    m.quantize_int8();
+    m.int8.as_mut().unwrap().in_q.pop();
+    assert!(matches!(
+        refused(&m),
+        FormatError::Length {
+            part: Part::Int8Input,
+            ..
+        }
+    ));
+
+    let mut m = good;
+    m.n_hidden = 0;
+    assert_eq!(refused(&m), FormatError::Dimensions);
+}
+
+/// Rewrites the CRC after an edit, so that the check behind it is reached.
+fn fix_crc(blob: &mut [u8]) {
+    let n = blob.len() - CRC_LEN;
+    let c = crc32(&blob[..n]);
+    blob[n..].copy_from_slice(&c.to_le_bytes());
+}
+
+#[test]
+fn header_errors() {
+    let blob = random_model(6, Spec::default()).emit();
+    let mut v2 = blob.clone();
+    v2[4] = 2;
+    let want = FormatError::UnsupportedVersion {
+        found: 2,
+        supported: 1,
+    };
+    assert_eq!(ModelView::from_bytes(&v2).unwrap_err(), want);
+    fix_crc(&mut v2);
+    assert_eq!(ModelView::from_bytes(&v2).unwrap_err(), want);
+    assert!(want.to_string().contains("version 2"));
+
+    let mut bad = blob.clone();
+    bad[0] = b'X';
+    assert_eq!(
+        ModelView::from_bytes(&bad).unwrap_err(),
+        FormatError::BadMagic
+    );
+
+    let cut = &blob[..blob.len() - 1];
+    assert_eq!(
+        ModelView::from_bytes(cut).unwrap_err(),
+        FormatError::Truncated {
+            declared: blob.len() as u32,
+            got: blob.len() - 1
+        }
+    );
+    assert_eq!(
+        ModelView::from_bytes(&blob[..10]).unwrap_err(),
+        FormatError::TooShort { len: 10 }
+    );
+    let mut long = blob.clone();
+    long.push(0);
+    assert_eq!(
+        ModelView::from_bytes(&long).unwrap_err(),
+        FormatError::TrailingBytes {
+            declared: blob.len() as u32,
+            got: blob.len() + 1
+        }
+    );
+
+    let mut flipped = blob.clone();
+    flipped[HEADER_LEN + 5] ^= 0x10;
+    assert!(matches!(
+        ModelView::from_bytes(&flipped).unwrap_err(),
+        FormatError::Crc { .. }
+    ));
+
+    // A faulty writer: right header and CRC, body that does not decode.
+    let mut garbage = blob[..HEADER_LEN].to_vec();
+    garbage.extend([0xFF; 9]);
+    let len = (garbage.len() + CRC_LEN) as u32;
+    garbage[8..12].copy_from_slice(&len.to_le_bytes());
+    garbage.extend([0; 4]);
+    fix_crc(&mut garbage);
+    assert_eq!(
+        ModelView::from_bytes(&garbage).unwrap_err(),
+        FormatError::Malformed
+    );
+}

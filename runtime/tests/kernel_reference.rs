@@ -1,0 +1,226 @@
+//! The kernels against a straightforward dense f64 reference computed here, the dense f32
+//! kernel, and the int8 variant; plus the size checks.
+
+mod common;
+
+use common::{random_model, Spec};
+use gyrus_runtime::format::{Activation, ModelRepr, ModelView};
+use gyrus_runtime::kernel::{self, dense, KernelError, State};
+use gyrus_runtime::tasks::Rng;
+
+/// h' = (1 - a) h + a phi(W h + W_in u + b_h), o = W_out h' + b_o, in f64.
+struct Reference {
+    m: ModelRepr,
+    w: Vec<f32>,
+    w_in: Vec<f32>,
+    w_out: Vec<f32>,
+    h: Vec<f64>,
+}
+
+impl Reference {
+    fn new(m: &ModelRepr) -> Self {
+        Reference {
+            w: m.recurrent.to_dense(),
+            w_in: m.input.to_dense(),
+            w_out: m.output.to_dense(),
+            h: vec![0.0; m.n_hidden],
+            m: m.clone(),
+        }
+    }
+
+    fn phi(&self, x: f64) -> f64 {
+        match self.m.activation {
+            Activation::Relu => x.max(0.0),
+            Activation::Tanh => x.tanh(),
+            Activation::Softplus => (1.0 + x.exp()).ln(),
+        }
+    }
+
+    fn step(&mut self, u: &[f32]) -> Vec<f64> {
+        let (n, ni, a) = (self.m.n_hidden, self.m.n_inputs, f64::from(self.m.alpha));
+        let next: Vec<f64> = (0..n)
+            .map(|i| {
+                let mut x = f64::from(self.m.b_h[i]);
+                x += (0..n)
+                    .map(|j| f64::from(self.w[i * n + j]) * self.h[j])
+                    .sum::<f64>();
+                x += (0..ni)
+                    .map(|k| f64::from(self.w_in[i * ni + k]) * f64::from(u[k]))
+                    .sum::<f64>();
+                (1.0 - a) * self.h[i] + a * self.phi(x)
+            })
+            .collect();
+        self.h = next;
+        (0..self.m.n_outputs)
+            .map(|r| {
+                f64::from(self.m.b_o[r])
+                    + (0..n)
+                        .map(|j| f64::from(self.w_out[r * n + j]) * self.h[j])
+                        .sum::<f64>()
+            })
+            .collect()
+    }
+}
+
+fn max_diff(a: &[f32], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - y).abs())
+        .fold(0.0, f64::max)
+}
+
+fn inputs(seed: u64, steps: usize, n: usize) -> Vec<Vec<f32>> {
+    let mut rng = Rng::new(seed);
+    (0..steps)
+        .map(|_| (0..n).map(|_| common::uniform(&mut rng, 1.0)).collect())
+        .collect()
+}
+
+#[test]
+fn sparse_and_dense_kernels_match_the_f64_reference() {
+    let specs = [
+        Spec::default(),
+        Spec {
+            activation: Activation::Relu,
+            alpha: 0.3,
+            out_zero_fraction: 0.9,
+            ..Spec::default()
+        },
+        Spec {
+            activation: Activation::Softplus,
+            alpha: 0.7,
+            rows: 5,
+            cols: 5,
+            radius: 2.0,
+            ..Spec::default()
+        },
+    ];
+    for (k, spec) in specs.into_iter().enumerate() {
+        let repr = random_model(100 + k as u64, spec);
+        let blob = repr.emit();
+        let view = ModelView::from_bytes(&blob).unwrap();
+        let n = repr.n_hidden;
+        let mut reference = Reference::new(&repr);
+        let (mut b1, mut b2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+        let mut sparse = State::new(n, &mut b1).unwrap();
+        let mut dense_state = State::new(n, &mut b2).unwrap();
+        let mut dbuf = vec![0.0; dense::Dense::buffer_len(&view)];
+        let dense_model = dense::Dense::expand(&view, &mut dbuf).unwrap();
+        let (mut o1, mut o2) = (vec![0.0; 17], vec![0.0; 17]);
+        let mut worst = 0.0f64;
+        for u in inputs(k as u64, 30, repr.n_inputs) {
+            let want = reference.step(&u);
+            kernel::step(&view, &mut sparse, &u, &mut o1).unwrap();
+            dense::step_dense(&dense_model, &mut dense_state, &u, &mut o2).unwrap();
+            for (got_h, got_o) in [(sparse.hidden(), &o1), (dense_state.hidden(), &o2)] {
+                worst = worst
+                    .max(max_diff(got_h, &reference.h))
+                    .max(max_diff(got_o, &want));
+            }
+        }
+        assert!(worst < 1e-5, "spec {k}: max |diff| = {worst}");
+        // The reference really moves: outputs are not all zero.
+        assert!(o1.iter().any(|&x| x.abs() > 1e-3));
+    }
+}
+
+#[test]
+fn int8_kernel_stays_close_to_f32() {
+    let repr = random_model(
+        7,
+        Spec {
+            int8: true,
+            rows: 5,
+            cols: 5,
+            radius: 2.0,
+            ..Spec::default()
+        },
+    );
+    let blob = repr.emit();
+    let view = ModelView::from_bytes(&blob).unwrap();
+    let n = repr.n_hidden;
+    let (mut b1, mut b2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+    let (mut s1, mut s2) = (
+        State::new(n, &mut b1).unwrap(),
+        State::new(n, &mut b2).unwrap(),
+    );
+    let (mut o1, mut o2) = (vec![0.0; 17], vec![0.0; 17]);
+    let (mut worst, mut scale) = (0.0f32, 0.0f32);
+    let mut any_diff = false;
+    for u in inputs(3, 20, repr.n_inputs) {
+        kernel::step(&view, &mut s1, &u, &mut o1).unwrap();
+        kernel::step_int8(&view, &mut s2, &u, &mut o2).unwrap();
+        for (a, b) in o1
+            .iter()
+            .zip(&o2)
+            .chain(s1.hidden().iter().zip(s2.hidden()))
+        {
+            worst = worst.max((a - b).abs());
+            scale = scale.max(a.abs());
+            any_diff |= a != b;
+        }
+    }
+    // Per-weight rounding error is at most max|w|/254 per row, ~0.2%: outputs agree to ~1%.
+    assert!(
+        worst < 0.02 * scale,
+        "int8 vs f32: max |diff| {worst}, max |value| {scale}"
+    );
+    assert!(
+        any_diff,
+        "the int8 path must actually use the quantised weights"
+    );
+}
+
+#[test]
+fn sizes_are_checked() {
+    let with = random_model(
+        8,
+        Spec {
+            int8: true,
+            ..Spec::default()
+        },
+    );
+    let without = random_model(8, Spec::default());
+    let (b1, b2) = (with.emit(), without.emit());
+    let (v1, v2) = (
+        ModelView::from_bytes(&b1).unwrap(),
+        ModelView::from_bytes(&b2).unwrap(),
+    );
+    let n = with.n_hidden;
+    let mut small = vec![0.0; 2 * n - 1];
+    assert_eq!(
+        State::new(n, &mut small).unwrap_err(),
+        KernelError::StateBuffer {
+            needed: 2 * n,
+            got: 2 * n - 1
+        }
+    );
+    let mut buf = vec![0.0; 2 * n + 10];
+    let mut s = State::new(n, &mut buf).unwrap();
+    let mut out = vec![0.0; 17];
+    assert_eq!(
+        kernel::step(&v1, &mut s, &[0.0; 3], &mut out).unwrap_err(),
+        KernelError::Input { needed: 35, got: 3 }
+    );
+    assert_eq!(
+        kernel::step(&v1, &mut s, &[0.0; 35], &mut out[..4]).unwrap_err(),
+        KernelError::Output { needed: 17, got: 4 }
+    );
+    assert_eq!(
+        kernel::step_int8(&v2, &mut s, &[0.0; 35], &mut out).unwrap_err(),
+        KernelError::NoInt8
+    );
+    let mut other_buf = vec![0.0; 4];
+    let mut other = State::new(2, &mut other_buf).unwrap();
+    assert_eq!(
+        kernel::step(&v1, &mut other, &[0.0; 35], &mut out).unwrap_err(),
+        KernelError::Hidden { needed: n, got: 2 }
+    );
+    kernel::step_int8(&v1, &mut s, &[0.0; 35], &mut out).unwrap();
+    assert!(
+        s.hidden().iter().any(|&h| h != 0.0),
+        "the bias drives h away from 0"
+    );
+    s.reset();
+    assert!(s.hidden().iter().all(|&h| h == 0.0));
+}

@@ -1,0 +1,51 @@
+//! `gyrus eval RUN_DIR`: per-task performance of a run's latest checkpoint, as a table and JSON.
+
+use crate::train::eval::evaluate;
+use crate::train::run::{eval_seed, Run};
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `gyrus eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Trials per task (default: the run's eval_trials).
+    #[arg(long)]
+    pub trials: Option<u32>,
+    /// Seed of the evaluation trials (default: the run's evaluation set).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the JSON here (default: print the table, then the JSON on stdout with --json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `gyrus eval`.
+pub fn run(args: EvalArgs) -> Result<()> {
+    let run = Run::resume(&args.run)?;
+    let cfg = run.config();
+    let ev = evaluate(
+        run.network(),
+        run.tasks(),
+        &cfg.generator(),
+        args.seed.unwrap_or_else(|| eval_seed(cfg.seed)),
+        args.trials.unwrap_or(cfg.eval_trials),
+    )?;
+    let mut json = ev.to_json();
+    json["step"] = run.step().into();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("{} at step {}:", args.run.display(), run.step());
+        print!("{}", ev.table());
+    }
+    if let Some(out) = &args.out {
+        std::fs::write(out, serde_json::to_string_pretty(&json)?)?;
+    }
+    Ok(())
+}

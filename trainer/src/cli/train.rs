@@ -1,0 +1,253 @@
+//! `gyrus train`: train a network from a TOML config and/or flags, or resume a run.
+
+use crate::model::{Activation, Family, Sheet};
+use crate::train::config::RunConfig;
+use crate::train::run::Run;
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+/// Connectivity family names on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FamilyName {
+    /// All connections.
+    Dense,
+    /// LM-RNN: connections within grid distance --radius.
+    Local,
+    /// Self-connections only.
+    Autapse,
+    /// Self-connections fixed at 1, untrained.
+    FrozenAutapse,
+    /// Same in-degrees as local --radius, random sources.
+    Random,
+    /// All within --r, plus random ones up to local --radius's edge count.
+    SmallWorld,
+    /// Dense plus --lambda * L1 of all weights and biases.
+    L1,
+}
+
+/// Arguments of `gyrus train`. Flags override the config file; the merged config is written into
+/// the run folder as `config.toml`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Continue the run in this folder from its last checkpoint (other flags are refused).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "out"])]
+    pub resume: Option<PathBuf>,
+    /// TOML run config (see README); flags override its fields.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Run folder to create.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Sheet of hidden units, ROWSxCOLS (e.g. 16x16).
+    #[arg(long, value_name = "RxC", value_parser = parse_sheet)]
+    pub sheet: Option<Sheet>,
+    /// Connectivity family.
+    #[arg(long, value_enum)]
+    pub family: Option<FamilyName>,
+    /// Locality radius d (local, random, small-world).
+    #[arg(long, value_name = "D")]
+    pub radius: Option<f64>,
+    /// Small-world: radius kept in full (r <= d).
+    #[arg(long = "r", value_name = "R")]
+    pub sw_r: Option<f64>,
+    /// Distances on a torus (local, random, small-world).
+    #[arg(long)]
+    pub torus: bool,
+    /// L1 penalty weight (family l1).
+    #[arg(long, value_name = "LAMBDA")]
+    pub lambda: Option<f32>,
+    /// Nonlinearity: relu, tanh or softplus.
+    #[arg(long, value_parser = parse_activation)]
+    pub activation: Option<Activation>,
+    /// Leak alpha in (0, 1].
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// Turn recurrent training noise off.
+    #[arg(long)]
+    pub no_recurrent_noise: bool,
+    /// Tasks: cog20, modcog, modcog-full, or a comma-separated list of task names.
+    #[arg(long, value_name = "NAME|A,B,C", alias = "tasks")]
+    pub collection: Option<String>,
+    /// Gradient steps.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Streams per batch B.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Window length T.
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Seed of everything random in the run.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Adam learning rate.
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Evaluate every K steps.
+    #[arg(long, value_name = "K")]
+    pub eval_every: Option<u64>,
+    /// Evaluation trials per task.
+    #[arg(long)]
+    pub eval_trials: Option<u32>,
+    /// Checkpoint every K steps.
+    #[arg(long, value_name = "K")]
+    pub checkpoint_every: Option<u64>,
+    /// Task time step in ms.
+    #[arg(long, value_name = "MS")]
+    pub dt: Option<u16>,
+    /// Input-noise multiplier.
+    #[arg(long)]
+    pub input_noise: Option<f32>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Parses `RxC`.
+pub fn parse_sheet(s: &str) -> std::result::Result<Sheet, String> {
+    let (r, c) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}' is not ROWSxCOLS (e.g. 16x16)"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{s}' is not ROWSxCOLS (e.g. 16x16)"))
+    };
+    Ok(Sheet::new(parse(r)?, parse(c)?))
+}
+
+/// Parses `relu`, `tanh` or `softplus`.
+pub fn parse_activation(s: &str) -> std::result::Result<Activation, String> {
+    match s {
+        "relu" => Ok(Activation::Relu),
+        "tanh" => Ok(Activation::Tanh),
+        "softplus" => Ok(Activation::Softplus),
+        _ => Err(format!(
+            "'{s}' is not an activation (valid: relu, tanh, softplus)"
+        )),
+    }
+}
+
+impl TrainArgs {
+    /// The merged config: file (if any), then flags.
+    pub fn config(&self) -> Result<RunConfig> {
+        let mut cfg = match &self.config {
+            Some(path) => RunConfig::load(path)?,
+            None => RunConfig::with_sheet(self.sheet.context(
+                "give --sheet ROWSxCOLS (e.g. --sheet 16x16) or a --config file with [net] sheet",
+            )?),
+        };
+        if let Some(s) = self.sheet {
+            cfg.net.sheet = s;
+        }
+        let radius = || self.radius.context("this family needs --radius D");
+        if let Some(f) = self.family {
+            cfg.net.family = match f {
+                FamilyName::Dense => Family::Dense,
+                FamilyName::Local => Family::Local {
+                    d: radius()?,
+                    torus: self.torus,
+                },
+                FamilyName::Autapse => Family::Autapse,
+                FamilyName::FrozenAutapse => Family::FrozenAutapse,
+                FamilyName::Random => Family::Random {
+                    d: radius()?,
+                    torus: self.torus,
+                    seed: None,
+                },
+                FamilyName::SmallWorld => Family::SmallWorld {
+                    r: self
+                        .sw_r
+                        .context("small-world needs --r R (the radius kept in full)")?,
+                    d: radius()?,
+                    torus: self.torus,
+                    seed: None,
+                },
+                FamilyName::L1 => Family::L1 {
+                    lambda: self.lambda.context("l1 needs --lambda")?,
+                },
+            };
+        } else if self.radius.is_some() || self.lambda.is_some() || self.sw_r.is_some() {
+            bail!("--radius, --r and --lambda need --family");
+        }
+        if let Some(a) = self.activation {
+            cfg.net.activation = a;
+        }
+        if let Some(a) = self.alpha {
+            cfg.net.alpha = a;
+        }
+        if self.no_recurrent_noise {
+            cfg.net.recurrent_noise = false;
+        }
+        macro_rules! set {
+            ($($field:ident <- $flag:expr),*) => { $(if let Some(v) = $flag.clone() { cfg.$field = v; })* };
+        }
+        set!(tasks <- self.collection, steps <- self.steps, batch <- self.batch, seed <- self.seed,
+             lr <- self.lr, eval_every <- self.eval_every, eval_trials <- self.eval_trials,
+             checkpoint_every <- self.checkpoint_every, dt_ms <- self.dt, input_noise <- self.input_noise);
+        if self.seq_len.is_some() {
+            cfg.seq_len = self.seq_len;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// Runs `gyrus train`.
+pub fn run(args: TrainArgs) -> Result<()> {
+    let mut run = match &args.resume {
+        Some(dir) => {
+            let run = Run::resume(dir)?;
+            eprintln!(
+                "resuming {} at step {} of {}",
+                dir.display(),
+                run.step(),
+                run.config().steps
+            );
+            run
+        }
+        None => {
+            let cfg = args.config()?;
+            let out = args
+                .out
+                .clone()
+                .context("give --out DIR for the run folder")?;
+            Run::create(&out, cfg)?
+        }
+    };
+    let cfg = run.config().clone();
+    eprintln!(
+        "training {} {} on {} ({} tasks), {} steps, B = {}, T = {}, seed {}",
+        cfg.net.sheet.rows * cfg.net.sheet.cols,
+        cfg.net.family_label(),
+        cfg.tasks,
+        run.tasks().len(),
+        cfg.steps,
+        cfg.batch,
+        cfg.seq_len(),
+        cfg.seed
+    );
+    let outcome = run.train(cfg.steps, !args.quiet)?;
+    if let Some(ev) = outcome.last_eval {
+        let (last, strict) = ev.mean();
+        println!(
+            "step {}: mean performance {last:.3} (strict {strict:.3})",
+            outcome.step
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheets_parse() {
+        assert_eq!(parse_sheet("16x16"), Ok(Sheet::new(16, 16)));
+        assert_eq!(parse_sheet("3X5"), Ok(Sheet::new(3, 5)));
+        assert!(parse_sheet("16").is_err());
+        assert!(parse_sheet("ax2").is_err());
+    }
+}

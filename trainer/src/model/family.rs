@@ -1,0 +1,413 @@
+//! Connectivity families (`shared/spec/models.md`) and the fixed structure each one gives W.
+
+use super::mask::Csr;
+use super::sheet::Sheet;
+use gyrus_runtime::tasks::{derive_seed, Rng};
+use serde::{Deserialize, Serialize};
+
+const MASK_DOMAIN: u64 = 0x4d41_534b; // "MASK"
+
+/// A connectivity family, as written in a TOML/JSON config: `kind = "local"`, `d = 2`, ...
+///
+/// Distances are Euclidean on the sheet grid, sqrt((i-m)^2 + (j-n)^2), without wrap-around unless
+/// `torus = true`. BIMT (dense plus a connection cost) is added by another module as a new variant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Family {
+    /// All connections.
+    #[default]
+    Dense,
+    /// Connections within grid distance `d`, self-connections included (LM-RNN).
+    Local {
+        /// Radius (in grid units).
+        d: f64,
+        /// Wrap around the sheet edges.
+        #[serde(default)]
+        torus: bool,
+    },
+    /// Only the diagonal (self-connections), trained.
+    Autapse,
+    /// The diagonal fixed at 1 and not trained: no trainable recurrent weights.
+    FrozenAutapse,
+    /// For each unit, as many incoming connections as `local` with the same `d` gives it, from
+    /// sources drawn uniformly without replacement (self possible).
+    Random {
+        /// Radius of the `local` family whose in-degrees are copied.
+        d: f64,
+        /// In-degrees of the torus version of `local`.
+        #[serde(default)]
+        torus: bool,
+        /// Seed of the draw; default: derived from the network seed.
+        #[serde(default)]
+        seed: Option<u64>,
+    },
+    /// All connections within radius `r`, plus uniformly drawn extra connections until the edge
+    /// count of `local` with radius `d` (r <= d).
+    SmallWorld {
+        /// Local radius kept in full.
+        r: f64,
+        /// Radius of the `local` family whose edge count is matched.
+        d: f64,
+        /// Distances on a torus.
+        #[serde(default)]
+        torus: bool,
+        /// Seed of the draw; default: derived from the network seed.
+        #[serde(default)]
+        seed: Option<u64>,
+    },
+    /// Dense, plus `lambda * sum |all weights and biases|` in the loss.
+    L1 {
+        /// Penalty weight.
+        lambda: f32,
+    },
+}
+
+/// The fixed structure of the recurrent weight matrix W that a family gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Structure {
+    /// All N x N entries trainable, stored row-major.
+    Dense,
+    /// Only the entries of the mask exist (stored in mask order); all others are exactly zero.
+    Sparse(Csr),
+    /// W = I, fixed: no trainable recurrent weights.
+    FrozenIdentity,
+}
+
+fn check_radius(name: &str, d: f64) -> anyhow::Result<()> {
+    if !d.is_finite() || d < 0.0 {
+        anyhow::bail!("{name} must be a finite radius >= 0, got {d}");
+    }
+    Ok(())
+}
+
+/// Grid distance squared between units `a` and `b`, wrapped on a torus if asked.
+fn dist2(sheet: &Sheet, a: usize, b: usize, torus: bool) -> f64 {
+    let (ai, aj) = sheet.pos(a);
+    let (bi, bj) = sheet.pos(b);
+    let mut di = ai.abs_diff(bi);
+    let mut dj = aj.abs_diff(bj);
+    if torus {
+        di = di.min(sheet.rows - di);
+        dj = dj.min(sheet.cols - dj);
+    }
+    (di * di + dj * dj) as f64
+}
+
+/// Sending units within radius `d` of each receiving unit.
+fn local_rows(sheet: &Sheet, d: f64, torus: bool) -> Vec<Vec<u32>> {
+    let n = sheet.n_units();
+    let d2 = d * d;
+    let reach = d.floor() as usize;
+    (0..n)
+        .map(|i| {
+            let (ri, ci) = sheet.pos(i);
+            let mut row = Vec::new();
+            if torus || reach >= sheet.rows.max(sheet.cols) {
+                for j in 0..n {
+                    if dist2(sheet, i, j, torus) <= d2 {
+                        row.push(j as u32);
+                    }
+                }
+            } else {
+                let (r0, r1) = (ri.saturating_sub(reach), (ri + reach).min(sheet.rows - 1));
+                let (c0, c1) = (ci.saturating_sub(reach), (ci + reach).min(sheet.cols - 1));
+                for r in r0..=r1 {
+                    for c in c0..=c1 {
+                        let j = sheet.index(r, c);
+                        if dist2(sheet, i, j, false) <= d2 {
+                            row.push(j as u32);
+                        }
+                    }
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+impl Family {
+    /// The config name of the family.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Family::Dense => "dense",
+            Family::Local { .. } => "local",
+            Family::Autapse => "autapse",
+            Family::FrozenAutapse => "frozen-autapse",
+            Family::Random { .. } => "random",
+            Family::SmallWorld { .. } => "small-world",
+            Family::L1 { .. } => "l1",
+        }
+    }
+
+    /// The L1 penalty weight (0 for every family but `l1`).
+    pub fn l1_lambda(&self) -> f32 {
+        match self {
+            Family::L1 { lambda } => *lambda,
+            _ => 0.0,
+        }
+    }
+
+    /// Checks the parameters (radii finite and >= 0, r <= d, lambda finite and >= 0).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        match self {
+            Family::Local { d, .. } | Family::Random { d, .. } => check_radius("d", *d),
+            Family::SmallWorld { r, d, .. } => {
+                check_radius("r", *r)?;
+                check_radius("d", *d)?;
+                if r > d {
+                    anyhow::bail!("small-world needs r <= d, got r = {r}, d = {d}");
+                }
+                Ok(())
+            }
+            Family::L1 { lambda } => {
+                if !lambda.is_finite() || *lambda < 0.0 {
+                    anyhow::bail!("l1 lambda must be finite and >= 0, got {lambda}");
+                }
+                Ok(())
+            }
+            Family::Dense | Family::Autapse | Family::FrozenAutapse => Ok(()),
+        }
+    }
+
+    /// Builds the structure of W on `sheet`; random draws use the family's own seed or, if none,
+    /// one derived from `net_seed`. Deterministic.
+    pub fn structure(&self, sheet: &Sheet, net_seed: u64) -> anyhow::Result<Structure> {
+        sheet.validate()?;
+        self.validate()?;
+        let n = sheet.n_units();
+        let seed_of = |s: &Option<u64>| s.unwrap_or_else(|| derive_seed(net_seed, MASK_DOMAIN, 0));
+        Ok(match self {
+            Family::Dense | Family::L1 { .. } => Structure::Dense,
+            Family::FrozenAutapse => Structure::FrozenIdentity,
+            Family::Autapse => {
+                Structure::Sparse(Csr::from_rows(n, (0..n as u32).map(|i| vec![i]).collect())?)
+            }
+            Family::Local { d, torus } => {
+                Structure::Sparse(Csr::from_rows(n, local_rows(sheet, *d, *torus))?)
+            }
+            Family::Random { d, torus, seed } => {
+                let mut rng = Rng::new(seed_of(seed));
+                let mut pool: Vec<u32> = (0..n as u32).collect();
+                let rows = local_rows(sheet, *d, *torus)
+                    .iter()
+                    .map(|local| {
+                        // Partial Fisher-Yates: the first k entries of the pool are the draw.
+                        let k = local.len();
+                        for a in 0..k {
+                            let b = a + rng.below((n - a) as u32) as usize;
+                            pool.swap(a, b);
+                        }
+                        pool[..k].to_vec()
+                    })
+                    .collect();
+                Structure::Sparse(Csr::from_rows(n, rows)?)
+            }
+            Family::SmallWorld { r, d, torus, seed } => {
+                let mut rows = local_rows(sheet, *r, *torus);
+                let target: usize = local_rows(sheet, *d, *torus).iter().map(Vec::len).sum();
+                let mut count: usize = rows.iter().map(Vec::len).sum();
+                let mut present: Vec<bool> = vec![false; n * n];
+                for (i, row) in rows.iter().enumerate() {
+                    for &j in row {
+                        present[i * n + j as usize] = true;
+                    }
+                }
+                let mut rng = Rng::new(seed_of(seed));
+                while count < target {
+                    let i = rng.below(n as u32) as usize;
+                    let j = rng.below(n as u32) as usize;
+                    if !present[i * n + j] {
+                        present[i * n + j] = true;
+                        rows[i].push(j as u32);
+                        count += 1;
+                    }
+                }
+                Structure::Sparse(Csr::from_rows(n, rows)?)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sparse(f: &Family, sheet: Sheet, seed: u64) -> Csr {
+        match f.structure(&sheet, seed).unwrap() {
+            Structure::Sparse(m) => m,
+            s => panic!("not sparse: {s:?}"),
+        }
+    }
+
+    #[test]
+    fn local_counts_neighbours_without_wrap() {
+        let sheet = Sheet::new(4, 4);
+        let m = sparse(
+            &Family::Local {
+                d: 1.0,
+                torus: false,
+            },
+            sheet,
+            0,
+        );
+        assert_eq!(m.row(0), &[0, 1, 4]); // corner: self, right, below
+        assert_eq!(m.row(5).len(), 5); // interior: self + 4 neighbours
+        assert_eq!(m.nnz(), 4 * 3 + 8 * 4 + 4 * 5);
+        let t = sparse(
+            &Family::Local {
+                d: 1.0,
+                torus: true,
+            },
+            sheet,
+            0,
+        );
+        assert!((0..16).all(|i| t.row(i).len() == 5));
+        assert!(t.find(0, 3).is_some() && t.find(0, 12).is_some());
+        // d = 2 includes (1, 1) diagonals (sqrt 2) and (2, 0) but not (2, 1) (sqrt 5).
+        let m2 = sparse(
+            &Family::Local {
+                d: 2.0,
+                torus: false,
+            },
+            Sheet::new(5, 5),
+            0,
+        );
+        assert_eq!(m2.row(12).len(), 13);
+        let m25 = sparse(
+            &Family::Local {
+                d: 2.0,
+                torus: false,
+            },
+            Sheet::new(25, 25),
+            0,
+        );
+        assert_eq!(m25.row(12 * 25 + 12).len(), 13);
+    }
+
+    #[test]
+    fn autapse_is_the_diagonal_and_frozen_has_no_mask() {
+        let sheet = Sheet::new(3, 2);
+        let m = sparse(&Family::Autapse, sheet, 0);
+        assert_eq!(m.nnz(), 6);
+        assert!((0..6).all(|i| m.row(i) == [i as u32]));
+        assert_eq!(
+            Family::FrozenAutapse.structure(&sheet, 0).unwrap(),
+            Structure::FrozenIdentity
+        );
+        assert_eq!(
+            Family::L1 { lambda: 1e-4 }.structure(&sheet, 0).unwrap(),
+            Structure::Dense
+        );
+    }
+
+    #[test]
+    fn random_copies_local_in_degrees_and_is_seeded() {
+        let sheet = Sheet::new(6, 5);
+        let local = sparse(
+            &Family::Local {
+                d: 1.5,
+                torus: false,
+            },
+            sheet,
+            0,
+        );
+        let f = Family::Random {
+            d: 1.5,
+            torus: false,
+            seed: None,
+        };
+        let a = sparse(&f, sheet, 1);
+        for i in 0..30 {
+            assert_eq!(a.row(i).len(), local.row(i).len());
+        }
+        assert_eq!(a, sparse(&f, sheet, 1));
+        assert_ne!(a, sparse(&f, sheet, 2));
+        assert_ne!(a, local);
+        let fixed = Family::Random {
+            d: 1.5,
+            torus: false,
+            seed: Some(9),
+        };
+        assert_eq!(sparse(&fixed, sheet, 1), sparse(&fixed, sheet, 2));
+    }
+
+    #[test]
+    fn small_world_keeps_local_core_and_matches_edge_count() {
+        let sheet = Sheet::new(7, 7);
+        let core = sparse(
+            &Family::Local {
+                d: 1.0,
+                torus: false,
+            },
+            sheet,
+            0,
+        );
+        let target = sparse(
+            &Family::Local {
+                d: 2.0,
+                torus: false,
+            },
+            sheet,
+            0,
+        )
+        .nnz();
+        let sw = sparse(
+            &Family::SmallWorld {
+                r: 1.0,
+                d: 2.0,
+                torus: false,
+                seed: Some(3),
+            },
+            sheet,
+            0,
+        );
+        assert_eq!(sw.nnz(), target);
+        for i in 0..49 {
+            for &j in core.row(i) {
+                assert!(sw.find(i, j as usize).is_some());
+            }
+        }
+        let bad = Family::SmallWorld {
+            r: 3.0,
+            d: 2.0,
+            torus: false,
+            seed: None,
+        };
+        assert!(bad.structure(&sheet, 0).is_err());
+        assert!(Family::Local {
+            d: -1.0,
+            torus: false
+        }
+        .structure(&sheet, 0)
+        .is_err());
+    }
+
+    #[test]
+    fn parses_from_config_text() {
+        let f: Family = serde_json::from_str(r#"{"kind":"local","d":2}"#).unwrap();
+        assert_eq!(
+            f,
+            Family::Local {
+                d: 2.0,
+                torus: false
+            }
+        );
+        let f: Family = serde_json::from_str(r#"{"kind":"frozen-autapse"}"#).unwrap();
+        assert_eq!(f, Family::FrozenAutapse);
+        let f: Family =
+            serde_json::from_str(r#"{"kind":"small-world","r":1,"d":2,"seed":5}"#).unwrap();
+        assert_eq!(
+            f,
+            Family::SmallWorld {
+                r: 1.0,
+                d: 2.0,
+                torus: false,
+                seed: Some(5)
+            }
+        );
+        assert!(serde_json::from_str::<Family>(r#"{"kind":"local","dd":2}"#).is_err());
+        assert!(serde_json::from_str::<Family>(r#"{"kind":"lokal"}"#).is_err());
+        let back: Family = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
+        assert_eq!(back, f);
+    }
+}

@@ -1,0 +1,138 @@
+//! Learning curves: mean task performance against gradient step, one line per run.
+
+use super::{Anchor, Canvas, Figure};
+use anyhow::{ensure, Result};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+
+const W: u32 = 900;
+const H: u32 = 560;
+const LEFT: i32 = 80;
+const RIGHT: i32 = 250;
+const TOP: i32 = 50;
+const BOTTOM: i32 = 70;
+
+/// Colour-blind-safe line colours (Okabe-Ito), cycled.
+const COLOURS: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
+
+/// One run's curve: a label and (step, performance in [0, 1]) points.
+pub struct Curve {
+    /// Legend label.
+    pub label: String,
+    /// Points in step order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Several runs' learning curves on one pair of axes.
+pub struct CurvesFigure {
+    /// The curves.
+    pub curves: Vec<Curve>,
+    /// Title above the axes.
+    pub title: String,
+    /// Label of the y axis.
+    pub y_label: String,
+}
+
+impl CurvesFigure {
+    fn x_max(&self) -> f64 {
+        self.curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.0))
+            .fold(1.0, f64::max)
+    }
+}
+
+/// A "nice" tick step for a range: 1, 2 or 5 times a power of ten, about `n` ticks.
+fn tick_step(range: f64, n: f64) -> f64 {
+    let raw = range / n;
+    let p = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * p)
+}
+
+impl Figure for CurvesFigure {
+    fn size(&self) -> (u32, u32) {
+        (W, H)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, c: &Canvas<'_, DB>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        ensure!(!self.curves.is_empty(), "no curves to draw");
+        c.fill(&WHITE)?;
+        let (x0, x1) = (LEFT, W as i32 - RIGHT);
+        let (y0, y1) = (TOP, H as i32 - BOTTOM);
+        let x_max = self.x_max();
+        let px = |x: f64| x0 + ((x / x_max) * f64::from(x1 - x0)).round() as i32;
+        let py = |y: f64| y1 - ((y.clamp(0.0, 1.0)) * f64::from(y1 - y0)).round() as i32;
+        let grey = RGBColor(225, 225, 225);
+        let centre: Anchor = (HPos::Center, VPos::Top);
+        let right: Anchor = (HPos::Right, VPos::Center);
+        for k in 0..=10 {
+            let y = f64::from(k) / 10.0;
+            c.line(&[(x0, py(y)), (x1, py(y))], grey, 1)?;
+            if k % 2 == 0 {
+                c.text(&format!("{y:.1}"), 13.0, (x0 - 8, py(y)), right)?;
+            }
+        }
+        let step = tick_step(x_max, 6.0);
+        let mut x = 0.0;
+        while x <= x_max + 1e-9 {
+            c.line(&[(px(x), y1), (px(x), y1 + 5)], BLACK, 1)?;
+            c.text(&format!("{x}"), 13.0, (px(x), y1 + 9), centre)?;
+            x += step;
+        }
+        c.line(&[(x0, y0), (x0, y1), (x1, y1)], BLACK, 1)?;
+        c.text("gradient step", 15.0, ((x0 + x1) / 2, y1 + 34), centre)?;
+        c.text(
+            &self.y_label,
+            15.0,
+            (x0 - 50, y0 - 30),
+            (HPos::Left, VPos::Top),
+        )?;
+        c.text(&self.title, 17.0, ((x0 + x1) / 2, 12), centre)?;
+        for (i, curve) in self.curves.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            let pts: Vec<(i32, i32)> = curve.points.iter().map(|&(x, y)| (px(x), py(y))).collect();
+            if pts.len() > 1 {
+                c.line(&pts, colour, 2)?;
+            }
+            for &(x, y) in &pts {
+                c.rect((x - 2, y - 2), (x + 2, y + 2), colour)?;
+            }
+            let ly = y0 + 10 + 24 * i as i32;
+            c.line(&[(x1 + 16, ly), (x1 + 44, ly)], colour, 3)?;
+            c.text(
+                &curve.label,
+                13.0,
+                (x1 + 52, ly),
+                (HPos::Left, VPos::Center),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(tick_step(3000.0, 6.0), 500.0);
+        assert_eq!(tick_step(100.0, 6.0), 20.0);
+        assert_eq!(tick_step(7.0, 6.0), 2.0);
+    }
+}

@@ -1,0 +1,203 @@
+//! `gyrus bench train`: milliseconds per gradient step of the hand-written BPTT, next to candle
+//! autograd (forward + backward, no optimiser) and, for masked families, the dense-times-mask
+//! step, all measured in the same run on cog20 batches (53 inputs, 17 outputs), T = 100, B = 64.
+
+use super::noise::{add_noise, noise_seed};
+use super::oracle::oracle_gradients;
+use super::trainer::Trainer;
+use super::workspace::RecurrentKernel;
+use crate::model::{Activation, Family, NetConfig, Network, Sheet};
+use gyrus_runtime::tasks::{self, Collection, Config, Rng, Stream, TaskList};
+use std::io::Write;
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    /// Quick mode: only N = 256 dense and N = 625 local, fewer repetitions.
+    pub quick: bool,
+    /// Also time candle autograd (slow at large N).
+    pub candle: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            quick: true,
+            candle: true,
+        }
+    }
+}
+
+/// One measured configuration (times are medians over the repetitions, in ms per step).
+#[derive(Clone, Debug)]
+pub struct BenchRow {
+    /// Description, e.g. "local d=2 N=625".
+    pub name: String,
+    /// Nonlinearity.
+    pub activation: Activation,
+    /// Hand-written step (forward, backward, clip, Adam).
+    pub hand_ms: f64,
+    /// Hand-written dense-times-mask step (masked families only).
+    pub masked_ms: Option<f64>,
+    /// candle autograd forward + backward.
+    pub candle_ms: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// CPU time of the calling thread in ns (Linux: /proc/thread-self/schedstat), if available.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Median milliseconds per call after one warm-up call. With `cpu`, the calling thread's CPU time
+/// (robust to other processes on a shared machine; every timed computation here runs on this
+/// thread), else wall-clock time.
+fn time_ms(
+    reps: usize,
+    cpu: bool,
+    mut f: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    f()?; // warm-up
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let c0 = thread_cpu_ns();
+        let t0 = Instant::now();
+        f()?;
+        let wall = t0.elapsed().as_secs_f64() * 1e3;
+        times.push(match (cpu, c0, thread_cpu_ns()) {
+            (true, Some(a), Some(b)) => (b - a) as f64 * 1e-6,
+            _ => wall,
+        });
+    }
+    Ok(median(times))
+}
+
+/// Runs the benchmark, printing a table to `out`, and returns the rows. Sets
+/// `RAYON_NUM_THREADS=1` (without it candle re-reads /proc/cpuinfo in every matmul, see
+/// shared/notes/cpu-training.md), so both sides run on the calling thread, and times them by that
+/// thread's CPU time where Linux provides it (wall time otherwise).
+pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<Vec<BenchRow>> {
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    let cpu = thread_cpu_ns().is_some();
+    let (t, b) = (100usize, 64usize);
+    let list = TaskList::Collection(Collection::Cog20);
+    let n_in = tasks::n_inputs(list.len());
+    let mut streams: Vec<Stream> = (0..b as u64).map(|i| Stream::new(1, i)).collect();
+    let mut inputs = vec![0.0f32; t * b * n_in];
+    let mut targets = vec![0u8; t * b];
+    tasks::fill_batch(
+        &mut streams,
+        &list,
+        &Config::default(),
+        &mut inputs,
+        &mut targets,
+    )?;
+    let mut cases: Vec<(&str, Sheet, Family, usize, usize)> = vec![
+        ("dense N=256", Sheet::new(16, 16), Family::Dense, 5, 2),
+        (
+            "local d=2 N=625",
+            Sheet::new(25, 25),
+            Family::Local {
+                d: 2.0,
+                torus: false,
+            },
+            5,
+            1,
+        ),
+    ];
+    if !opts.quick {
+        cases.push(("dense N=1024", Sheet::new(32, 32), Family::Dense, 3, 1));
+        cases.push((
+            "local d=6 N=2500",
+            Sheet::new(50, 50),
+            Family::Local {
+                d: 6.0,
+                torus: false,
+            },
+            2,
+            1,
+        ));
+    }
+    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), 1 thread (RAYON_NUM_THREADS=1), ms/step, median of {}", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
+    writeln!(
+        out,
+        "{:<18} {:<8} {:>10} {:>12} {:>10} {:>12} {:>12}",
+        "config", "act", "hand", "dense-mask", "candle", "mask/hand", "candle/hand"
+    )?;
+    let mut rows = Vec::new();
+    for (name, sheet, family, reps, candle_reps) in cases {
+        for act in [Activation::Tanh, Activation::Relu] {
+            let reps = if opts.quick { reps.min(3) } else { reps };
+            let mut cfg = NetConfig::new(sheet, n_in, tasks::N_CLASSES);
+            cfg.family = family.clone();
+            cfg.activation = act;
+            let net = Network::new(&cfg, 1)?;
+            let masked = matches!(family, Family::Local { .. });
+            let mut tr = Trainer::new(net.clone(), t, b)?;
+            let mut rng = Rng::new(7);
+            let hand_ms = time_ms(reps, cpu, || {
+                tr.train_step(&inputs, &targets, &mut rng).map(|_| ())
+            })?;
+            let masked_ms = if masked {
+                let mut tr = Trainer::new(net.clone(), t, b)?;
+                tr.set_kernel(RecurrentKernel::DenseMasked);
+                let mut rng = Rng::new(7);
+                Some(time_ms(reps, cpu, || {
+                    tr.train_step(&inputs, &targets, &mut rng).map(|_| ())
+                })?)
+            } else {
+                None
+            };
+            let candle_ms = if opts.candle {
+                let sigma = cfg.noise_sigma();
+                let mut rng = Rng::new(7);
+                let mut noise = vec![0.0f32; sheet.n_units() * t * b];
+                Some(time_ms(candle_reps, cpu, || {
+                    // Same work as the hand-written step: draw the noise, forward, backward.
+                    noise.fill(0.0);
+                    add_noise(noise_seed(&mut rng), sigma, &mut noise);
+                    oracle_gradients(
+                        &net,
+                        &inputs,
+                        &targets,
+                        t,
+                        b,
+                        Some(&noise),
+                        candle_core::DType::F32,
+                    )?;
+                    Ok(())
+                })?)
+            } else {
+                None
+            };
+            let fmt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
+            let ratio =
+                |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.2}x", x / hand_ms));
+            writeln!(
+                out,
+                "{:<18} {:<8} {:>10.1} {:>12} {:>10} {:>12} {:>12}",
+                name,
+                act.name(),
+                hand_ms,
+                fmt(masked_ms),
+                fmt(candle_ms),
+                ratio(masked_ms),
+                ratio(candle_ms)
+            )?;
+            rows.push(BenchRow {
+                name: name.to_string(),
+                activation: act,
+                hand_ms,
+                masked_ms,
+                candle_ms,
+            });
+        }
+    }
+    Ok(rows)
+}

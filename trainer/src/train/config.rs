@@ -1,0 +1,381 @@
+//! The run configuration: what `gyrus train` reads from `--config run.toml` and flags, and writes
+//! into the run folder as `config.toml`.
+
+use crate::model::{Activation, Family, NetConfig, Sheet};
+use anyhow::{bail, Context};
+use gyrus_runtime::tasks::{self, Collection, Task};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Everything a training run depends on. Every field has a default but the sheet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The tasks: a collection name (`cog20`, `modcog`, `modcog-full`) or a comma-separated list
+    /// of task names (rule-input order = list order).
+    #[serde(default = "default_tasks")]
+    pub tasks: String,
+    /// Time step of the task generator in ms.
+    #[serde(default = "default_dt")]
+    pub dt_ms: u16,
+    /// Input-noise multiplier (1 = reference std 1/sqrt(dt_ms), 0 = none).
+    #[serde(default = "one")]
+    pub input_noise: f32,
+    /// Training seed: network init, masks, batches and recurrent noise all derive from it.
+    #[serde(default = "one_u64")]
+    pub seed: u64,
+    /// Gradient steps.
+    #[serde(default = "default_steps")]
+    pub steps: u64,
+    /// Streams per batch B.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Window length T in steps; default 100 for cog20, 350 for anything larger.
+    #[serde(default)]
+    pub seq_len: Option<usize>,
+    /// Adam learning rate.
+    #[serde(default = "default_lr")]
+    pub lr: f32,
+    /// Global gradient-norm clip.
+    #[serde(default = "one")]
+    pub clip: f32,
+    /// Evaluate every this many steps (and at the end); 0 = only at the end.
+    #[serde(default = "default_eval_every")]
+    pub eval_every: u64,
+    /// Evaluation trials per task.
+    #[serde(default = "default_eval_trials")]
+    pub eval_trials: u32,
+    /// Checkpoint every this many steps (and at the end).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// The network (sheet, family, activation, leak, recurrent noise).
+    pub net: NetSection,
+}
+
+/// The `[net]` table: a [`NetConfig`] without the input and output counts, which follow from the tasks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSection {
+    /// Hidden-unit sheet.
+    pub sheet: Sheet,
+    /// Connectivity family.
+    #[serde(default)]
+    pub family: Family,
+    /// Nonlinearity.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Leak alpha in (0, 1].
+    #[serde(default = "one")]
+    pub alpha: f32,
+    /// Recurrent noise during training.
+    #[serde(default = "yes")]
+    pub recurrent_noise: bool,
+    /// Its std (default 0.05 * sqrt(2 / alpha)).
+    #[serde(default)]
+    pub noise_std: Option<f32>,
+}
+
+impl NetSection {
+    /// A short description of the family, e.g. `local (d = 2)`.
+    pub fn family_label(&self) -> String {
+        match &self.family {
+            Family::Local { d, .. } => format!("local (d = {d})"),
+            Family::Random { d, .. } => format!("random (d = {d})"),
+            Family::SmallWorld { r, d, .. } => format!("small-world (r = {r}, d = {d})"),
+            Family::L1 { lambda } => format!("l1 (lambda = {lambda})"),
+            f => f.name().to_string(),
+        }
+    }
+}
+
+fn default_tasks() -> String {
+    "cog20".into()
+}
+fn default_dt() -> u16 {
+    100
+}
+fn one() -> f32 {
+    1.0
+}
+fn one_u64() -> u64 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_steps() -> u64 {
+    3000
+}
+fn default_batch() -> usize {
+    64
+}
+fn default_lr() -> f32 {
+    1e-3
+}
+fn default_eval_every() -> u64 {
+    200
+}
+fn default_eval_trials() -> u32 {
+    64
+}
+fn default_checkpoint_every() -> u64 {
+    500
+}
+
+/// Largest batch * seq_len * inputs accepted (keeps a typo from allocating the machine away).
+const MAX_BATCH_ELEMENTS: usize = 1 << 30;
+
+/// A task list resolved from its description.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tasks {
+    /// The tasks in rule order.
+    pub tasks: Vec<Task>,
+    /// The collection, when the description named one.
+    pub collection: Option<Collection>,
+}
+
+impl Tasks {
+    /// Resolves `cog20` / `modcog` / `modcog-full` or a comma-separated list of task names, with an
+    /// error that names the valid choices.
+    pub fn parse(desc: &str) -> anyhow::Result<Self> {
+        let desc = desc.trim();
+        if let Ok(c) = Collection::parse(desc) {
+            return Ok(Tasks {
+                tasks: c.iter().collect(),
+                collection: Some(c),
+            });
+        }
+        let mut tasks = Vec::new();
+        for name in desc.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match Task::parse(name) {
+                Ok(t) if tasks.contains(&t) => bail!("task `{name}` is listed twice"),
+                Ok(t) => tasks.push(t),
+                Err(e) => bail!(
+                    "`{name}`: {e}. Valid: a collection (cog20, modcog, modcog-full) or task names \
+                     (`gyrus tasks list --collection modcog-full` shows them all)"
+                ),
+            }
+        }
+        if tasks.is_empty() {
+            bail!(
+                "no tasks given: name a collection (cog20, modcog, modcog-full) or a list of tasks"
+            );
+        }
+        Ok(Tasks {
+            tasks,
+            collection: None,
+        })
+    }
+
+    /// The generator's view of the list.
+    pub fn list(&self) -> tasks::TaskList<'_> {
+        match self.collection {
+            Some(c) => tasks::TaskList::Collection(c),
+            None => tasks::TaskList::Custom(&self.tasks),
+        }
+    }
+
+    /// Number of tasks (rule inputs).
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Never true for a parsed list.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Task names in rule order.
+    pub fn names(&self) -> Vec<String> {
+        self.tasks.iter().map(ToString::to_string).collect()
+    }
+}
+
+impl RunConfig {
+    /// A config with every default for the given sheet.
+    pub fn with_sheet(sheet: Sheet) -> Self {
+        RunConfig {
+            tasks: default_tasks(),
+            dt_ms: default_dt(),
+            input_noise: 1.0,
+            seed: 1,
+            steps: default_steps(),
+            batch: default_batch(),
+            seq_len: None,
+            lr: default_lr(),
+            clip: 1.0,
+            eval_every: default_eval_every(),
+            eval_trials: default_eval_trials(),
+            checkpoint_every: default_checkpoint_every(),
+            net: NetSection {
+                sheet,
+                family: Family::Dense,
+                activation: Activation::Relu,
+                alpha: 1.0,
+                recurrent_noise: true,
+                noise_std: None,
+            },
+        }
+    }
+
+    /// Reads a TOML file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        let cfg: RunConfig =
+            toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// The TOML text (every field written out, defaults included).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        let mut full = self.clone();
+        full.seq_len = Some(self.seq_len());
+        Ok(toml::to_string_pretty(&full)?)
+    }
+
+    /// The resolved task list.
+    pub fn task_list(&self) -> anyhow::Result<Tasks> {
+        Tasks::parse(&self.tasks)
+    }
+
+    /// The window length: the configured one, else 100 for cog20 (or a list of base tasks) and 350
+    /// for batteries with Mod-Cog tasks.
+    pub fn seq_len(&self) -> usize {
+        self.seq_len
+            .unwrap_or_else(|| match Tasks::parse(&self.tasks) {
+                Ok(t)
+                    if t.tasks
+                        .iter()
+                        .all(|t| t.interval.is_none() && t.seq.is_none()) =>
+                {
+                    100
+                }
+                _ => 350,
+            })
+    }
+
+    /// The generator settings.
+    pub fn generator(&self) -> tasks::Config {
+        tasks::Config {
+            dt_ms: self.dt_ms,
+            noise: self.input_noise,
+        }
+    }
+
+    /// The full network config (inputs = 33 + rules, 17 outputs).
+    pub fn net_config(&self) -> anyhow::Result<NetConfig> {
+        let tasks = self.task_list()?;
+        let n = &self.net;
+        Ok(NetConfig {
+            sheet: n.sheet,
+            family: n.family.clone(),
+            activation: n.activation,
+            alpha: n.alpha,
+            recurrent_noise: n.recurrent_noise,
+            noise_std: n.noise_std,
+            n_inputs: tasks::n_inputs(tasks.len()),
+            n_outputs: tasks::N_CLASSES,
+        })
+    }
+
+    /// Checks every field, with messages that say what is allowed.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let tasks = self.task_list()?;
+        self.generator().validate().map_err(|e| {
+            anyhow::anyhow!(
+                "{e} (dt_ms = {}, input_noise = {})",
+                self.dt_ms,
+                self.input_noise
+            )
+        })?;
+        self.net_config()?.validate()?;
+        if self.steps == 0 {
+            bail!("steps must be positive");
+        }
+        if self.batch == 0 || self.seq_len() == 0 {
+            bail!(
+                "batch and seq_len must be positive (got {} and {})",
+                self.batch,
+                self.seq_len()
+            );
+        }
+        let elements = self
+            .batch
+            .checked_mul(self.seq_len())
+            .and_then(|x| x.checked_mul(tasks::n_inputs(tasks.len())));
+        if elements.is_none_or(|e| e > MAX_BATCH_ELEMENTS) {
+            bail!(
+                "batch {} x seq_len {} x {} inputs is too large (limit {MAX_BATCH_ELEMENTS} values)",
+                self.batch,
+                self.seq_len(),
+                tasks::n_inputs(tasks.len())
+            );
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            bail!("lr must be a positive number, got {}", self.lr);
+        }
+        if !(self.clip.is_finite() && self.clip > 0.0) {
+            bail!("clip must be a positive number, got {}", self.clip);
+        }
+        if self.eval_trials == 0 {
+            bail!("eval_trials must be positive");
+        }
+        if self.checkpoint_every == 0 {
+            bail!("checkpoint_every must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_toml_gets_the_defaults_and_round_trips() {
+        let cfg: RunConfig = toml::from_str("[net.sheet]\nrows = 4\ncols = 5\n").unwrap();
+        assert_eq!(cfg, RunConfig::with_sheet(Sheet::new(4, 5)));
+        assert_eq!(cfg.seq_len(), 100);
+        cfg.validate().unwrap();
+        let back: RunConfig = toml::from_str(&cfg.to_toml().unwrap()).unwrap();
+        assert_eq!(back.seq_len, Some(100));
+        let nc = cfg.net_config().unwrap();
+        assert_eq!((nc.n_inputs, nc.n_outputs), (53, 17));
+    }
+
+    #[test]
+    fn families_parse_from_toml() {
+        let cfg: RunConfig = toml::from_str(
+            "tasks = \"modcog\"\n[net]\nsheet = { rows = 3, cols = 3 }\nactivation = \"tanh\"\n\
+             family = { kind = \"local\", d = 2.0 }\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.seq_len(), 350);
+        assert!(matches!(cfg.net.family, Family::Local { .. }));
+        assert_eq!(cfg.net_config().unwrap().n_inputs, 115);
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        let mut cfg = RunConfig::with_sheet(Sheet::new(2, 2));
+        cfg.tasks = "go,flyto".into();
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("flyto") && e.contains("cog20"), "{e}");
+        cfg.tasks = "go,go".into();
+        assert!(cfg.validate().unwrap_err().to_string().contains("twice"));
+        cfg.tasks = "go,dms".into();
+        cfg.batch = 0;
+        assert!(cfg.validate().unwrap_err().to_string().contains("batch"));
+        cfg.batch = 1 << 20;
+        cfg.seq_len = Some(1 << 20);
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("too large"));
+        assert!(
+            toml::from_str::<RunConfig>("stepz = 3\n[net.sheet]\nrows = 1\ncols = 1\n").is_err()
+        );
+    }
+}

@@ -1,0 +1,385 @@
+//! Preallocated buffers for one (T, B) window and the hand-written forward and backward passes.
+//!
+//! Layout is unit-major: the pre-activations `a`, phi outputs `f` (kept only when alpha < 1; else
+//! h_t = phi(a_t) holds them) and gradients `g` are [N, T*B]
+//! (row i holds unit i at every step and trial, column t*B + b), hidden states `h` are
+//! [N, (T+1)*B] with block 0 = h_0 = 0. So one step of one unit is a contiguous run of B values
+//! (vectorised element-wise and sparse updates), and the all-steps products are plain GEMMs:
+//! - input projection  A = W_in X^T + b_h            ([N,I] x [I,TB], one GEMM)
+//! - per step          A_t += W H_{t-1}              (one [N,N] x [N,B] GEMM, or sparse)
+//! - readout           Y = H^T W_out^T + b_o         ([TB,N] x [N,O], one GEMM)
+//! - backward per step carry = (1-alpha) dh + W^T dA_t
+//! - weight gradients  dW = dA H_prev^T, dW_in = dA X, dW_out = dY^T H^T (one GEMM each; sparse
+//!   masks take one dot product of length T*B per allowed connection instead).
+
+use super::gemm::{matmul, View};
+use super::kernels::{
+    row_sums, sparse_backward, sparse_forward, sparse_weight_grad, step_backward, step_forward,
+    Phi, Step,
+};
+use super::loss::cross_entropy_in_place;
+use super::noise::add_noise;
+use crate::model::{Csr, Network, Structure};
+
+/// How the per-step recurrent product is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecurrentKernel {
+    /// Dense GEMM for dense structures, compressed rows for masks, identity for frozen-autapse.
+    Auto,
+    /// For masks: scatter the allowed weights into a dense N x N matrix, use dense GEMMs and keep
+    /// only the allowed entries of dW (the "dense times mask" reference, for benchmarks/tests).
+    DenseMasked,
+}
+
+enum Rec<'a> {
+    Dense(&'a [f32]),
+    Sparse(&'a Csr, &'a [f32]),
+    Identity,
+}
+
+/// Buffers for training or evaluating on windows of `seq_len` steps and `batch` trials.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    t: usize,
+    b: usize,
+    n: usize,
+    n_in: usize,
+    n_out: usize,
+    a: Vec<f32>,
+    f: Vec<f32>,
+    h: Vec<f32>,
+    y: Vec<f32>,
+    g: Vec<f32>,
+    carry: Vec<f32>,
+    w_dense: Vec<f32>,
+    gw_dense: Vec<f32>,
+}
+
+impl Workspace {
+    /// Buffers for `net`'s shapes and windows of `seq_len` x `batch`.
+    pub fn new(net: &Network, seq_len: usize, batch: usize) -> anyhow::Result<Self> {
+        if seq_len == 0 || batch == 0 {
+            anyhow::bail!(
+                "sequence length and batch size must be positive, got T = {seq_len}, B = {batch}"
+            );
+        }
+        let cfg = net.config();
+        let (n, n_in, n_out) = (cfg.n_hidden(), cfg.n_inputs, cfg.n_outputs);
+        let tb = seq_len * batch;
+        Ok(Workspace {
+            t: seq_len,
+            b: batch,
+            n,
+            n_in,
+            n_out,
+            a: vec![0.0; n * tb],
+            // phi(a) is kept apart from h only with a leak (alpha < 1).
+            f: if cfg.alpha == 1.0 {
+                Vec::new()
+            } else {
+                vec![0.0; n * tb]
+            },
+            h: vec![0.0; n * (tb + batch)],
+            y: vec![0.0; tb * n_out],
+            g: vec![0.0; n * tb],
+            carry: vec![0.0; n * batch],
+            w_dense: Vec::new(),
+            gw_dense: Vec::new(),
+        })
+    }
+
+    /// Sequence length T.
+    pub fn seq_len(&self) -> usize {
+        self.t
+    }
+
+    /// Batch size B.
+    pub fn batch(&self) -> usize {
+        self.b
+    }
+
+    /// Checks that `net` has the shapes these buffers were made for, and the input length.
+    pub(crate) fn check(&self, net: &Network, inputs: &[f32]) -> anyhow::Result<()> {
+        let cfg = net.config();
+        if (cfg.n_hidden(), cfg.n_inputs, cfg.n_outputs) != (self.n, self.n_in, self.n_out) {
+            anyhow::bail!("network shapes differ from the workspace's");
+        }
+        if (cfg.alpha == 1.0) != self.f.is_empty() {
+            anyhow::bail!("the workspace was made for a network with a different leak alpha");
+        }
+        let need = self.t * self.b * self.n_in;
+        if inputs.len() != need {
+            anyhow::bail!(
+                "inputs have {} values, T*B*I = {need} expected",
+                inputs.len()
+            );
+        }
+        Ok(())
+    }
+
+    fn rec<'a>(net: &'a Network, kernel: RecurrentKernel, w_dense: &'a mut Vec<f32>) -> Rec<'a> {
+        match (net.structure(), kernel) {
+            (Structure::Dense, _) => Rec::Dense(net.w_rec()),
+            (Structure::FrozenIdentity, _) => Rec::Identity,
+            (Structure::Sparse(m), RecurrentKernel::Auto) => Rec::Sparse(m, net.w_rec()),
+            (Structure::Sparse(m), RecurrentKernel::DenseMasked) => {
+                w_dense.resize(m.n() * m.n(), 0.0);
+                m.scatter(net.w_rec(), w_dense);
+                Rec::Dense(w_dense)
+            }
+        }
+    }
+
+    /// Forward pass over the window: fills a (pre-activations, noise included), f, h and the
+    /// logits y. `noise` = (seed, sigma) adds sigma * N(0,1) to every pre-activation.
+    pub(crate) fn forward(
+        &mut self,
+        net: &Network,
+        inputs: &[f32],
+        kernel: RecurrentKernel,
+        noise: Option<(u64, f32)>,
+    ) {
+        let (t, b, n, ni, no) = (self.t, self.b, self.n, self.n_in, self.n_out);
+        let (tb, ld_h) = (t * b, (t + 1) * b);
+        let cfg = net.config();
+        let Workspace {
+            a,
+            f,
+            h,
+            y,
+            w_dense,
+            ..
+        } = self;
+        // A = W_in X^T + b_h (+ noise).
+        matmul(
+            a,
+            View::rm(0, n, tb, tb),
+            net.w_in(),
+            View::rm(0, n, ni, ni),
+            inputs,
+            View::cm(0, ni, tb, ni),
+            false,
+        );
+        for (row, &bh) in a.chunks_exact_mut(tb).zip(net.b_h()) {
+            for v in row {
+                *v += bh;
+            }
+        }
+        if let Some((seed, sigma)) = noise {
+            if sigma > 0.0 {
+                add_noise(seed, sigma, a);
+            }
+        }
+        for row in h.chunks_exact_mut(ld_h) {
+            row[..b].fill(0.0);
+        }
+        let rec = Self::rec(net, kernel, w_dense);
+        for s in 0..t {
+            let st = Step {
+                b,
+                ld: tb,
+                ld_h,
+                off: s * b,
+            };
+            match rec {
+                Rec::Dense(w) => matmul(
+                    a,
+                    View::rm(st.off, n, b, tb),
+                    w,
+                    View::rm(0, n, n, n),
+                    h,
+                    View::rm(st.off, n, b, ld_h),
+                    true,
+                ),
+                Rec::Sparse(m, w) => sparse_forward(m.row_ptr(), m.cols(), w, st, h, a),
+                Rec::Identity => {
+                    for i in 0..n {
+                        let (ra, rh) = (i * tb + st.off, i * ld_h + st.off);
+                        for (x, &v) in a[ra..ra + b].iter_mut().zip(&h[rh..rh + b]) {
+                            *x += v;
+                        }
+                    }
+                }
+            }
+            step_forward(cfg.activation, cfg.alpha, n, st, a, f, h);
+        }
+        // Y = H^T W_out^T + b_o, rows r = t*B + b.
+        matmul(
+            y,
+            View::rm(0, tb, no, no),
+            h,
+            View::cm(b, tb, n, ld_h),
+            net.w_out(),
+            View::cm(0, n, no, n),
+            false,
+        );
+        for row in y.chunks_exact_mut(no) {
+            for (v, &bo) in row.iter_mut().zip(net.b_o()) {
+                *v += bo;
+            }
+        }
+    }
+
+    /// Mean cross-entropy over all T*B steps; turns the logits into dLoss/dlogits.
+    pub(crate) fn loss(&mut self, targets: &[u8]) -> f64 {
+        cross_entropy_in_place(&mut self.y, self.n_out, targets)
+    }
+
+    /// Backward pass after [`Workspace::forward`] and [`Workspace::loss`]: writes the gradient of
+    /// the mean cross-entropy into `grads` (the network's parameter layout; every entry written).
+    pub(crate) fn backward(
+        &mut self,
+        net: &Network,
+        inputs: &[f32],
+        kernel: RecurrentKernel,
+        grads: &mut [f32],
+    ) {
+        let (t, b, n, ni, no) = (self.t, self.b, self.n, self.n_in, self.n_out);
+        let (tb, ld_h) = (t * b, (t + 1) * b);
+        let cfg = net.config();
+        let layout = net.layout().clone();
+        let Workspace {
+            f,
+            h,
+            y,
+            g,
+            carry,
+            w_dense,
+            gw_dense,
+            ..
+        } = self;
+        // dW_out = dY^T H^T; db_o = column sums of dY.
+        matmul(
+            &mut grads[layout.w_out.clone()],
+            View::rm(0, no, n, n),
+            y,
+            View::cm(0, no, tb, no),
+            h,
+            View::cm(b, tb, n, ld_h),
+            false,
+        );
+        let gbo = &mut grads[layout.b_o.clone()];
+        gbo.fill(0.0);
+        for row in y.chunks_exact(no) {
+            for (s, &v) in gbo.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        // G = W_out^T dY^T: dLoss/dh from the readout, [N, TB].
+        matmul(
+            g,
+            View::rm(0, n, tb, tb),
+            net.w_out(),
+            View::cm(0, n, no, n),
+            y,
+            View::cm(0, no, tb, no),
+            false,
+        );
+        // Backward through time; g becomes dLoss/da.
+        let rec = Self::rec(net, kernel, w_dense);
+        carry.fill(0.0);
+        for s in (0..t).rev() {
+            let st = Step {
+                b,
+                ld: tb,
+                ld_h,
+                off: s * b,
+            };
+            let phi = if cfg.alpha == 1.0 {
+                Phi {
+                    buf: h,
+                    ld: ld_h,
+                    off: st.off + b,
+                }
+            } else {
+                Phi {
+                    buf: f,
+                    ld: tb,
+                    off: st.off,
+                }
+            };
+            step_backward(cfg.activation, cfg.alpha, n, st, phi, g, carry);
+            if s == 0 {
+                break;
+            }
+            match rec {
+                Rec::Dense(w) => matmul(
+                    carry,
+                    View::rm(0, n, b, b),
+                    w,
+                    View::cm(0, n, n, n),
+                    g,
+                    View::rm(st.off, n, b, tb),
+                    cfg.alpha != 1.0,
+                ),
+                Rec::Sparse(m, w) => sparse_backward(m.row_ptr(), m.cols(), w, st, g, carry),
+                Rec::Identity => {
+                    for i in 0..n {
+                        let r = i * tb + st.off;
+                        for (c, &v) in carry[i * b..(i + 1) * b].iter_mut().zip(&g[r..r + b]) {
+                            *c += v;
+                        }
+                    }
+                }
+            }
+        }
+        // dW = dA H_prev^T (over the allowed entries only for masks).
+        let gw = &mut grads[layout.w_rec.clone()];
+        match (net.structure(), kernel) {
+            (Structure::Dense, _) => matmul(
+                gw,
+                View::rm(0, n, n, n),
+                g,
+                View::rm(0, n, tb, tb),
+                h,
+                View::cm(0, tb, n, ld_h),
+                false,
+            ),
+            (Structure::Sparse(m), RecurrentKernel::Auto) => {
+                sparse_weight_grad(m.row_ptr(), m.cols(), tb, ld_h, g, h, gw)
+            }
+            (Structure::Sparse(m), RecurrentKernel::DenseMasked) => {
+                gw_dense.resize(n * n, 0.0);
+                matmul(
+                    gw_dense,
+                    View::rm(0, n, n, n),
+                    g,
+                    View::rm(0, n, tb, tb),
+                    h,
+                    View::cm(0, tb, n, ld_h),
+                    false,
+                );
+                m.gather(gw_dense, gw);
+            }
+            (Structure::FrozenIdentity, _) => {}
+        }
+        // dW_in = dA X; db_h = row sums of dA.
+        matmul(
+            &mut grads[layout.w_in.clone()],
+            View::rm(0, n, ni, ni),
+            g,
+            View::rm(0, n, tb, tb),
+            inputs,
+            View::rm(0, tb, ni, ni),
+            false,
+        );
+        row_sums(g, tb, &mut grads[layout.b_h.clone()]);
+    }
+
+    /// Logits of the last forward pass, [T*B, O] time-major (valid before [`Workspace::loss`]).
+    pub(crate) fn logits(&self) -> &[f32] {
+        &self.y
+    }
+
+    /// Writes the hidden states of the last forward pass as [T, B, N] time-major.
+    pub(crate) fn hidden_time_major(&self, out: &mut [f32]) {
+        let (t, b, n) = (self.t, self.b, self.n);
+        let ld_h = (t + 1) * b;
+        for i in 0..n {
+            let row = &self.h[i * ld_h + b..(i + 1) * ld_h];
+            for (r, &v) in row.iter().enumerate() {
+                out[r * n + i] = v;
+            }
+        }
+    }
+}
