@@ -259,14 +259,14 @@ fn bench_tasks(args: &TasksBench) -> Result<()> {
     println!();
     println!("whole trials (generate + write every step), round-robin over the collection's tasks");
     println!(
-        "{:<12} {:>12} {:>12} {:>10} {:>10}",
+        "{:<12} {:>12} {:>12} {:>10} {:>12}",
         "collection", "trials/s", "steps/s", "ns/step", "steps/trial"
     );
     for c in Collection::ALL {
         let tp = trial_throughput(c, budget)?;
         let s = tp.elapsed.as_secs_f64();
         println!(
-            "{:<12} {:>12.0} {:>12.0} {:>10.1} {:>10.1}",
+            "{:<12} {:>12.0} {:>12.0} {:>10.1} {:>12.1}",
             c.name(),
             tp.trials as f64 / s,
             tp.steps as f64 / s,

@@ -65,11 +65,11 @@ impl Tasks {
         }
     }
 
-    /// A short name: the collection's, or `custom list of N tasks`.
+    /// A short name: the collection's, or `custom list`.
     pub fn name(&self) -> String {
         match self {
             Tasks::Collection(c) => c.name().to_string(),
-            Tasks::Custom(t) => format!("custom list of {} tasks", t.len()),
+            Tasks::Custom(_) => "custom list".to_string(),
         }
     }
 

@@ -9,7 +9,7 @@
 //! in PNG the [`Canvas`] rasterizes glyphs itself with `ab_glyph`, because plotters 0.3.7's
 //! `ab_glyph` text drops each glyph's side bearing (letters then sit unevenly).
 //!
-//! Figures: [`trial`] (one task trial: inputs, periods, targets).
+//! Figures: [`trial`] (one task trial: inputs, periods, targets), [`curves`] (learning curves).
 
 pub mod curves;
 pub mod trial;

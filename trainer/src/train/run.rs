@@ -17,9 +17,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const BATCH_DOMAIN: u64 = 0x4241_5443_48; // "BATCH"
-const NOISE_DOMAIN: u64 = 0x4e4f_4953_45; // "NOISE"
-const EVAL_DOMAIN: u64 = 0x4556_414c_5345_54; // "EVALSET"
+const BATCH_DOMAIN: u64 = 0x0042_4154_4348; // "BATCH"
+const NOISE_DOMAIN: u64 = 0x004e_4f49_5345; // "NOISE"
+const EVAL_DOMAIN: u64 = 0x0045_5641_4c53_4554; // "EVALSET"
 
 /// The file names inside a run folder.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -188,8 +188,8 @@ impl Run {
             loss_sum += f64::from(stats.loss);
             loss_n += 1;
             let at_end = self.step == self.cfg.steps;
-            let eval_now =
-                at_end || (self.cfg.eval_every > 0 && self.step % self.cfg.eval_every == 0);
+            let eval_now = at_end
+                || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
             if eval_now {
                 let ev = self.evaluate()?;
                 let (last, strict) = ev.mean();
@@ -217,7 +217,7 @@ impl Run {
                 since_eval = Instant::now();
                 last_eval = Some(ev);
             }
-            if at_end || self.step % self.cfg.checkpoint_every == 0 {
+            if at_end || self.step.is_multiple_of(self.cfg.checkpoint_every) {
                 self.save_checkpoint()?;
             }
             if let Some(b) = &bar {
