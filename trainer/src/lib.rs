@@ -5,7 +5,9 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod export;
 pub mod model;
 pub mod npz;
 pub mod plot;
+pub mod tasks;
 pub mod train;

@@ -117,8 +117,7 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let mut run = Run::create(&dir, cfg).unwrap();
     let err = run
         .train(40, false)
-        .err()
-        .expect("lr 1e30 must diverge")
+        .expect_err("lr 1e30 must diverge")
         .to_string();
     assert!(
         err.contains("diverged") && err.contains("checkpoint"),
@@ -126,7 +125,7 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     );
     let ck = checkpoint::load(&dir.join(CHECKPOINT_FILE)).unwrap();
     let step: u64 = ck.meta("step").unwrap().parse().unwrap();
-    assert!(step >= 1 && step < 40, "checkpoint step {step}");
+    assert!((1..40).contains(&step), "checkpoint step {step}");
     assert!(err.contains(&format!("step {}", step + 1)), "{err}");
     for (name, (_, v)) in &ck.tensors {
         assert!(

@@ -1,14 +1,59 @@
 //! The inner loops: row dot products over compressed rows or dense rows, in f32 and int8, and the
-//! whole step over a set of arrays. Generic over how elements are read (`&[T]` or
-//! [`LeSlice`](crate::format::LeSlice)) so the zero-copy path and the misaligned path share code.
+//! phases of a step over a set of arrays. Generic over how elements are read (`&[T]` or
+//! [`LeSlice`](crate::format::LeSlice)) so the zero-copy path and the misaligned path share code
+//! (and give the same bits).
+//!
+//! The compressed-row dot products are unrolled by 4 into 4 independent accumulators, summed as
+//! `(a0 + a1) + (a2 + a3)` and then the 0..3 leftover entries in order. The order is fixed by this
+//! code alone, so host and firmware (same code) agree bit for bit.
 //!
 //! Safety: every function here requires a validated model (offsets within the arrays, column
-//! indices below the vector length) and vectors of the model's sizes; `kernel::step` checks the
-//! sizes, `ModelView::from_bytes` the rest.
+//! indices below the vector length) and vectors of the model's sizes; the public entry points in
+//! `kernel` check the sizes, `ModelView::from_bytes` the rest.
 
 use crate::format::{Activation, Csr, Load, Matrix, Net};
 
 use super::activation::leaky_update;
+
+/// `sum_k w(k) * x[col[k]]` over the entries `s..e`, 4 accumulators (see the module doc).
+///
+/// # Safety
+/// `s <= e`, entries `s..e` of `col` and of the weights in range, every `col[k] < x.len()`.
+#[inline(always)]
+unsafe fn gather_dot<H: Load<u16>>(
+    col: H,
+    s: usize,
+    e: usize,
+    x: &[f32],
+    w: impl Fn(usize) -> f32,
+) -> f32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let xv = |k: usize| *x.get_unchecked(usize::from(col.at(k)));
+        let (mut a0, mut a1, mut a2, mut a3) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let mut k = s;
+        while k + 4 <= e {
+            a0 += w(k) * xv(k);
+            a1 += w(k + 1) * xv(k + 1);
+            a2 += w(k + 2) * xv(k + 2);
+            a3 += w(k + 3) * xv(k + 3);
+            k += 4;
+        }
+        let mut acc = (a0 + a1) + (a2 + a3);
+        while k < e {
+            acc += w(k) * xv(k);
+            k += 1;
+        }
+        acc
+    }
+}
+
+/// Entries `s..e` of row `r`.
+#[inline(always)]
+unsafe fn row_range<F, U: Load<u32>, H>(m: &Csr<F, U, H>, r: usize) -> (usize, usize) {
+    // SAFETY: `r < rows`, forwarded.
+    unsafe { (m.row_ptr.at(r) as usize, m.row_ptr.at(r + 1) as usize) }
+}
 
 /// sum over the stored entries of row `r` of `value * x[col]`.
 #[inline(always)]
@@ -19,12 +64,9 @@ unsafe fn csr_dot<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
 ) -> f32 {
     // SAFETY: see the module doc.
     unsafe {
-        let (s, e) = (m.row_ptr.at(r) as usize, m.row_ptr.at(r + 1) as usize);
-        let mut acc = 0.0f32;
-        for k in s..e {
-            acc += m.values.at(k) * *x.get_unchecked(usize::from(m.col_idx.at(k)));
-        }
-        acc
+        let (s, e) = row_range(m, r);
+        let v = m.values;
+        gather_dot(m.col_idx, s, e, x, |k| v.at(k))
     }
 }
 
@@ -38,12 +80,8 @@ unsafe fn csr_dot_q<F, U: Load<u32>, H: Load<u16>>(
 ) -> f32 {
     // SAFETY: see the module doc; `q` has one entry per stored value.
     unsafe {
-        let (s, e) = (m.row_ptr.at(r) as usize, m.row_ptr.at(r + 1) as usize);
-        let mut acc = 0.0f32;
-        for k in s..e {
-            acc += f32::from(*q.get_unchecked(k)) * *x.get_unchecked(usize::from(m.col_idx.at(k)));
-        }
-        acc
+        let (s, e) = row_range(m, r);
+        gather_dot(m.col_idx, s, e, x, |k| f32::from(*q.get_unchecked(k)))
     }
 }
 
@@ -92,43 +130,59 @@ unsafe fn mat_dot_q<F, U: Load<u32>, H: Load<u16>>(
     }
 }
 
-/// Pre-activation `next = W h + W_in u + b_h` (f32 weights).
+/// Recurrent part of the pre-activation: `acc_i = W_i. h` (f32) or `acc_i = s_i (q_i. h)` (int8).
 ///
 /// # Safety
-/// Validated `net`; `h`, `next` of length n_hidden, `u` of length n_inputs.
-#[inline(never)]
-pub(crate) unsafe fn preact<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
+/// Validated `net`; `h`, `acc` of length n_hidden; with `int8`, `net.int8` present.
+#[inline(always)]
+pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     net: &Net<'_, F, U, H>,
     h: &[f32],
-    u: &[f32],
-    next: &mut [f32],
+    acc: &mut [f32],
+    int8: bool,
 ) {
-    for (i, n) in next.iter_mut().enumerate() {
-        // SAFETY: forwarded.
-        unsafe {
-            *n = csr_dot(&net.rec, i, h) + mat_dot(&net.w_in, i, u) + net.b_h.at(i);
+    match (&net.int8, int8) {
+        (Some(q), true) => {
+            for (i, a) in acc.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                unsafe { *a = q.rec_scale.at(i) * csr_dot_q(&net.rec, q.rec_q, i, h) };
+            }
+        }
+        _ => {
+            for (i, a) in acc.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                unsafe { *a = csr_dot(&net.rec, i, h) };
+            }
         }
     }
 }
 
-/// Pre-activation with the int8 weights: `next_i = s_i sum q_ij h_j + s'_i sum q'_ik u_k + b_h`.
+/// Input part and bias: `acc_i = acc_i + W_in,i. u + b_h,i` (int8: `acc_i + s'_i (q'_i. u) + b_h,i`).
 ///
 /// # Safety
-/// As [`preact`], and `net.int8` present.
-#[inline(never)]
-pub(crate) unsafe fn preact_int8<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
+/// Validated `net`; `acc` of length n_hidden, `u` of length n_inputs; with `int8`, `net.int8`
+/// present.
+#[inline(always)]
+pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     net: &Net<'_, F, U, H>,
-    h: &[f32],
     u: &[f32],
-    next: &mut [f32],
+    acc: &mut [f32],
+    int8: bool,
 ) {
-    let Some(q) = &net.int8 else { return };
-    for (i, n) in next.iter_mut().enumerate() {
-        // SAFETY: forwarded.
-        unsafe {
-            *n = q.rec_scale.at(i) * csr_dot_q(&net.rec, q.rec_q, i, h)
-                + q.in_scale.at(i) * mat_dot_q(&net.w_in, q.in_q, i, u)
-                + net.b_h.at(i);
+    match (&net.int8, int8) {
+        (Some(q), true) => {
+            for (i, a) in acc.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                unsafe {
+                    *a = *a + q.in_scale.at(i) * mat_dot_q(&net.w_in, q.in_q, i, u) + net.b_h.at(i)
+                };
+            }
+        }
+        _ => {
+            for (i, a) in acc.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                unsafe { *a = *a + mat_dot(&net.w_in, i, u) + net.b_h.at(i) };
+            }
         }
     }
 }
@@ -138,7 +192,7 @@ pub(crate) unsafe fn preact_int8<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
 /// # Safety
 /// Validated `net`; `h` of length n_hidden, `o` of length n_outputs.
 #[inline(always)]
-unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
+pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     net: &Net<'_, F, U, H>,
     h: &[f32],
     o: &mut [f32],
@@ -155,10 +209,11 @@ unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     }
 }
 
-/// One whole step: `next = (1 - alpha) h + alpha phi(preact)`, `o = W_out next + b_o`.
+/// One whole step: `next = (1 - alpha) h + alpha phi(W h + W_in u + b_h)`, `o = W_out next + b_o`;
+/// the same phases, in the same order, as the public `kernel::phase` functions.
 ///
 /// # Safety
-/// As [`preact`] plus `o` of length n_outputs; with `int8`, `net.int8` present.
+/// As [`recurrent`] and [`input`] plus `o` of length n_outputs.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn step_net<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
@@ -173,11 +228,8 @@ pub(crate) unsafe fn step_net<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
 ) {
     // SAFETY: forwarded.
     unsafe {
-        if int8 {
-            preact_int8(net, h, u, next);
-        } else {
-            preact(net, h, u, next);
-        }
+        recurrent(net, h, next, int8);
+        input(net, u, next, int8);
         leaky_update(act, alpha, h, next);
         readout(net, next, o, int8);
     }

@@ -5,6 +5,9 @@
 //! training batch (modcog, B = 64, seq_len = 350) next to one dense N = 256 RNN forward pass over the
 //! same batch (`h = relu(W h + W_in u + b)`, `o = W_out h`, with `gemm`: the input projection as one
 //! GEMM, one [B, N] x [N, N] GEMM per step, the readout as one GEMM).
+//!
+//! `gyrus bench train`: ms per gradient step of the hand-written BPTT against candle autograd and
+//! the dense-times-mask step, measured in the same run (see [`crate::train::bench`]).
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
@@ -26,6 +29,20 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// Task generation: trials per second, and batch building against a dense RNN forward pass.
     Tasks(TasksBench),
+    /// Training step: ms per gradient step of the hand-written BPTT next to candle autograd and
+    /// the dense-times-mask step (cog20, T = 100, B = 64).
+    Train(TrainBench),
+}
+
+/// `gyrus bench train`.
+#[derive(Args, Debug)]
+pub struct TrainBench {
+    /// Short run: candle is timed only at the two small sizes, fewer repetitions.
+    #[arg(long)]
+    pub quick: bool,
+    /// Do not time candle autograd at all.
+    #[arg(long)]
+    pub no_candle: bool,
 }
 
 /// `gyrus bench tasks`.
@@ -52,6 +69,15 @@ pub struct TasksBench {
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Tasks(a) => bench_tasks(&a),
+        BenchTarget::Train(a) => {
+            let opts = crate::train::bench::BenchOptions {
+                quick: a.quick,
+                candle: !a.no_candle,
+            };
+            let mut out = std::io::stdout().lock();
+            crate::train::bench::bench_train(&opts, &mut out)?;
+            Ok(())
+        }
     }
 }
 

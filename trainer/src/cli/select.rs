@@ -2,9 +2,10 @@
 //! `--tasks`) and the generator settings (`--dt`, `--noise`), with errors that name the valid
 //! choices.
 
+pub use crate::tasks::{parse_collection, parse_task, Tasks};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use gyrus_runtime::tasks::{Collection, Config, Family, NameError, Task, TaskList};
+use gyrus_runtime::tasks::{Collection, Config, Family};
 
 /// Which tasks: a named collection or an explicit list (mutually exclusive).
 #[derive(Args, Clone, Debug, Default)]
@@ -47,38 +48,6 @@ fn parse_noise(s: &str) -> std::result::Result<f32, String> {
     }
 }
 
-/// A task list that owns its tasks: what a [`TaskSelection`] resolves to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Tasks {
-    /// A named collection.
-    Collection(Collection),
-    /// An explicit list, in rule order (non-empty, no duplicates).
-    Custom(Vec<Task>),
-}
-
-impl Tasks {
-    /// The generator's view of the list.
-    pub fn list(&self) -> TaskList<'_> {
-        match self {
-            Tasks::Collection(c) => TaskList::Collection(*c),
-            Tasks::Custom(t) => TaskList::Custom(t),
-        }
-    }
-
-    /// A short name: the collection's, or `custom list`.
-    pub fn name(&self) -> String {
-        match self {
-            Tasks::Collection(c) => c.name().to_string(),
-            Tasks::Custom(_) => "custom list".to_string(),
-        }
-    }
-
-    /// The task names in rule order.
-    pub fn names(&self) -> Vec<String> {
-        self.list().iter().map(|t| t.to_string()).collect()
-    }
-}
-
 impl TaskSelection {
     /// True when neither option was given.
     pub fn is_empty(&self) -> bool {
@@ -88,10 +57,10 @@ impl TaskSelection {
     /// The selected tasks, or `default` when neither option was given.
     pub fn resolve(&self, default: Collection) -> Result<Tasks> {
         if let Some(c) = &self.collection {
-            return Ok(Tasks::Collection(parse_collection(c)?));
+            return Ok(Tasks::collection(parse_collection(c)?));
         }
         match &self.tasks {
-            None => Ok(Tasks::Collection(default)),
+            None => Ok(Tasks::collection(default)),
             Some(names) => {
                 let names: Vec<&str> = names
                     .iter()
@@ -101,92 +70,14 @@ impl TaskSelection {
                 if names.is_empty() {
                     bail!("--tasks needs at least one task name; `gyrus tasks list` shows them");
                 }
-                let mut tasks = Vec::with_capacity(names.len());
-                for name in names {
-                    let task = parse_task(name)?;
-                    if tasks.contains(&task) {
-                        bail!("task {name} appears twice in --tasks");
-                    }
-                    tasks.push(task);
-                }
-                Ok(Tasks::Custom(tasks))
+                let tasks = names
+                    .into_iter()
+                    .map(parse_task)
+                    .collect::<Result<Vec<_>>>()?;
+                Tasks::custom(tasks)
             }
         }
     }
-}
-
-/// The names of the named collections, for messages: `cog20 (20 tasks), ...`.
-pub fn collection_choices() -> String {
-    Collection::ALL
-        .iter()
-        .map(|c| format!("{} ({} tasks)", c.name(), c.len()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Parses a collection name; the error lists the valid ones.
-pub fn parse_collection(name: &str) -> Result<Collection> {
-    Collection::parse(name).map_err(|_| {
-        anyhow!(
-            "unknown collection '{name}'; valid collections: {}",
-            collection_choices()
-        )
-    })
-}
-
-/// Parses a task name; the error suggests close names and points to `gyrus tasks list`.
-pub fn parse_task(name: &str) -> Result<Task> {
-    match Task::parse(name) {
-        Ok(t) => Ok(t),
-        Err(NameError::NoDelay) => {
-            let delayed: Vec<&str> = gyrus_runtime::tasks::Base::DELAYED
-                .iter()
-                .map(|b| b.name())
-                .collect();
-            bail!(
-                "task '{name}': interval variants (intr/intl) exist only for tasks with a delay: {}",
-                delayed.join(", ")
-            )
-        }
-        Err(_) => {
-            let close = suggestions(name);
-            let hint = if close.is_empty() {
-                String::new()
-            } else {
-                format!("; did you mean {}?", close.join(", "))
-            };
-            bail!("unknown task '{name}'{hint} (`gyrus tasks list --collection modcog-full` shows all task names)")
-        }
-    }
-}
-
-/// Up to three task names closest to `name` (edit distance at most 2, or 3 for long names).
-pub fn suggestions(name: &str) -> Vec<String> {
-    let lower = name.to_ascii_lowercase();
-    let limit = if lower.len() > 8 { 3 } else { 2 };
-    let mut scored: Vec<(usize, String)> = Collection::ModCogFull
-        .iter()
-        .map(|t| t.to_string())
-        .map(|n| (edit_distance(&lower, &n), n))
-        .filter(|(d, _)| *d <= limit)
-        .collect();
-    scored.sort();
-    scored.into_iter().take(3).map(|(_, n)| n).collect()
-}
-
-/// Levenshtein distance between two strings (by characters).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A family's short name for tables.
@@ -204,31 +95,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("dlygo", "dlygo"), 0);
-        assert_eq!(edit_distance("dlgo", "dlygo"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-
-    #[test]
-    fn unknown_names_get_suggestions() {
-        assert!(suggestions("dlgo").contains(&"dlygo".to_string()));
-        let err = parse_task("antii").unwrap_err().to_string();
-        assert!(
-            err.contains("did you mean") && err.contains("anti"),
-            "{err}"
-        );
-        let err = parse_task("gointr").unwrap_err().to_string();
-        assert!(err.contains("dlygo"), "{err}");
-        let err = parse_collection("modcog2").unwrap_err().to_string();
-        assert!(
-            err.contains("cog20") && err.contains("modcog-full"),
-            "{err}"
-        );
-    }
-
-    #[test]
     fn selections_resolve() {
         let sel = TaskSelection {
             collection: None,
@@ -240,7 +106,7 @@ mod tests {
             TaskSelection::default()
                 .resolve(Collection::ModCog)
                 .unwrap(),
-            Tasks::Collection(Collection::ModCog)
+            Tasks::collection(Collection::ModCog)
         );
         let twice = TaskSelection {
             collection: None,

@@ -144,7 +144,7 @@ fn show(args: &ShowArgs) -> Result<()> {
             .into_iter()
             .find(|c| c.iter().any(|t| t == task))
             .ok_or_else(|| anyhow!("task {task} is in no collection"))?;
-        Tasks::Collection(c)
+        Tasks::collection(c)
     } else {
         args.select.resolve(Collection::ModCogFull)?
     };
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn batch_arrays_match_fill_batch() {
-        let tasks = Tasks::Collection(Collection::Cog20);
+        let tasks = Tasks::collection(Collection::Cog20);
         let cfg = tasks::Config::default();
         let arrays = batch_arrays(&tasks, &cfg, 3, 40, 9).unwrap();
         let mut streams: Vec<Stream> = (0..3).map(|b| Stream::new(9, b)).collect();

@@ -2,8 +2,9 @@
 //! into the run folder as `config.toml`.
 
 use crate::model::{Activation, Family, NetConfig, Sheet};
+pub use crate::tasks::Tasks;
 use anyhow::{bail, Context};
-use gyrus_runtime::tasks::{self, Collection, Task};
+use gyrus_runtime::tasks;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -125,72 +126,6 @@ fn default_checkpoint_every() -> u64 {
 /// Largest batch * seq_len * inputs accepted (keeps a typo from allocating the machine away).
 const MAX_BATCH_ELEMENTS: usize = 1 << 30;
 
-/// A task list resolved from its description.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Tasks {
-    /// The tasks in rule order.
-    pub tasks: Vec<Task>,
-    /// The collection, when the description named one.
-    pub collection: Option<Collection>,
-}
-
-impl Tasks {
-    /// Resolves `cog20` / `modcog` / `modcog-full` or a comma-separated list of task names, with an
-    /// error that names the valid choices.
-    pub fn parse(desc: &str) -> anyhow::Result<Self> {
-        let desc = desc.trim();
-        if let Ok(c) = Collection::parse(desc) {
-            return Ok(Tasks {
-                tasks: c.iter().collect(),
-                collection: Some(c),
-            });
-        }
-        let mut tasks = Vec::new();
-        for name in desc.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match Task::parse(name) {
-                Ok(t) if tasks.contains(&t) => bail!("task `{name}` is listed twice"),
-                Ok(t) => tasks.push(t),
-                Err(e) => bail!(
-                    "`{name}`: {e}. Valid: a collection (cog20, modcog, modcog-full) or task names \
-                     (`gyrus tasks list --collection modcog-full` shows them all)"
-                ),
-            }
-        }
-        if tasks.is_empty() {
-            bail!(
-                "no tasks given: name a collection (cog20, modcog, modcog-full) or a list of tasks"
-            );
-        }
-        Ok(Tasks {
-            tasks,
-            collection: None,
-        })
-    }
-
-    /// The generator's view of the list.
-    pub fn list(&self) -> tasks::TaskList<'_> {
-        match self.collection {
-            Some(c) => tasks::TaskList::Collection(c),
-            None => tasks::TaskList::Custom(&self.tasks),
-        }
-    }
-
-    /// Number of tasks (rule inputs).
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    /// Never true for a parsed list.
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-
-    /// Task names in rule order.
-    pub fn names(&self) -> Vec<String> {
-        self.tasks.iter().map(ToString::to_string).collect()
-    }
-}
-
 impl RunConfig {
     /// A config with every default for the given sheet.
     pub fn with_sheet(sheet: Sheet) -> Self {
@@ -245,7 +180,7 @@ impl RunConfig {
         self.seq_len
             .unwrap_or_else(|| match Tasks::parse(&self.tasks) {
                 Ok(t)
-                    if t.tasks
+                    if t.tasks()
                         .iter()
                         .all(|t| t.interval.is_none() && t.seq.is_none()) =>
                 {
@@ -361,7 +296,7 @@ mod tests {
         let mut cfg = RunConfig::with_sheet(Sheet::new(2, 2));
         cfg.tasks = "go,flyto".into();
         let e = cfg.validate().unwrap_err().to_string();
-        assert!(e.contains("flyto") && e.contains("cog20"), "{e}");
+        assert!(e.contains("flyto") && e.contains("gyrus tasks list"), "{e}");
         cfg.tasks = "go,go".into();
         assert!(cfg.validate().unwrap_err().to_string().contains("twice"));
         cfg.tasks = "go,dms".into();

@@ -1,0 +1,334 @@
+//! Export: prune a trained network and build the runtime's model blob (`shared/spec/format.md`).
+//!
+//! 1. Threshold: every weight of W, W_in and W_out with |w| <= `threshold` becomes zero.
+//! 2. Units: a hidden unit is kept when it lies on a path from an input to an output of the
+//!    thresholded graph: it is *driven* (reachable through nonzero W_in / W edges from an input,
+//!    where a nonzero bias counts as an input of constant 1, and under softplus every unit counts,
+//!    since softplus(0) = ln 2 != 0) and it *reaches* an output (through nonzero W / W_out edges).
+//!    A unit that is not driven stays exactly 0 (relu(0) = tanh(0) = 0, h_0 = 0), and a unit that
+//!    reaches no output cannot change one, so dropping units never changes the outputs; only
+//!    step 1 does.
+//! 3. [`Pruned::network`]: the trainer network with those zeros (dropped units' weights and
+//!    biases zeroed), so that its evaluation is the pruned model's performance.
+//! 4. [`build_model`]: the kept units in increasing original index order at their unchanged sheet
+//!    positions, the trainer-side wiring length and active-connection count ([`wiring`], the
+//!    definition of `shared/spec/models.md`, "Measures"), optionally the int8 variant.
+//!
+//! ```text
+//! let pruned = export::prune(run.network(), 1e-2)?;
+//! let model = export::build_model(&pruned, run.tasks(), run.config().seed, false)?;
+//! let blob = model.to_bytes()?;
+//! ```
+
+use crate::model::{Activation, Network, Structure};
+use crate::tasks::Tasks;
+use anyhow::{bail, Result};
+use gyrus_runtime::eval::{self as rt_eval, EvalBuffers, EvalConfig};
+use gyrus_runtime::format::{self as fmt, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout};
+use gyrus_runtime::kernel::State;
+use gyrus_runtime::tasks::{self, Score, Task};
+
+/// Default pruning threshold: weights with |w| <= 1e-2 are removed (the spec's activity threshold).
+pub const DEFAULT_THRESHOLD: f32 = 1e-2;
+
+/// A recurrent weight with a larger magnitude is an active connection (spec, "Measures").
+pub const ACTIVE_THRESHOLD: f32 = 1e-2;
+
+/// Kept and total entries of one weight matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count {
+    /// Nonzero entries between kept units after pruning.
+    pub kept: usize,
+    /// Trainable (allowed) entries before pruning.
+    pub total: usize,
+}
+
+/// A pruned network: which units survive and the trainer network with the pruned weights zeroed.
+#[derive(Clone, Debug)]
+pub struct Pruned {
+    /// The trainer network with every pruned weight, and every dropped unit's weights and bias,
+    /// set to zero (same shape as the original).
+    pub network: Network,
+    /// Original indices of the kept units, strictly increasing.
+    pub kept: Vec<usize>,
+    /// Threshold used.
+    pub threshold: f32,
+    /// Recurrent weights.
+    pub recurrent: Count,
+    /// Input weights.
+    pub input: Count,
+    /// Output weights.
+    pub output: Count,
+}
+
+/// Calls `f(i, j, k)` for every trainable recurrent entry j -> i, k its index in `w_rec`.
+fn for_rec_entries(net: &Network, mut f: impl FnMut(usize, usize, usize)) {
+    let n = net.n_hidden();
+    match net.structure() {
+        Structure::Dense => (0..n * n).for_each(|k| f(k / n, k % n, k)),
+        Structure::Sparse(m) => {
+            for i in 0..n {
+                for k in m.row_ptr()[i]..m.row_ptr()[i + 1] {
+                    f(i, m.cols()[k] as usize, k);
+                }
+            }
+        }
+        Structure::FrozenIdentity => {}
+    }
+}
+
+/// Marks every node reachable from `seeds` along `edges[node]`.
+fn reach(seeds: Vec<bool>, edges: &[Vec<usize>]) -> Vec<bool> {
+    let mut seen = seeds;
+    let mut stack: Vec<usize> = (0..seen.len()).filter(|&u| seen[u]).collect();
+    while let Some(u) = stack.pop() {
+        for &v in &edges[u] {
+            if !seen[v] {
+                seen[v] = true;
+                stack.push(v);
+            }
+        }
+    }
+    seen
+}
+
+/// The units on an input-to-output path of the thresholded network (see the module doc). `w` is
+/// the thresholded dense N*N recurrent matrix (row = receiving unit).
+pub fn units_on_paths(net: &Network, w: &[f32], threshold: f32) -> Vec<bool> {
+    let cfg = net.config();
+    let (n, n_in, n_out) = (net.n_hidden(), cfg.n_inputs, cfg.n_outputs);
+    let live = |v: f32| v.abs() > threshold;
+    let always = cfg.activation == Activation::Softplus;
+    let driven_seed: Vec<bool> = (0..n)
+        .map(|i| {
+            always
+                || net.b_h()[i] != 0.0
+                || net.w_in()[i * n_in..(i + 1) * n_in]
+                    .iter()
+                    .any(|&v| live(v))
+        })
+        .collect();
+    let reach_seed: Vec<bool> = (0..n)
+        .map(|j| (0..n_out).any(|o| live(net.w_out()[o * n + j])))
+        .collect();
+    let mut forward = vec![Vec::new(); n];
+    let mut backward = vec![Vec::new(); n];
+    for i in 0..n {
+        for j in 0..n {
+            if w[i * n + j] != 0.0 {
+                forward[j].push(i);
+                backward[i].push(j);
+            }
+        }
+    }
+    let driven = reach(driven_seed, &forward);
+    let reaches = reach(reach_seed, &backward);
+    driven.iter().zip(&reaches).map(|(&a, &b)| a && b).collect()
+}
+
+/// Prunes `net` at `threshold` (>= 0): see the module doc.
+pub fn prune(net: &Network, threshold: f32) -> Result<Pruned> {
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        bail!("the pruning threshold must be a finite number >= 0, got {threshold}");
+    }
+    let cfg = net.config().clone();
+    let (n, n_in, n_out) = (net.n_hidden(), cfg.n_inputs, cfg.n_outputs);
+    let mut w = net.w_rec_dense();
+    for v in &mut w {
+        if v.abs() <= threshold {
+            *v = 0.0;
+        }
+    }
+    let keep = units_on_paths(net, &w, threshold);
+    let mut pruned = net.clone();
+    let layout = pruned.layout().clone();
+    let cut = |v: f32, alive: bool| if alive && v.abs() > threshold { v } else { 0.0 };
+    {
+        let p = pruned.params_mut();
+        let rec = &mut p[layout.w_rec.clone()];
+        for_rec_entries(net, |i, j, k| rec[k] = cut(rec[k], keep[i] && keep[j]));
+        let w_in = &mut p[layout.w_in.clone()];
+        for (k, v) in w_in.iter_mut().enumerate() {
+            *v = cut(*v, keep[k / n_in]);
+        }
+        for (i, v) in p[layout.b_h.clone()].iter_mut().enumerate() {
+            if !keep[i] {
+                *v = 0.0;
+            }
+        }
+        for (k, v) in p[layout.w_out.clone()].iter_mut().enumerate() {
+            *v = cut(*v, keep[k % n]);
+        }
+    }
+    let kept: Vec<usize> = (0..n).filter(|&i| keep[i]).collect();
+    let nonzero = |s: &[f32]| s.iter().filter(|v| **v != 0.0).count();
+    let w_kept = pruned.w_rec_dense();
+    let rec_kept = kept
+        .iter()
+        .flat_map(|&i| kept.iter().map(move |&j| (i, j)))
+        .filter(|&(i, j)| w_kept[i * n + j] != 0.0)
+        .count();
+    let rec_total = match net.structure() {
+        Structure::FrozenIdentity => n,
+        _ => net.w_rec().len(),
+    };
+    Ok(Pruned {
+        recurrent: Count {
+            kept: rec_kept,
+            total: rec_total,
+        },
+        input: Count {
+            kept: nonzero(pruned.w_in()),
+            total: n * n_in,
+        },
+        output: Count {
+            kept: nonzero(pruned.w_out()),
+            total: n_out * n,
+        },
+        network: pruned,
+        kept,
+        threshold,
+    })
+}
+
+/// Trainer-side measures of a recurrent matrix among `kept` units: (active connections, wiring
+/// length). Active: |w| > [`ACTIVE_THRESHOLD`], self-connections included. Wiring length: the sum
+/// over active connections of D = (|i - m| + |j - n|) / S, S = max(rows, cols), the integer
+/// Manhattan sum divided by S once in f64 (so that the runtime's recount is bit-equal).
+pub fn wiring(net: &Network, kept: &[usize]) -> (u32, f64) {
+    let sheet = net.config().sheet;
+    let n = net.n_hidden();
+    let w = net.w_rec_dense();
+    let (mut count, mut manhattan) = (0u32, 0u64);
+    for &i in kept {
+        let (a, b) = sheet.pos(i);
+        for &j in kept {
+            if w[i * n + j].abs() > ACTIVE_THRESHOLD {
+                let (c, d) = sheet.pos(j);
+                count += 1;
+                manhattan += (a.abs_diff(c) + b.abs_diff(d)) as u64;
+            }
+        }
+    }
+    let s = sheet.rows.max(sheet.cols) as f64;
+    (count, manhattan as f64 / s)
+}
+
+fn runtime_activation(a: Activation) -> fmt::Activation {
+    match a {
+        Activation::Relu => fmt::Activation::Relu,
+        Activation::Tanh => fmt::Activation::Tanh,
+        Activation::Softplus => fmt::Activation::Softplus,
+    }
+}
+
+/// Rows `rows` and columns `cols` of a row-major matrix with `width` columns.
+fn submatrix(m: &[f32], width: usize, rows: &[usize], cols: &[usize]) -> Vec<f32> {
+    rows.iter()
+        .flat_map(|&r| cols.iter().map(move |&c| m[r * width + c]))
+        .collect()
+}
+
+/// The blob's content for a pruned network: kept units only, `tasks` (names in rule order) and
+/// the training `seed`; with `int8`, the quantised variant too.
+pub fn build_model(pruned: &Pruned, tasks: &Tasks, seed: u64, int8: bool) -> Result<ModelRepr> {
+    let net = &pruned.network;
+    let cfg = net.config();
+    let (n, n_in, n_out) = (net.n_hidden(), cfg.n_inputs, cfg.n_outputs);
+    let kept = &pruned.kept;
+    let k = kept.len();
+    if k == 0 {
+        bail!(
+            "pruning at threshold {} left no hidden unit on a path from an input to an output",
+            pruned.threshold
+        );
+    }
+    let sheet = cfg.sheet;
+    if sheet.rows > usize::from(u16::MAX) || sheet.cols > usize::from(u16::MAX) || k > 65_535 {
+        bail!(
+            "the sheet {}x{} is too large for the format (u16 indices)",
+            sheet.rows,
+            sheet.cols
+        );
+    }
+    let names = tasks.names();
+    if tasks::n_inputs(names.len()) != n_in {
+        bail!(
+            "the network has {n_in} inputs, {} tasks need {}",
+            names.len(),
+            tasks::n_inputs(names.len())
+        );
+    }
+    if let Some(bad) = names.iter().find(|s| s.contains(',')) {
+        bail!("task name {bad:?} contains a comma, which the format cannot store");
+    }
+    let all_in: Vec<usize> = (0..n_in).collect();
+    let all_out: Vec<usize> = (0..n_out).collect();
+    let w = submatrix(&net.w_rec_dense(), n, kept, kept);
+    let w_in = submatrix(net.w_in(), n_in, kept, &all_in);
+    let w_out = submatrix(net.w_out(), n, &all_out, kept);
+    let (active, wiring_length) = wiring(net, kept);
+    let mut m = ModelRepr {
+        n_inputs: n_in,
+        n_hidden: k,
+        n_outputs: n_out,
+        sheet_rows: sheet.rows as u16,
+        sheet_cols: sheet.cols as u16,
+        pitch: 1.0,
+        positions: kept
+            .iter()
+            .map(|&u| {
+                let (r, c) = sheet.pos(u);
+                (r as u16, c as u16)
+            })
+            .collect(),
+        recurrent: CsrRepr::from_dense(k, k, &w, |v| v != 0.0),
+        input: MatrixRepr::compact(k, n_in, &w_in),
+        output: MatrixRepr::compact(n_out, k, &w_out),
+        b_h: kept.iter().map(|&u| net.b_h()[u]).collect(),
+        b_o: net.b_o().to_vec(),
+        activation: runtime_activation(cfg.activation),
+        alpha: cfg.alpha,
+        readout: Readout::Argmax,
+        tasks: names,
+        wiring_length,
+        active_connections: active,
+        seed,
+        int8: None,
+    };
+    if int8 {
+        m.quantize_int8();
+    }
+    Ok(m)
+}
+
+/// The runtime's own evaluation of a blob ([`gyrus_runtime::eval::evaluate`]): one score per task
+/// of the blob, `trials` seeded trials each; `int8` runs the quantised weights.
+pub fn runtime_evaluate(
+    model: &ModelView<'_>,
+    seed: u64,
+    trials: u32,
+    generator: tasks::Config,
+    int8: bool,
+) -> Result<Vec<Score>> {
+    let n_tasks = model.n_tasks();
+    let mut cfg = EvalConfig::new(seed, trials);
+    cfg.generator = generator;
+    cfg.int8 = int8;
+    let mut task_buf = vec![Task::base(tasks::Base::Go); n_tasks];
+    let mut state = vec![0.0; State::buffer_len(model.n_hidden())];
+    let mut input = vec![0.0; model.n_inputs()];
+    let mut output = vec![0.0; model.n_outputs()];
+    let mut decisions = vec![0u8; rt_eval::max_trial_len(model, &generator)];
+    let mut bufs = EvalBuffers {
+        tasks: &mut task_buf,
+        state: &mut state,
+        input: &mut input,
+        output: &mut output,
+        decisions: &mut decisions,
+    };
+    let mut scores = vec![Score::default(); n_tasks];
+    rt_eval::evaluate(model, &cfg, &mut bufs, &mut scores)
+        .map_err(|e| anyhow::anyhow!("runtime evaluation failed: {e}"))?;
+    Ok(scores)
+}
