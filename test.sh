@@ -13,12 +13,10 @@ phase() {
     echo "<== test: $name took $((SECONDS - start)) s"
 }
 
-# Host: runtime, trainer (unit and command-line tests), cross-crate parity tests.
-phase "cargo test --workspace" cargo test --workspace
+phase "install tools" .ci/install-tools
 
-# --- firmware tests (QEMU, thumbv7em-none-eabihf) -------------------------------------------------
-# The firmware part adds its phase here, e.g.:
-#   phase "firmware on QEMU" <command>
-# ---------------------------------------------------------------------------------------------------
+# Runtime, trainer (unit and command-line tests), and the cross-crate parity tests, among them
+# tests/tests/firmware_parity.rs, which builds the firmware and runs it under QEMU.
+phase "cargo test --workspace" cargo test --workspace
 
 echo "all tests passed"

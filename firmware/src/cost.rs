@@ -6,6 +6,8 @@
 //! shifts. DWT CYCCNT is not modelled by QEMU. On real hardware the same code measures cycles.
 
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
+use gyrus_runtime::format::{Matrix, MatrixView, ModelView};
+use gyrus_runtime::kernel::{phase, KernelError};
 
 /// Largest SysTick reload value (24-bit counter).
 const RELOAD: u32 = 0x00FF_FFFF;
@@ -94,4 +96,109 @@ fn spin(n: u32) {
             options(nomem, nostack),
         );
     }
+}
+
+/// Steps' phases timed per measurement, at most (as many as fit in half a counter wrap).
+const PHASE_REPS: u32 = 64;
+
+/// Stored weights of an input or output matrix (all of a dense one).
+pub fn stored(m: &MatrixView<'_>) -> usize {
+    match m {
+        Matrix::Dense { values, .. } => values.len(),
+        Matrix::Csr(c) => c.nnz(),
+    }
+}
+
+/// Instructions per call of `f`, over as many repetitions as fit (up to [`PHASE_REPS`]).
+fn per_call(meter: &Meter, mut f: impl FnMut()) -> (f32, u32) {
+    let once = meter.measure(1, &mut f);
+    let reps = meter.reps_within_wrap(once, PHASE_REPS);
+    (meter.per_rep(meter.measure(reps, &mut f), reps), reps)
+}
+
+/// Logs the cost of each phase of a step (`kernel::phase`) with the `kernel` weights, one
+/// `COST kernel=.. part=..` line each: the recurrent product per stored recurrent weight, the input
+/// product (with bias) per stored input weight, activation and leak per unit, readout per stored
+/// output weight, and the whole step next to the sum of the parts.
+///
+/// `h` and `next` are a warmed-up hidden state and a second buffer (n_hidden each), `u` a real input.
+/// The recurrent product and the readout are timed alone (they only read `h`); input and activation
+/// by difference, (recurrent + input) minus recurrent and (recurrent + input + activation) minus
+/// (recurrent + input), so that every repetition sees the same pre-activation. `step_instr` is the
+/// whole step measured with `kernel::step[_int8]`.
+#[allow(clippy::too_many_arguments)]
+pub fn log_phases(
+    meter: &Meter,
+    model: &ModelView<'_>,
+    kernel: &'static str,
+    int8: bool,
+    h: &[f32],
+    next: &mut [f32],
+    u: &[f32],
+    out: &mut [f32],
+    step_instr: f32,
+) -> Result<(), KernelError> {
+    let mut result = Ok(());
+    let mut keep = |r: Result<(), KernelError>| {
+        if r.is_err() {
+            result = r;
+        }
+    };
+    let (rec, reps) = per_call(meter, || keep(phase::recurrent(model, h, next, int8)));
+    let (rec_in, _) = per_call(meter, || {
+        keep(phase::recurrent(model, h, next, int8));
+        keep(phase::input(model, u, next, int8));
+    });
+    let (rec_in_act, _) = per_call(meter, || {
+        keep(phase::recurrent(model, h, next, int8));
+        keep(phase::input(model, u, next, int8));
+        keep(phase::activation(model, h, next));
+    });
+    let (read, _) = per_call(meter, || keep(phase::readout(model, h, out, int8)));
+    result?;
+    let (inp, act) = (rec_in - rec, rec_in_act - rec_in);
+    let nnz = model.recurrent().nnz();
+    let (n_in, n_out) = (
+        stored(&model.input_weights()),
+        stored(&model.output_weights()),
+    );
+    let n = model.n_hidden();
+    defmt::info!(
+        "COST kernel={=str} part=recurrent instr={=f32} nnz={=usize} instr_per_nnz={=f32} rows={=usize} reps={=u32}",
+        kernel,
+        rec,
+        nnz,
+        rec / nnz.max(1) as f32,
+        n,
+        reps
+    );
+    defmt::info!(
+        "COST kernel={=str} part=input instr={=f32} weights={=usize} instr_per_weight={=f32}",
+        kernel,
+        inp,
+        n_in,
+        inp / n_in.max(1) as f32
+    );
+    defmt::info!(
+        "COST kernel={=str} part=activation instr={=f32} units={=usize} instr_per_unit={=f32}",
+        kernel,
+        act,
+        n,
+        act / n.max(1) as f32
+    );
+    defmt::info!(
+        "COST kernel={=str} part=readout instr={=f32} weights={=usize} instr_per_weight={=f32}",
+        kernel,
+        read,
+        n_out,
+        read / n_out.max(1) as f32
+    );
+    defmt::info!(
+        "COST kernel={=str} part=step instr={=f32} parts_sum={=f32} recurrent_share={=f32}",
+        kernel,
+        step_instr,
+        rec_in_act + read,
+        rec / step_instr.max(1.0)
+    );
+    Ok(())
 }

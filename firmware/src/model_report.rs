@@ -176,6 +176,18 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             per_step / weights.max(1) as f32,
             reps
         );
+        let (h, next) = scratch.state[..2 * n_hid].split_at_mut(n_hid);
+        crate::cost::log_phases(
+            meter,
+            model,
+            w.name(),
+            w == Weights::Int8,
+            h,
+            next,
+            scratch.input,
+            scratch.output,
+            per_step,
+        )?;
     }
     Ok(())
 }

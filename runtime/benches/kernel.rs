@@ -1,7 +1,8 @@
 //! Host step time of the sparse kernel vs the dense kernel of the same network: N = 625 units on a
 //! 25 x 25 sheet, local connectivity of radius 2 (13 incoming weights per interior unit), 53 inputs
 //! (cog20), 17 outputs, random weights, tanh. Prints both times and their ratio, measured in the
-//! same run, then criterion's figures for sparse f32, sparse int8 and dense.
+//! same run, the recurrent sparse product alone (`kernel::phase::recurrent`) per stored weight,
+//! then criterion's figures for sparse f32, sparse int8 and dense.
 //!
 //! `cargo bench -p gyrus-runtime --bench kernel` (about 30 s).
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout};
-use gyrus_runtime::kernel::{self, dense, State};
+use gyrus_runtime::kernel::{self, dense, phase, State};
 use gyrus_runtime::tasks::Rng;
 
 const SIDE: u16 = 25;
@@ -126,6 +127,24 @@ fn bench(c: &mut Criterion) {
         dense_t.as_secs_f64() * 1e6,
         dense_t.as_secs_f64() / sparse_t.as_secs_f64()
     );
+
+    // The recurrent sparse product alone (kernel::phase), per stored recurrent weight.
+    let nnz = view.recurrent().nnz();
+    let (h, mut acc) = (s_sparse.hidden().to_vec(), vec![0.0f32; n]);
+    for int8 in [false, true] {
+        let t = time(
+            || phase::recurrent(&view, black_box(&h), &mut acc, int8).unwrap(),
+            200,
+            15,
+        );
+        println!(
+            "recurrent product ({}): {:.2} us = {:.2} ns per stored recurrent weight; {:.0}% of the sparse step",
+            if int8 { "int8" } else { "f32" },
+            t.as_secs_f64() * 1e6,
+            t.as_secs_f64() * 1e9 / nnz as f64,
+            100.0 * t.as_secs_f64() / if int8 { int8_t } else { sparse_t }.as_secs_f64()
+        );
+    }
 
     let mut g = c.benchmark_group("step_n625_r2");
     g.warm_up_time(Duration::from_millis(500))

@@ -332,3 +332,91 @@ pub fn runtime_evaluate(
         .map_err(|e| anyhow::anyhow!("runtime evaluation failed: {e}"))?;
     Ok(scores)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NetConfig, Sheet};
+    use crate::train::forward;
+
+    /// A 3 x 3 dense network in which unit 2 reaches no output and unit 5 is never driven.
+    fn net(activation: Activation) -> Network {
+        let mut cfg = NetConfig::new(Sheet::new(3, 3), 4, 3);
+        cfg.activation = activation;
+        let mut net = Network::new(&cfg, 3).unwrap();
+        let l = net.layout().clone();
+        let p = net.params_mut();
+        for i in 0..9 {
+            for j in 0..9 {
+                p[l.w_rec.start + i * 9 + j] = if j == 2 || i == 5 {
+                    0.0
+                } else {
+                    0.05 * ((i * 7 + j * 3) % 5) as f32 - 0.1
+                };
+            }
+        }
+        for o in 0..3 {
+            p[l.w_out.start + o * 9 + 2] = 0.0;
+        }
+        p[l.w_in.start + 5 * 4..l.w_in.start + 6 * 4].fill(0.0);
+        p[l.b_h.start + 5] = 0.0;
+        net
+    }
+
+    fn outputs(net: &Network) -> Vec<f32> {
+        let (t, b) = (12, 2);
+        let inputs: Vec<f32> = (0..t * b * 4).map(|k| ((k * 37) % 11) as f32 / 11.0).collect();
+        let mut out = vec![0.0; t * b * 3];
+        forward(net, &inputs, t, b, None, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn units_off_every_input_to_output_path_are_dropped_without_changing_outputs() {
+        let n = net(Activation::Relu);
+        let p = prune(&n, 0.0).unwrap();
+        assert_eq!(p.kept, vec![0, 1, 3, 4, 6, 7, 8]);
+        let (a, b) = (outputs(&n), outputs(&p.network));
+        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(diff < 1e-6, "dropping units changed the outputs by {diff}");
+        // The dropped units' parameters are zero in the pruned network.
+        let w = p.network.w_rec_dense();
+        assert!((0..9).all(|k| w[k * 9 + 2] == 0.0 && w[2 * 9 + k] == 0.0));
+        assert_eq!(p.network.b_h()[2], 0.0);
+        assert!(p.network.w_in()[2 * 4..3 * 4].iter().all(|v| *v == 0.0));
+        // Under softplus an undriven unit is active (softplus(0) = ln 2) and is kept.
+        let s = prune(&net(Activation::Softplus), 0.0).unwrap();
+        assert_eq!(s.kept, vec![0, 1, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn threshold_zeroes_small_weights_and_counts_them() {
+        let n = net(Activation::Relu);
+        let p = prune(&n, 0.06).unwrap();
+        let w = p.network.w_rec_dense();
+        assert!(w.iter().all(|v| *v == 0.0 || v.abs() > 0.06));
+        assert!(p.network.w_in().iter().all(|v| *v == 0.0 || v.abs() > 0.06));
+        assert_eq!(p.recurrent.total, 81);
+        assert_eq!(p.recurrent.kept, w.iter().filter(|v| **v != 0.0).count());
+        assert!(p.recurrent.kept < 81 - 9 - 9);
+        assert!(prune(&n, -1.0).is_err());
+        assert!(prune(&n, f32::NAN).is_err());
+    }
+
+    #[test]
+    fn wiring_counts_active_connections_by_manhattan_distance() {
+        // 1 x 3 sheet (S = 3): 0 -> 2 (distance 2), 1 -> 1 (self, 0), 2 -> 0 below threshold.
+        let cfg = NetConfig::new(Sheet::new(1, 3), 2, 2);
+        let mut n = Network::new(&cfg, 1).unwrap();
+        let r = n.layout().w_rec.clone();
+        let w = &mut n.params_mut()[r];
+        w.fill(0.0);
+        w[2 * 3] = 0.5;
+        w[4] = -0.3;
+        w[2] = 0.01;
+        let (count, len) = wiring(&n, &[0, 1, 2]);
+        assert_eq!(count, 2);
+        assert_eq!(len, 2.0 / 3.0);
+        assert_eq!(wiring(&n, &[0, 1]), (1, 0.0));
+    }
+}

@@ -17,6 +17,9 @@
 //!   accumulated as `sum q_j x_j` in f32 and multiplied by `s` once. Activations, biases and the
 //!   state stay f32; the saving is weight memory (1 byte instead of 4), not arithmetic.
 //! - [`dense::step_dense`]: the same network with dense matrices, the baseline of the benchmark.
+//! - [`phase`]: the four phases of a step (recurrent product, input product + bias, activation and
+//!   leak, readout) as separate functions, bit-identical to [`step`] when chained, so firmware can
+//!   time each.
 //!
 //! Sizes are checked on every call (a few compares); indices inside the model were checked once
 //! by [`ModelView::from_bytes`], so the inner loops run unchecked. A 4-aligned blob is read
@@ -25,6 +28,7 @@
 
 mod activation;
 pub mod dense;
+pub mod phase;
 mod sparse;
 mod state;
 

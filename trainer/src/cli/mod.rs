@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 pub mod bench;
 pub mod eval;
+pub mod export;
+pub mod inspect;
 pub mod plot;
 pub mod select;
 pub mod tasks;
@@ -35,6 +37,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Figures from run folders.
     Plot(plot::PlotArgs),
+    /// Prune a run's network and write the model blob for the runtime.
+    Export(export::ExportArgs),
+    /// Describe a model blob and draw its connectivity on the sheet.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Runs a parsed command line.
@@ -45,6 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Inspect(args) => inspect::run(args),
     }
 }
 

@@ -12,6 +12,7 @@
 //! Figures: [`trial`] (one task trial: inputs, periods, targets), [`curves`] (learning curves).
 
 pub mod curves;
+pub mod sheet;
 pub mod trial;
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};

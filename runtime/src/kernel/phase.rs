@@ -1,0 +1,118 @@
+//! The phases of one step, one function each, so that firmware and benchmarks can time them apart
+//! (the recurrent sparse product alone, per stored weight). Calling them in this order on `h` and
+//! a second buffer `next` gives exactly the bits of [`super::step`] / [`super::step_int8`], which
+//! run the same code:
+//!
+//! ```text
+//! phase::recurrent(&model, h, next, int8)?;   // next = W h                 (int8: s * (q h))
+//! phase::input(&model, u, next, int8)?;       // next = next + W_in u + b_h (int8: s' * (q' u))
+//! phase::activation(&model, h, next)?;        // next = (1 - alpha) h + alpha phi(next)
+//! phase::readout(&model, next, out, int8)?;   // out  = W_out next + b_o    (int8: s_o * (q_o next))
+//! ```
+//!
+//! Every function checks the lengths of its vectors (and, with `int8`, that the blob has the int8
+//! variant) and is an `#[inline(never)]` entry point.
+
+use super::activation::leaky_update;
+use super::{sparse, KernelError};
+use crate::format::ModelView;
+
+fn len(needed: usize, got: usize, e: fn(usize, usize) -> KernelError) -> Result<(), KernelError> {
+    if needed == got {
+        Ok(())
+    } else {
+        Err(e(needed, got))
+    }
+}
+
+fn hidden(needed: usize, got: usize) -> KernelError {
+    KernelError::Hidden { needed, got }
+}
+
+fn int8_present(model: &ModelView<'_>, int8: bool) -> Result<(), KernelError> {
+    if int8 && model.le.int8.is_none() {
+        Err(KernelError::NoInt8)
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs `$body` with `$net` bound to the model's arrays (zero-copy slices or little-endian views).
+macro_rules! with_net {
+    ($model:expr, $net:ident => $body:expr) => {
+        match &$model.fast {
+            Some($net) => $body,
+            None => {
+                let $net = &$model.le;
+                $body
+            }
+        }
+    };
+}
+
+/// Recurrent product: `acc = W h` with the f32 weights, or `acc_i = s_i sum_j q_ij h_j` with the
+/// int8 ones. `h` and `acc` have n_hidden entries. Cost ~ stored recurrent weights.
+#[inline(never)]
+pub fn recurrent(
+    model: &ModelView<'_>,
+    h: &[f32],
+    acc: &mut [f32],
+    int8: bool,
+) -> Result<(), KernelError> {
+    let n = model.n_hidden();
+    len(n, h.len(), hidden)?;
+    len(n, acc.len(), hidden)?;
+    int8_present(model, int8)?;
+    // SAFETY: validated model, sizes just checked, int8 present when asked for.
+    with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, int8) });
+    Ok(())
+}
+
+/// Input product and hidden bias, added to the recurrent part: `acc = acc + W_in u + b_h` (int8:
+/// `acc_i + s'_i sum_k q'_ik u_k + b_h,i`). `u` has n_inputs entries, `acc` n_hidden.
+#[inline(never)]
+pub fn input(
+    model: &ModelView<'_>,
+    u: &[f32],
+    acc: &mut [f32],
+    int8: bool,
+) -> Result<(), KernelError> {
+    len(model.n_hidden(), acc.len(), hidden)?;
+    len(model.n_inputs(), u.len(), |needed, got| {
+        KernelError::Input { needed, got }
+    })?;
+    int8_present(model, int8)?;
+    // SAFETY: as in `recurrent`.
+    with_net!(model, net => unsafe { sparse::input(net, u, acc, int8) });
+    Ok(())
+}
+
+/// Nonlinearity and leak, in place on the pre-activation: `next = (1 - alpha) h + alpha
+/// phi(next)`. Same for f32 and int8 weights.
+#[inline(never)]
+pub fn activation(model: &ModelView<'_>, h: &[f32], next: &mut [f32]) -> Result<(), KernelError> {
+    let n = model.n_hidden();
+    len(n, h.len(), hidden)?;
+    len(n, next.len(), hidden)?;
+    leaky_update(model.activation(), model.alpha(), h, next);
+    Ok(())
+}
+
+/// Readout: `out = W_out h + b_o` (int8: `out_r = s_r sum_j q_rj h_j + b_o,r`). `h` has n_hidden
+/// entries, `out` n_outputs.
+#[inline(never)]
+pub fn readout(
+    model: &ModelView<'_>,
+    h: &[f32],
+    out: &mut [f32],
+    int8: bool,
+) -> Result<(), KernelError> {
+    len(model.n_hidden(), h.len(), hidden)?;
+    len(model.n_outputs(), out.len(), |needed, got| {
+        KernelError::Output { needed, got }
+    })?;
+    int8_present(model, int8)?;
+    // SAFETY: as in `recurrent`.
+    with_net!(model, net => unsafe { sparse::readout(net, h, out, int8) });
+    Ok(())
+}

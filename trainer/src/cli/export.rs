@@ -1,0 +1,182 @@
+//! `gyrus export RUN_DIR --out model.gyrus [--threshold 1e-2] [--quantize int8]`: prunes the run's
+//! network ([`crate::export`]), writes the blob, re-opens it, and reports sizes, measures and the
+//! task performance of the unpruned network, the pruned network (trainer) and the blob (runtime),
+//! all on the run's evaluation trials.
+
+use crate::export::{self, build_model, prune, runtime_evaluate, Count};
+use crate::train::eval::evaluate;
+use crate::train::run::{eval_seed, Run};
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use gyrus_runtime::format::ModelView;
+use gyrus_runtime::measure;
+use gyrus_runtime::tasks::Score;
+use std::path::{Path, PathBuf};
+
+/// Weight quantisation of the exported blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Quantize {
+    /// Add the int8 variant (per-row f32 scale) next to the f32 weights.
+    Int8,
+}
+
+/// Arguments of `gyrus export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The run folder.
+    pub run: PathBuf,
+    /// The blob to write (`.gyrus`).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Prune weights with |w| <= this (W, W_in, W_out).
+    #[arg(long, default_value_t = export::DEFAULT_THRESHOLD)]
+    pub threshold: f32,
+    /// Also store quantised weights.
+    #[arg(long, value_enum)]
+    pub quantize: Option<Quantize>,
+    /// Evaluation trials per task (default: the run's eval_trials).
+    #[arg(long)]
+    pub trials: Option<u32>,
+}
+
+/// Mean task performance (last, strict).
+pub type Perf = (f32, f32);
+
+/// What `gyrus export` measured.
+#[derive(Clone, Debug)]
+pub struct ExportReport {
+    /// Hidden units kept.
+    pub units_kept: usize,
+    /// Hidden units before pruning.
+    pub units_total: usize,
+    /// Recurrent, input and output connections.
+    pub counts: [Count; 3],
+    /// Blob length in bytes.
+    pub bytes: usize,
+    /// Trainer-side wiring length.
+    pub wiring_length: f64,
+    /// Trainer-side active connections.
+    pub active_connections: u32,
+    /// The unpruned network (trainer).
+    pub unpruned: Perf,
+    /// The pruned network (trainer).
+    pub pruned: Perf,
+    /// The blob (runtime, f32 weights).
+    pub runtime: Perf,
+    /// Per-task scores: pruned trainer evaluation and runtime evaluation.
+    pub scores: (Vec<Score>, Vec<Score>),
+    /// The blob with int8 weights (runtime), if quantised.
+    pub int8: Option<Perf>,
+}
+
+/// Exports the run in `args.run` and measures it (what `gyrus export` prints).
+pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
+    let run = Run::resume(&args.run)?;
+    let cfg = run.config();
+    let net = run.network();
+    let (seed, trials, gen) = (
+        eval_seed(cfg.seed),
+        args.trials.unwrap_or(cfg.eval_trials),
+        cfg.generator(),
+    );
+    let pruned = prune(net, args.threshold)?;
+    let model = build_model(
+        &pruned,
+        run.tasks(),
+        cfg.seed,
+        args.quantize == Some(Quantize::Int8),
+    )?;
+    let blob = model.emit();
+    write_blob(&args.out, &blob)?;
+    let view = ModelView::from_bytes(&blob)
+        .map_err(|e| anyhow::anyhow!("the written blob does not open: {e}"))?;
+    let m = measure::measure(&view);
+    if m.active_connections != model.active_connections || m.wiring_length != model.wiring_length
+    {
+        bail!(
+            "internal error: the runtime measures {} active connections / wiring length {}, the trainer {} / {}",
+            m.active_connections, m.wiring_length, model.active_connections, model.wiring_length
+        );
+    }
+    let unpruned = evaluate(net, run.tasks(), &gen, seed, trials)?;
+    let pruned_eval = evaluate(&pruned.network, run.tasks(), &gen, seed, trials)?;
+    let rt = runtime_evaluate(&view, seed, trials, gen, false)?;
+    let int8 = match args.quantize {
+        Some(Quantize::Int8) => Some(Score::mean_over_tasks(&runtime_evaluate(
+            &view, seed, trials, gen, true,
+        )?)),
+        None => None,
+    };
+    Ok(ExportReport {
+        units_kept: pruned.kept.len(),
+        units_total: net.n_hidden(),
+        counts: [pruned.recurrent, pruned.input, pruned.output],
+        bytes: blob.len(),
+        wiring_length: model.wiring_length,
+        active_connections: model.active_connections,
+        unpruned: unpruned.mean(),
+        pruned: pruned_eval.mean(),
+        runtime: Score::mean_over_tasks(&rt),
+        scores: (pruned_eval.scores, rt),
+        int8,
+    })
+}
+
+fn write_blob(path: &Path, blob: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    }
+    std::fs::write(path, blob).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn pct(c: Count) -> f64 {
+    if c.total == 0 {
+        0.0
+    } else {
+        100.0 * c.kept as f64 / c.total as f64
+    }
+}
+
+/// The printed report.
+pub fn report_text(args: &ExportArgs, r: &ExportReport) -> String {
+    let mut s = format!(
+        "wrote {} ({} bytes), threshold {}\n",
+        args.out.display(),
+        r.bytes,
+        args.threshold
+    );
+    s += &format!("units kept          {:>7} / {}\n", r.units_kept, r.units_total);
+    for (name, c) in ["recurrent", "input", "output"].iter().zip(r.counts) {
+        s += &format!(
+            "{:<19} {:>7} / {} ({:.1}%)\n",
+            format!("{name} weights"),
+            c.kept,
+            c.total,
+            pct(c)
+        );
+    }
+    s += &format!("active connections  {:>7}\n", r.active_connections);
+    s += &format!("wiring length       {:>11.4}\n", r.wiring_length);
+    s += "performance (mean over tasks)   last  strict\n";
+    let line = |name: &str, p: Perf| format!("  {name:<29} {:>6.3} {:>7.3}\n", p.0, p.1);
+    s += &line("unpruned (trainer)", r.unpruned);
+    s += &line("pruned (trainer)", r.pruned);
+    s += &line("blob (runtime, f32)", r.runtime);
+    if let Some(p) = r.int8 {
+        s += &line("blob (runtime, int8)", p);
+    }
+    s += if r.scores.0 == r.scores.1 {
+        "runtime and trainer scores of the pruned network agree on every task\n"
+    } else {
+        "WARNING: runtime and trainer scores of the pruned network differ\n"
+    };
+    s
+}
+
+/// Runs `gyrus export`.
+pub fn run(args: ExportArgs) -> Result<()> {
+    let report = export_run(&args)?;
+    print!("{}", report_text(&args, &report));
+    Ok(())
+}
