@@ -36,10 +36,7 @@ struct Trained {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "gyrus-parity-{}-{name}",
-        std::process::id()
-    ));
+    let d = std::env::temp_dir().join(format!("gyrus-parity-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
@@ -63,7 +60,11 @@ fn trained(activation: Activation, family: Family, collection: &str, alpha: f32)
     let mut run = Run::create(&dir, cfg.clone()).expect("run");
     let init = run.network().params().to_vec();
     run.train(20, false).expect("training");
-    assert_ne!(run.network().params(), &init[..], "{name}: training changed nothing");
+    assert_ne!(
+        run.network().params(),
+        &init[..],
+        "{name}: training changed nothing"
+    );
     let t = Trained {
         net: run.network().clone(),
         tasks: run.tasks().clone(),
@@ -182,7 +183,10 @@ fn parity_on(collection: &str) {
             let view = ModelView::from_bytes(&blob).unwrap();
             let rt = runtime_evaluate(&view, seed, TRIALS, gen, false).unwrap();
             let tr = evaluate(&pruned.network, &t.tasks, &gen, seed, TRIALS).unwrap();
-            assert_eq!(rt, tr.scores, "{label}: runtime and trainer evaluations differ");
+            assert_eq!(
+                rt, tr.scores,
+                "{label}: runtime and trainer evaluations differ"
+            );
             let q = runtime_evaluate(&view, seed, TRIALS, gen, true).unwrap();
             let (ql, qs) = Score::mean_over_tasks(&q);
             let (fl, fs) = Score::mean_over_tasks(&rt);
@@ -195,7 +199,10 @@ fn parity_on(collection: &str) {
                 pruned.recurrent.total
             );
             repr.int8 = None;
-            assert!(repr.to_bytes().unwrap().len() < blob.len(), "int8 adds weights");
+            assert!(
+                repr.to_bytes().unwrap().len() < blob.len(),
+                "int8 adds weights"
+            );
         }
     }
 }

@@ -365,7 +365,9 @@ mod tests {
 
     fn outputs(net: &Network) -> Vec<f32> {
         let (t, b) = (12, 2);
-        let inputs: Vec<f32> = (0..t * b * 4).map(|k| ((k * 37) % 11) as f32 / 11.0).collect();
+        let inputs: Vec<f32> = (0..t * b * 4)
+            .map(|k| ((k * 37) % 11) as f32 / 11.0)
+            .collect();
         let mut out = vec![0.0; t * b * 3];
         forward(net, &inputs, t, b, None, &mut out).unwrap();
         out
@@ -377,7 +379,11 @@ mod tests {
         let p = prune(&n, 0.0).unwrap();
         assert_eq!(p.kept, vec![0, 1, 3, 4, 6, 7, 8]);
         let (a, b) = (outputs(&n), outputs(&p.network));
-        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
         assert!(diff < 1e-6, "dropping units changed the outputs by {diff}");
         // The dropped units' parameters are zero in the pruned network.
         let w = p.network.w_rec_dense();

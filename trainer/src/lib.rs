@@ -9,5 +9,7 @@ pub mod export;
 pub mod model;
 pub mod npz;
 pub mod plot;
+pub mod regularize;
+pub mod sweep;
 pub mod tasks;
 pub mod train;

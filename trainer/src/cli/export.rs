@@ -91,8 +91,7 @@ pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
     let view = ModelView::from_bytes(&blob)
         .map_err(|e| anyhow::anyhow!("the written blob does not open: {e}"))?;
     let m = measure::measure(&view);
-    if m.active_connections != model.active_connections || m.wiring_length != model.wiring_length
-    {
+    if m.active_connections != model.active_connections || m.wiring_length != model.wiring_length {
         bail!(
             "internal error: the runtime measures {} active connections / wiring length {}, the trainer {} / {}",
             m.active_connections, m.wiring_length, model.active_connections, model.wiring_length
@@ -146,7 +145,10 @@ pub fn report_text(args: &ExportArgs, r: &ExportReport) -> String {
         r.bytes,
         args.threshold
     );
-    s += &format!("units kept          {:>7} / {}\n", r.units_kept, r.units_total);
+    s += &format!(
+        "units kept          {:>7} / {}\n",
+        r.units_kept, r.units_total
+    );
     for (name, c) in ["recurrent", "input", "output"].iter().zip(r.counts) {
         s += &format!(
             "{:<19} {:>7} / {} ({:.1}%)\n",

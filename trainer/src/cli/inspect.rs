@@ -59,9 +59,16 @@ pub fn describe(model: &ModelView<'_>) -> String {
         "recurrent W         sparse, {}\n",
         density(rec.nnz(), rec.rows, rec.cols)
     );
-    let nonzero = |v: &gyrus_runtime::format::LeSlice<'_, f32>| v.iter().filter(|x| *x != 0.0).count();
-    s += &format!("input W_in          {}\n", matrix_view_line(&model.input_weights(), &nonzero));
-    s += &format!("output W_out        {}\n", matrix_view_line(&model.output_weights(), &nonzero));
+    let nonzero =
+        |v: &gyrus_runtime::format::LeSlice<'_, f32>| v.iter().filter(|x| *x != 0.0).count();
+    s += &format!(
+        "input W_in          {}\n",
+        matrix_view_line(&model.input_weights(), &nonzero)
+    );
+    s += &format!(
+        "output W_out        {}\n",
+        matrix_view_line(&model.output_weights(), &nonzero)
+    );
     s += &format!(
         "int8 variant        {}\n",
         if model.int8().is_some() { "yes" } else { "no" }

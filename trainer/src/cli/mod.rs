@@ -12,6 +12,7 @@ pub mod export;
 pub mod inspect;
 pub mod plot;
 pub mod select;
+pub mod sweep;
 pub mod tasks;
 pub mod train;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Describe a model blob and draw its connectivity on the sheet.
     Inspect(inspect::InspectArgs),
+    /// Train a grid of configs (resumable), and show its status.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Runs a parsed command line.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(args) => plot::run(args),
         Command::Export(args) => export::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Sweep(args) => sweep::run(args),
     }
 }
 

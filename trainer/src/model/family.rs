@@ -60,6 +60,33 @@ pub enum Family {
         /// Penalty weight.
         lambda: f32,
     },
+    /// BIMT (Liu et al.): dense, plus `lambda * l_cc` with the connection cost
+    /// l_cc = |W|_1 + |W_in|_1 + |W_out|_1 + |b_h|_1 + |b_o|_1 + a * |D (.) W|_1, plus neuron
+    /// swaps that shorten the wiring (see `regularize::bimt`).
+    Bimt {
+        /// Penalty weight (paper: 1e-5; 0 = the dense baseline).
+        lambda: f32,
+        /// Weight A of the distance-weighted term (default 1; 0 = plain L1).
+        #[serde(default = "one_f32")]
+        a: f32,
+        /// Swap round every this many steps (default 200; 0 = never).
+        #[serde(default = "default_swap_every")]
+        swap_every: u64,
+        /// Hidden units tried per swap round; default (absent) ceil(N / 8).
+        #[serde(default)]
+        top_k: Option<usize>,
+        /// Linear warm-up of lambda: step t (from 1) uses lambda * min(1, t / warmup); 0 = none.
+        #[serde(default)]
+        warmup: u64,
+    },
+}
+
+fn one_f32() -> f32 {
+    1.0
+}
+
+fn default_swap_every() -> u64 {
+    200
 }
 
 /// The fixed structure of the recurrent weight matrix W that a family gives.
@@ -136,6 +163,7 @@ impl Family {
             Family::Random { .. } => "random",
             Family::SmallWorld { .. } => "small-world",
             Family::L1 { .. } => "l1",
+            Family::Bimt { .. } => "bimt",
         }
     }
 
@@ -165,6 +193,20 @@ impl Family {
                 }
                 Ok(())
             }
+            Family::Bimt {
+                lambda, a, top_k, ..
+            } => {
+                if !lambda.is_finite() || *lambda < 0.0 {
+                    anyhow::bail!("bimt lambda must be finite and >= 0, got {lambda}");
+                }
+                if !a.is_finite() || *a < 0.0 {
+                    anyhow::bail!("bimt a must be finite and >= 0, got {a}");
+                }
+                if *top_k == Some(0) {
+                    anyhow::bail!("bimt top_k must be >= 1 (use swap_every = 0 for no swaps)");
+                }
+                Ok(())
+            }
             Family::Dense | Family::Autapse | Family::FrozenAutapse => Ok(()),
         }
     }
@@ -177,7 +219,7 @@ impl Family {
         let n = sheet.n_units();
         let seed_of = |s: &Option<u64>| s.unwrap_or_else(|| derive_seed(net_seed, MASK_DOMAIN, 0));
         Ok(match self {
-            Family::Dense | Family::L1 { .. } => Structure::Dense,
+            Family::Dense | Family::L1 { .. } | Family::Bimt { .. } => Structure::Dense,
             Family::FrozenAutapse => Structure::FrozenIdentity,
             Family::Autapse => {
                 Structure::Sparse(Csr::from_rows(n, (0..n as u32).map(|i| vec![i]).collect())?)

@@ -5,11 +5,11 @@ use anyhow::{ensure, Result};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-const W: u32 = 900;
+const PLOT_W: i32 = 640;
 const H: u32 = 560;
 const LEFT: i32 = 80;
-const RIGHT: i32 = 250;
-const TOP: i32 = 50;
+const LEGEND_GAP: i32 = 70;
+const TOP: i32 = 80;
 const BOTTOM: i32 = 70;
 
 /// Colour-blind-safe line colours (Okabe-Ito), cycled.
@@ -23,12 +23,21 @@ const COLOURS: [RGBColor; 7] = [
     RGBColor(0, 0, 0),
 ];
 
-/// One run's curve: a label and (step, performance in [0, 1]) points.
+/// One curve: a label, (step, performance in [0, 1]) points and, for a mean over runs, the band
+/// (lowest, highest) of the runs at each point.
 pub struct Curve {
     /// Legend label.
     pub label: String,
     /// Points in step order.
     pub points: Vec<(f64, f64)>,
+    /// Per point, the range over the runs averaged (empty for a single run).
+    pub band: Vec<(f64, f64)>,
+}
+
+/// `colour` mixed with white: `t` = 0 keeps it, 1 gives white.
+fn lighten(colour: RGBColor, t: f64) -> RGBColor {
+    let mix = |c: u8| (f64::from(c) + (255.0 - f64::from(c)) * t).round() as u8;
+    RGBColor(mix(colour.0), mix(colour.1), mix(colour.2))
 }
 
 /// Several runs' learning curves on one pair of axes.
@@ -42,6 +51,14 @@ pub struct CurvesFigure {
 }
 
 impl CurvesFigure {
+    fn legend_width(&self) -> i32 {
+        self.curves
+            .iter()
+            .map(|c| super::text_width(&c.label, 13.0))
+            .max()
+            .unwrap_or(0)
+    }
+
     fn x_max(&self) -> f64 {
         self.curves
             .iter()
@@ -63,7 +80,10 @@ fn tick_step(range: f64, n: f64) -> f64 {
 
 impl Figure for CurvesFigure {
     fn size(&self) -> (u32, u32) {
-        (W, H)
+        (
+            (LEFT + PLOT_W + LEGEND_GAP + self.legend_width() + 20) as u32,
+            H,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, c: &Canvas<'_, DB>) -> Result<()>
@@ -72,7 +92,7 @@ impl Figure for CurvesFigure {
     {
         ensure!(!self.curves.is_empty(), "no curves to draw");
         c.fill(&WHITE)?;
-        let (x0, x1) = (LEFT, W as i32 - RIGHT);
+        let (x0, x1) = (LEFT, LEFT + PLOT_W);
         let (y0, y1) = (TOP, H as i32 - BOTTOM);
         let x_max = self.x_max();
         let px = |x: f64| x0 + ((x / x_max) * f64::from(x1 - x0)).round() as i32;
@@ -103,6 +123,24 @@ impl Figure for CurvesFigure {
             (HPos::Left, VPos::Top),
         )?;
         c.text(&self.title, 17.0, ((x0 + x1) / 2, 12), centre)?;
+        for (i, curve) in self.curves.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            if curve.band.len() == curve.points.len() && curve.points.len() > 1 {
+                let upper = curve
+                    .points
+                    .iter()
+                    .zip(&curve.band)
+                    .map(|(p, b)| (px(p.0), py(b.1)));
+                let lower = curve
+                    .points
+                    .iter()
+                    .zip(&curve.band)
+                    .rev()
+                    .map(|(p, b)| (px(p.0), py(b.0)));
+                let outline: Vec<(i32, i32)> = upper.chain(lower).collect();
+                c.polygon(&outline, lighten(colour, 0.75))?;
+            }
+        }
         for (i, curve) in self.curves.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
             let pts: Vec<(i32, i32)> = curve.points.iter().map(|&(x, y)| (px(x), py(y))).collect();

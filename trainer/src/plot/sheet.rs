@@ -59,8 +59,8 @@ impl Figure for SheetFigure {
     fn size(&self) -> (u32, u32) {
         let c = self.cell();
         (
-            (2 * MARGIN + c * i32::from(self.cols)).max(super::text_width(&self.title, 16.0) + 2 * MARGIN)
-                as u32,
+            (2 * MARGIN + c * i32::from(self.cols))
+                .max(super::text_width(&self.title, 16.0) + 2 * MARGIN) as u32,
             (2 * MARGIN + TITLE + c * i32::from(self.rows)) as u32,
         )
     }
@@ -98,11 +98,7 @@ impl Figure for SheetFigure {
                     .map_err(super::plot_error)?;
             }
         }
-        let w_max = self
-            .edges
-            .iter()
-            .map(|e| e.2.abs())
-            .fold(0.0f32, f32::max);
+        let w_max = self.edges.iter().map(|e| e.2.abs()).fold(0.0f32, f32::max);
         let mut edges: Vec<&(usize, usize, f32)> = self.edges.iter().collect();
         edges.sort_by(|a, b| a.2.abs().total_cmp(&b.2.abs()));
         for &&(to, from, wv) in &edges {
@@ -167,7 +163,10 @@ mod tests {
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         let text = std::fs::read_to_string(&svg).unwrap();
         assert!(text.contains("<circle"), "no dots in the SVG");
-        assert!(text.contains("<polyline") || text.contains("<path"), "no edges");
+        assert!(
+            text.contains("<polyline") || text.contains("<path"),
+            "no edges"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -84,6 +84,7 @@ impl NetSection {
             Family::Random { d, .. } => format!("random (d = {d})"),
             Family::SmallWorld { r, d, .. } => format!("small-world (r = {r}, d = {d})"),
             Family::L1 { lambda } => format!("l1 (lambda = {lambda})"),
+            Family::Bimt { lambda, a, .. } => format!("bimt (lambda = {lambda}, A = {a})"),
             f => f.name().to_string(),
         }
     }

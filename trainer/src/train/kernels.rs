@@ -88,42 +88,6 @@ multiversion! {
     }
 }
 
-multiversion! {
-    /// a_t[i] += sum_k w[k] h_{t-1}[col k], over the mask's rows.
-    pub(crate) fn sparse_forward(row_ptr: &[usize], cols: &[u32], w: &[f32], s: Step, h: &[f32], a: &mut [f32]) {
-        let n = row_ptr.len() - 1;
-        for i in 0..n {
-            let ra = i * s.ld + s.off;
-            let a_i = &mut a[ra..ra + s.b];
-            for k in row_ptr[i]..row_ptr[i + 1] {
-                let wk = w[k];
-                let rh = cols[k] as usize * s.ld_h + s.off;
-                for (x, &y) in a_i.iter_mut().zip(&h[rh..rh + s.b]) {
-                    *x += wk * y;
-                }
-            }
-        }
-    }
-}
-
-multiversion! {
-    /// carry[col k] += w[k] * da_t[i], i.e. carry += W^T da_t over the mask.
-    pub(crate) fn sparse_backward(row_ptr: &[usize], cols: &[u32], w: &[f32], s: Step, g: &[f32], carry: &mut [f32]) {
-        let n = row_ptr.len() - 1;
-        for i in 0..n {
-            let rg = i * s.ld + s.off;
-            let g_i = &g[rg..rg + s.b];
-            for k in row_ptr[i]..row_ptr[i + 1] {
-                let wk = w[k];
-                let c = cols[k] as usize * s.b;
-                for (x, &y) in carry[c..c + s.b].iter_mut().zip(g_i) {
-                    *x += wk * y;
-                }
-            }
-        }
-    }
-}
-
 /// Dot product with 16 lane accumulators (lane l sums the products of elements = l mod 16), then
 /// a fixed pairwise reduction. [`dot_avx`] computes exactly the same sums with two 8-wide
 /// registers (separate multiply and add, no FMA), so both give bit-identical results.

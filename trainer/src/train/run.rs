@@ -46,6 +46,8 @@ pub struct Run {
     step: u64,
     inputs: Vec<f32>,
     targets: Vec<u8>,
+    /// BIMT swaps made since this Run was opened (not saved: swaps follow from the weights).
+    swaps: u64,
 }
 
 /// How a call to [`Run::train`] ended.
@@ -90,6 +92,7 @@ impl Run {
             step: 0,
             inputs: vec![0.0; t * b * n_in],
             targets: vec![0; t * b],
+            swaps: 0,
             cfg,
             tasks,
             trainer,
@@ -130,6 +133,11 @@ impl Run {
         self.step
     }
 
+    /// Neuron swaps (family `bimt`) made since this Run was created or resumed.
+    pub fn swaps(&self) -> u64 {
+        self.swaps
+    }
+
     /// Evaluates the current network on the run's evaluation set.
     pub fn evaluate(&self) -> anyhow::Result<Evaluation> {
         evaluate(
@@ -153,6 +161,7 @@ impl Run {
         let started = Instant::now();
         let start_step = self.step;
         let (mut loss_sum, mut loss_n) = (0.0f64, 0u64);
+        let mut swaps_since = 0u64;
         let mut since_eval = Instant::now();
         let mut last_eval = None;
         let mut last_eval_text = String::from("-");
@@ -185,6 +194,10 @@ impl Run {
                 );
             }
             self.step += 1;
+            if let Some(round) = crate::regularize::after_step(&mut self.trainer, self.step)? {
+                self.swaps += round.swaps as u64;
+                swaps_since += round.swaps as u64;
+            }
             loss_sum += f64::from(stats.loss);
             loss_n += 1;
             let at_end = self.step == self.cfg.steps;
@@ -194,12 +207,17 @@ impl Run {
                 let ev = self.evaluate()?;
                 let (last, strict) = ev.mean();
                 let steps_per_s = loss_n as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
-                self.append_metrics(&serde_json::json!({
+                let mut line = serde_json::json!({
                     "step": self.step,
                     "loss": loss_sum / loss_n.max(1) as f64,
                     "steps_per_s": steps_per_s,
                     "eval": ev.to_json(),
-                }))?;
+                });
+                if let Some(extra) = crate::regularize::metrics(self.network(), swaps_since) {
+                    line["bimt"] = extra;
+                }
+                swaps_since = 0;
+                self.append_metrics(&line)?;
                 last_eval_text = format!("perf {last:.3} (strict {strict:.3})");
                 if let Some(b) = &bar {
                     if b.is_hidden() {

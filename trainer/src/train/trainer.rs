@@ -4,6 +4,7 @@ use super::adam::{clip_grad_norm, Adam};
 use super::noise::noise_seed;
 use super::workspace::{RecurrentKernel, Workspace};
 use crate::model::Network;
+use crate::regularize::bimt::{add_penalty_gradient, Bimt};
 use gyrus_runtime::tasks::Rng;
 
 /// What one training step measured.
@@ -12,7 +13,8 @@ pub struct StepStats {
     /// Mean cross-entropy over all T*B steps of the window (before the update). May be NaN or
     /// infinite: then no update was made and the caller decides what to do.
     pub loss: f32,
-    /// The regulariser's value (lambda * sum |all weights and biases| for `l1`, else 0).
+    /// The regulariser's value (lambda * sum |all weights and biases| for `l1`, lambda * l_cc for
+    /// `bimt`, else 0).
     pub penalty: f32,
     /// Global L2 norm of the gradient before clipping.
     pub grad_norm: f32,
@@ -152,6 +154,12 @@ impl Trainer {
                 }
             }
             penalty = (f64::from(lambda) * sum) as f32;
+        }
+        if let Some(bimt) = Bimt::from_family(&self.net.config().family) {
+            // Step t (from 1) of the update this gradient feeds: the warm-up follows Adam's count,
+            // which checkpoints restore.
+            let lambda = bimt.lambda_at(self.adam.step_count() + 1);
+            penalty += add_penalty_gradient(&self.net, lambda, bimt.a, &mut self.grads) as f32;
         }
         Ok((loss, penalty))
     }

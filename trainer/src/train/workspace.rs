@@ -13,12 +13,10 @@
 //!   masks take one dot product of length T*B per allowed connection instead).
 
 use super::gemm::{matmul, View};
-use super::kernels::{
-    row_sums, sparse_backward, sparse_forward, sparse_weight_grad, step_backward, step_forward,
-    Phi, Step,
-};
+use super::kernels::{row_sums, sparse_weight_grad, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_in_place;
 use super::noise::add_noise;
+use super::sparse::{sparse_step_backward, sparse_step_forward, BackStep, Transposed};
 use crate::model::{Csr, Network, Structure};
 
 /// How the per-step recurrent product is computed.
@@ -53,6 +51,7 @@ pub struct Workspace {
     carry: Vec<f32>,
     w_dense: Vec<f32>,
     gw_dense: Vec<f32>,
+    transposed: Transposed,
 }
 
 impl Workspace {
@@ -85,6 +84,7 @@ impl Workspace {
             carry: vec![0.0; n * batch],
             w_dense: Vec::new(),
             gw_dense: Vec::new(),
+            transposed: Transposed::default(),
         })
     }
 
@@ -191,7 +191,21 @@ impl Workspace {
                     View::rm(st.off, n, b, ld_h),
                     true,
                 ),
-                Rec::Sparse(m, w) => sparse_forward(m.row_ptr(), m.cols(), w, st, h, a),
+                Rec::Sparse(m, w) => {
+                    // Fused with the activation; the pre-activations are not stored.
+                    sparse_step_forward(
+                        cfg.activation,
+                        cfg.alpha,
+                        m.row_ptr(),
+                        m.cols(),
+                        w,
+                        st,
+                        a,
+                        f,
+                        h,
+                    );
+                    continue;
+                }
                 Rec::Identity => {
                     for i in 0..n {
                         let (ra, rh) = (i * tb + st.off, i * ld_h + st.off);
@@ -246,6 +260,7 @@ impl Workspace {
             carry,
             w_dense,
             gw_dense,
+            transposed,
             ..
         } = self;
         // dW_out = dY^T H^T; db_o = column sums of dY.
@@ -277,49 +292,78 @@ impl Workspace {
         );
         // Backward through time; g becomes dLoss/da.
         let rec = Self::rec(net, kernel, w_dense);
-        carry.fill(0.0);
-        for s in (0..t).rev() {
-            let st = Step {
-                b,
-                ld: tb,
-                ld_h,
-                off: s * b,
-            };
-            let phi = if cfg.alpha == 1.0 {
-                Phi {
-                    buf: h,
-                    ld: ld_h,
-                    off: st.off + b,
-                }
-            } else {
-                Phi {
-                    buf: f,
+        if let Rec::Sparse(m, w) = rec {
+            transposed.rebuild(m, w);
+            for s in (0..t).rev() {
+                let st = Step {
+                    b,
                     ld: tb,
-                    off: st.off,
-                }
-            };
-            step_backward(cfg.activation, cfg.alpha, n, st, phi, g, carry);
-            if s == 0 {
-                break;
+                    ld_h,
+                    off: s * b,
+                };
+                let p = if cfg.alpha == 1.0 {
+                    BackStep {
+                        phi: h,
+                        phi_ld: ld_h,
+                        phi_off: st.off + b,
+                        has_next: s + 1 < t,
+                    }
+                } else {
+                    BackStep {
+                        phi: f,
+                        phi_ld: tb,
+                        phi_off: st.off,
+                        has_next: s + 1 < t,
+                    }
+                };
+                sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, p, g, carry);
             }
-            match rec {
-                Rec::Dense(w) => matmul(
-                    carry,
-                    View::rm(0, n, b, b),
-                    w,
-                    View::cm(0, n, n, n),
-                    g,
-                    View::rm(st.off, n, b, tb),
-                    cfg.alpha != 1.0,
-                ),
-                Rec::Sparse(m, w) => sparse_backward(m.row_ptr(), m.cols(), w, st, g, carry),
-                Rec::Identity => {
-                    for i in 0..n {
-                        let r = i * tb + st.off;
-                        for (c, &v) in carry[i * b..(i + 1) * b].iter_mut().zip(&g[r..r + b]) {
-                            *c += v;
+        } else {
+            carry.fill(0.0);
+            for s in (0..t).rev() {
+                let st = Step {
+                    b,
+                    ld: tb,
+                    ld_h,
+                    off: s * b,
+                };
+                let phi = if cfg.alpha == 1.0 {
+                    Phi {
+                        buf: h,
+                        ld: ld_h,
+                        off: st.off + b,
+                    }
+                } else {
+                    Phi {
+                        buf: f,
+                        ld: tb,
+                        off: st.off,
+                    }
+                };
+                step_backward(cfg.activation, cfg.alpha, n, st, phi, g, carry);
+                if s == 0 {
+                    break;
+                }
+                match rec {
+                    Rec::Dense(w) => matmul(
+                        carry,
+                        View::rm(0, n, b, b),
+                        w,
+                        View::cm(0, n, n, n),
+                        g,
+                        View::rm(st.off, n, b, tb),
+                        cfg.alpha != 1.0,
+                    ),
+                    Rec::Identity => {
+                        for i in 0..n {
+                            let r = i * tb + st.off;
+                            let c = &mut carry[i * b..(i + 1) * b];
+                            for (c, &v) in c.iter_mut().zip(&g[r..r + b]) {
+                                *c += v;
+                            }
                         }
                     }
+                    Rec::Sparse(..) => unreachable!("masks take the fused path above"),
                 }
             }
         }

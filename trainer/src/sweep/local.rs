@@ -1,0 +1,156 @@
+//! The local backend: every unfinished point as a child process `gyrus train ...` on this machine,
+//! up to `jobs` at a time, each writing its own run folder and log ([`super::status::LOG_FILE`]).
+//!
+//! Restarting a sweep skips finished points and resumes started ones from their checkpoints.
+
+use super::manifest::Manifest;
+use super::status::{action, run_dir, train_args, Action, FAILED_FILE, LOG_FILE};
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Options of the local backend.
+#[derive(Clone, Debug)]
+pub struct LocalOptions {
+    /// Points trained at the same time (at least 1).
+    pub jobs: usize,
+    /// The `gyrus` binary the children run.
+    pub gyrus: PathBuf,
+}
+
+/// What happened to one point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Already finished: not run.
+    Skipped,
+    /// Trained from the start and finished.
+    Trained,
+    /// Resumed and finished.
+    Resumed,
+    /// Failed; the text says how (exit status, log file).
+    Failed(String),
+}
+
+/// Runs every point of the sweep in `dir`; returns one outcome per point, in manifest order.
+/// Progress goes to stderr. Errors only for problems with the sweep itself; a failing point is an
+/// [`Outcome::Failed`].
+pub fn run(dir: &Path, m: &Manifest, opts: &LocalOptions) -> Result<Vec<Outcome>> {
+    let mut outcomes = vec![Outcome::Skipped; m.points.len()];
+    let mut todo = Vec::new();
+    for e in &m.points {
+        match action(dir, e) {
+            Ok(Action::Skip) => eprintln!("skipped {} (finished)", e.name),
+            Ok(a) => todo.push((e.index, a)),
+            Err(err) => outcomes[e.index] = Outcome::Failed(format!("{err:#}")),
+        }
+    }
+    let total = todo.len();
+    eprintln!(
+        "{} points: {} finished (skipped), {} to run, {} at a time",
+        m.points.len(),
+        m.points.len() - total - outcomes.iter().filter(|o| **o != Outcome::Skipped).count(),
+        total,
+        opts.jobs.max(1).min(total.max(1))
+    );
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1).min(total) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&(index, act)) = todo.get(k) else {
+                    break;
+                };
+                let e = &m.points[index];
+                let verb = if act == Action::Resume {
+                    "resuming"
+                } else {
+                    "training"
+                };
+                eprintln!("{verb} {}", e.name);
+                let started = Instant::now();
+                let outcome = match run_point(dir, index, act, m, opts) {
+                    Ok(o) => o,
+                    Err(err) => Outcome::Failed(format!("{err:#}")),
+                };
+                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                match &outcome {
+                    Outcome::Failed(why) => eprintln!("[{n}/{total}] FAILED {}: {why}", e.name),
+                    _ => eprintln!(
+                        "[{n}/{total}] finished {} in {:.1} s",
+                        e.name,
+                        started.elapsed().as_secs_f64()
+                    ),
+                }
+                results
+                    .lock()
+                    .expect("no panics hold it")
+                    .push((index, outcome));
+            });
+        }
+    });
+    for (index, o) in results.into_inner().expect("no panics hold it") {
+        outcomes[index] = o;
+    }
+    Ok(outcomes)
+}
+
+/// Runs one point to the end as a child process, logging to its run folder.
+fn run_point(
+    dir: &Path,
+    index: usize,
+    act: Action,
+    m: &Manifest,
+    opts: &LocalOptions,
+) -> Result<Outcome> {
+    let e = &m.points[index];
+    let run = run_dir(dir, e);
+    std::fs::create_dir_all(&run).with_context(|| format!("creating {}", run.display()))?;
+    let _ = std::fs::remove_file(run.join(FAILED_FILE));
+    let log_path = run.join(LOG_FILE);
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let args = train_args(dir, e, act);
+    writeln!(
+        log,
+        "== gyrus sweep: {} {}",
+        opts.gyrus.display(),
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    )?;
+    let status = Command::new(&opts.gyrus)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log.try_clone()?)
+        .status()
+        .with_context(|| format!("starting {}", opts.gyrus.display()))?;
+    if status.success() && run.join(crate::train::run::EVAL_FILE).exists() {
+        return Ok(if act == Action::Resume {
+            Outcome::Resumed
+        } else {
+            Outcome::Trained
+        });
+    }
+    let why = if status.success() {
+        format!(
+            "exited without writing eval.json; see {}",
+            log_path.display()
+        )
+    } else {
+        format!("{status}; see {}", log_path.display())
+    };
+    writeln!(log, "== gyrus sweep: failed: {why}")?;
+    std::fs::write(run.join(FAILED_FILE), format!("{why}\n"))?;
+    Ok(Outcome::Failed(why))
+}

@@ -1,0 +1,198 @@
+//! The sweep manifest, `manifest.json`: the grid, the base config and one entry per point, with
+//! everything a backend needs to train the point without re-expanding the grid.
+//!
+//! Paths in it are relative to the sweep folder, so the folder can be moved (e.g. to a cluster).
+//! Entry `index` is the point's position in the grid and the task id of a Slurm job array.
+
+use super::grid::{apply, point_name, Grid};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The manifest file name inside a sweep folder.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The manifest format version.
+pub const VERSION: u32 = 1;
+
+/// A whole sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version ([`VERSION`]).
+    pub version: u32,
+    /// The grid spec as given.
+    pub grid: String,
+    /// The base config's TOML text.
+    pub base_config: String,
+    /// One entry per point, in grid order (`points[i].index == i`).
+    pub points: Vec<Entry>,
+}
+
+/// One point of the sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the grid (0-based).
+    pub index: usize,
+    /// Folder-safe name, e.g. `p003_lambda1e-5_A0_seed1`.
+    pub name: String,
+    /// The point's grid values, key -> value as written.
+    pub params: BTreeMap<String, String>,
+    /// The family the point trains (after the lambda/A convention): `dense`, `l1`, `bimt`, ...
+    pub family: String,
+    /// The run folder, relative to the sweep folder (`runs/<name>`).
+    pub run_dir: String,
+    /// The config file given to `gyrus train --config`, relative to the sweep folder
+    /// (`configs/<name>.toml`; `gyrus train` copies it into the run folder as `config.toml`).
+    pub config_file: String,
+    /// The full run config (TOML), every field written out.
+    pub config: String,
+}
+
+impl Manifest {
+    /// Expands `grid` on the base config text `base_toml`; fails on the first point that does not
+    /// give a valid config, naming it.
+    pub fn build(grid: &str, base_toml: &str) -> Result<Manifest> {
+        let g = Grid::parse(grid)?;
+        let base: toml::Value =
+            toml::from_str(base_toml).context("the base config is not valid TOML")?;
+        let mut points = Vec::with_capacity(g.len());
+        for (index, point) in g.points().into_iter().enumerate() {
+            let name = point_name(index, &point);
+            let (_, cfg) = apply(&base, &point).with_context(|| {
+                let desc: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("grid point {index} ({})", desc.join(" "))
+            })?;
+            points.push(Entry {
+                index,
+                family: cfg.net.family.name().to_string(),
+                run_dir: format!("runs/{name}"),
+                config_file: format!("configs/{name}.toml"),
+                config: cfg.to_toml()?,
+                params: point.into_iter().collect(),
+                name,
+            });
+        }
+        Ok(Manifest {
+            version: VERSION,
+            grid: grid.to_string(),
+            base_config: base_toml.to_string(),
+            points,
+        })
+    }
+
+    /// Reads `<dir>/manifest.json`.
+    pub fn load(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is not a sweep folder (no {MANIFEST_FILE})",
+                dir.display()
+            )
+        })?;
+        let m: Manifest = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid manifest", path.display()))?;
+        if m.version != VERSION {
+            bail!(
+                "{} has manifest version {}, this gyrus reads {VERSION}",
+                path.display(),
+                m.version
+            );
+        }
+        if m.points.iter().enumerate().any(|(i, e)| e.index != i) {
+            bail!("{}: point indices are not 0, 1, 2, ...", path.display());
+        }
+        Ok(m)
+    }
+
+    /// Writes `<dir>/manifest.json` and every point's config file (creating the folders).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir.join("configs"))
+            .with_context(|| format!("creating {}", dir.display()))?;
+        for e in &self.points {
+            let path = dir.join(&e.config_file);
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(e.config.as_str()) {
+                std::fs::write(&path, &e.config)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        let path = dir.join(MANIFEST_FILE);
+        let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
+        std::fs::write(&tmp, serde_json::to_string_pretty(self)? + "\n")?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// The first difference between the points of two manifests, if any (used to refuse running a
+    /// different grid or base into an existing sweep folder).
+    pub fn difference(&self, other: &Manifest) -> Option<String> {
+        if self.points.len() != other.points.len() {
+            return Some(format!(
+                "{} points instead of {}",
+                other.points.len(),
+                self.points.len()
+            ));
+        }
+        self.points
+            .iter()
+            .zip(&other.points)
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| {
+                if a.name != b.name {
+                    format!("point {} is {} instead of {}", a.index, b.name, a.name)
+                } else {
+                    format!("point {} has a different config", a.name)
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "tasks = \"go,anti\"\nsteps = 20\n[net]\nsheet = { rows = 3, cols = 3 }\n\
+                        family = { kind = \"l1\", lambda = 1e-4 }\n";
+
+    #[test]
+    fn manifest_lists_every_point_and_round_trips() {
+        let m = Manifest::build("lambda=0,1e-3; seed=1..2", BASE).unwrap();
+        assert_eq!(m.points.len(), 4);
+        let e = &m.points[3];
+        assert_eq!(e.index, 3);
+        assert_eq!(e.name, "p003_lambda1e-3_seed2");
+        assert_eq!(e.run_dir, "runs/p003_lambda1e-3_seed2");
+        assert_eq!(e.config_file, "configs/p003_lambda1e-3_seed2.toml");
+        assert_eq!(e.params["lambda"], "1e-3");
+        assert_eq!(e.params["seed"], "2");
+        assert_eq!(e.family, "l1");
+        assert_eq!(m.points[0].family, "dense");
+        let cfg: crate::train::config::RunConfig = toml::from_str(&e.config).unwrap();
+        assert_eq!(
+            (cfg.seed, cfg.steps, cfg.net.family.l1_lambda()),
+            (2, 20, 1e-3)
+        );
+        let dir = std::env::temp_dir().join(format!("gyrus-manifest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        m.save(&dir).unwrap();
+        let back = Manifest::load(&dir).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(
+            std::fs::read_to_string(dir.join(&e.config_file)).unwrap(),
+            e.config
+        );
+        assert!(m.difference(&back).is_none());
+        let other = Manifest::build("lambda=0,1e-3; seed=1..3", BASE).unwrap();
+        assert!(m.difference(&other).unwrap().contains("6 points"));
+        let other = Manifest::build("lambda=0,1e-3; seed=1..2", &BASE.replace("20", "30")).unwrap();
+        assert!(m.difference(&other).unwrap().contains("different config"));
+        std::fs::write(dir.join(MANIFEST_FILE), "{}").unwrap();
+        assert!(Manifest::load(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_bad_point_is_named() {
+        let e = format!("{:#}", Manifest::build("batch=4,0", BASE).unwrap_err());
+        assert!(e.contains("grid point 1 (batch=0)"), "{e}");
+    }
+}

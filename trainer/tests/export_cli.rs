@@ -1,0 +1,141 @@
+//! `gyrus export` and `gyrus inspect` through the binary: a tiny run is trained, exported (f32 and
+//! int8), inspected (text and PNG), and a corrupt or missing blob fails with a clear message.
+
+use gyrus_runtime::format::ModelView;
+use gyrus_runtime::measure;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gyrus-export-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn gyrus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gyrus"))
+        .args(args)
+        .output()
+        .expect("the gyrus binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = gyrus(args);
+    assert!(
+        out.status.success(),
+        "gyrus {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The number after `label` on the line that starts with it.
+fn field<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} in\n{text}"))[label.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+}
+
+#[test]
+fn export_then_inspect_a_tiny_run() {
+    let dir = tmp("run");
+    let run = dir.join("run");
+    ok(&[
+        "train",
+        "--sheet",
+        "4x4",
+        "--family",
+        "local",
+        "--radius",
+        "1.5",
+        "--collection",
+        "go,dm1",
+        "--steps",
+        "30",
+        "--batch",
+        "8",
+        "--seq-len",
+        "30",
+        "--eval-trials",
+        "8",
+        "--quiet",
+        "--out",
+        s(&run),
+    ]);
+    let blob_path = dir.join("out/model.gyrus");
+    let text = ok(&[
+        "export",
+        s(&run),
+        "--out",
+        s(&blob_path),
+        "--quantize",
+        "int8",
+    ]);
+    assert!(text.contains("units kept"), "{text}");
+    assert!(text.contains("agree on every task"), "{text}");
+    assert!(text.contains("blob (runtime, int8)"), "{text}");
+    let blob = std::fs::read(&blob_path).unwrap();
+    let view = ModelView::from_bytes(&blob).unwrap();
+    assert!(view.int8().is_some());
+    assert_eq!(view.task_names().collect::<Vec<_>>(), ["go", "dm1"]);
+    assert_eq!(view.sheet(), (4, 4));
+    let m = measure::measure(&view);
+    assert_eq!(
+        field(&text, "active connections"),
+        m.active_connections.to_string()
+    );
+    assert_eq!(
+        field(&text, "wiring length"),
+        format!("{:.4}", m.wiring_length)
+    );
+    assert!(text.contains(&format!("({} bytes)", blob.len())), "{text}");
+    // Every stored weight is above the threshold.
+    assert!(view.recurrent().values.iter().all(|w| w.abs() > 1e-2));
+
+    let png = dir.join("sheet.png");
+    let info = ok(&["inspect", s(&blob_path), "--out", s(&png)]);
+    assert!(info.contains("format version 1"), "{info}");
+    assert!(info.contains("go,dm1"), "{info}");
+    assert!(info.contains("int8 variant        yes"), "{info}");
+    assert_eq!(field(&info, "flash bytes"), blob.len().to_string());
+    assert_eq!(
+        field(&info, "active connections"),
+        m.active_connections.to_string()
+    );
+    let img = std::fs::read(&png).unwrap();
+    assert_eq!(&img[..8], b"\x89PNG\r\n\x1a\n");
+
+    // No pruning keeps more weights than the default threshold.
+    let full = dir.join("full.gyrus");
+    ok(&["export", s(&run), "--out", s(&full), "--threshold", "0"]);
+    let full_blob = std::fs::read(&full).unwrap();
+    let fv = ModelView::from_bytes(&full_blob).unwrap();
+    assert!(fv.recurrent().nnz() > view.recurrent().nnz());
+    assert!(fv.int8().is_none());
+
+    // A corrupt blob: non-zero exit, the format error's message, no panic.
+    let mut bad = blob.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x5a;
+    let bad_path = dir.join("bad.gyrus");
+    std::fs::write(&bad_path, &bad).unwrap();
+    let out = gyrus(&["inspect", s(&bad_path)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is not a valid gyrus model"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = gyrus(&["inspect", s(&dir.join("missing.gyrus"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    // A folder that holds no run.
+    let out = gyrus(&["export", s(&dir.join("nothing")), "--out", s(&full)]);
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
