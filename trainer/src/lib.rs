@@ -4,6 +4,7 @@
 //! `train/` (hand-written BPTT, Adam, the loop, checkpoints), `plot/` (figures), `npz` (NumPy output).
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod cli;
 pub mod export;
 pub mod model;

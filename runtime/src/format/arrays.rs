@@ -2,6 +2,7 @@
 //! alignment; the public view types) or plain slices (the zero-copy fast path the kernels use when
 //! the blob is 4-aligned).
 
+use super::ell::Ell;
 use super::le::LeSlice;
 
 /// A compressed-row (CSR) matrix: row `r` holds the entries `row_ptr[r]..row_ptr[r + 1]` of
@@ -77,6 +78,10 @@ pub struct Int8<'a, F> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Net<'a, F, U, H> {
     pub rec: Csr<F, U, H>,
+    /// `rec` in the kernel's lane-grouped layout.
+    pub rec_ell: Ell<F, H>,
+    /// `int8.rec_q` in the kernel's layout (present with `int8`).
+    pub rec_q_ell: Option<&'a [i8]>,
     pub w_in: Matrix<F, U, H>,
     pub w_out: Matrix<F, U, H>,
     pub b_h: F,
@@ -169,6 +174,8 @@ impl<'a> LeNet<'a> {
         };
         Some(Net {
             rec: self.rec.fast()?,
+            rec_ell: self.rec_ell.fast()?,
+            rec_q_ell: self.rec_q_ell,
             w_in: self.w_in.fast()?,
             w_out: self.w_out.fast()?,
             b_h: self.b_h.as_slice()?,

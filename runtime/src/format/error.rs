@@ -26,6 +26,10 @@ pub enum Part {
     Int8Output,
     /// A scalar field of the header (grid pitch, leak alpha, wiring length).
     Scalar,
+    /// The recurrent weights in the kernel's lane-grouped layout (see `format::ell`).
+    RecurrentKernel,
+    /// The int8 recurrent weights in the kernel's lane-grouped layout.
+    Int8RecurrentKernel,
 }
 
 impl Part {
@@ -42,6 +46,8 @@ impl Part {
             Part::Int8Input => "int8 input weights",
             Part::Int8Output => "int8 output weights",
             Part::Scalar => "scalar field",
+            Part::RecurrentKernel => "recurrent weights (kernel layout)",
+            Part::Int8RecurrentKernel => "int8 recurrent weights (kernel layout)",
         }
     }
 }

@@ -24,8 +24,11 @@
 //!   readout, task names (comma-separated, rule-input order), the trainer's wiring length,
 //!   active-connection count and seed, then the arrays: sheet positions (u16 row, u16 col per kept
 //!   unit, in strictly increasing sheet order), recurrent CSR (row_ptr u32, col_idx u16, values f32;
-//!   row = receiving unit), input and output weights (dense or CSR), b_h, b_o, and the optional int8
-//!   variant (i8 weights in the f32 order plus one f32 scale per row). Each array is a
+//!   row = receiving unit), the same recurrent matrix in the kernel's lane-grouped layout
+//!   (`format::ell`: per group of 8 rows a degree, then byte offsets u16 and values f32 slot by
+//!   slot; checked on opening to match the compressed rows exactly), input and output weights (dense or CSR), b_h, b_o, and the optional int8
+//!   variant (i8 weights in the f32 order plus one f32 scale per row, and the recurrent i8
+//!   weights once more in the kernel layout). Each array is a
 //!   `(pad, data)` pair of byte strings, `data` little-endian and 4-aligned from the blob start.
 //! - the last 4 bytes: CRC-32 (IEEE) of everything before them, little-endian.
 //!
@@ -33,6 +36,7 @@
 
 mod arrays;
 mod crc;
+mod ell;
 mod enums;
 mod error;
 mod le;
@@ -44,6 +48,8 @@ mod wire;
 pub(crate) use arrays::Net;
 pub use arrays::{Csr, CsrView, Int8, Int8View, Matrix, MatrixView};
 pub use crc::crc32;
+pub(crate) use ell::{EllFast, EllView, LANES};
+pub use ell::MAX_KERNEL_HIDDEN;
 pub use enums::{Activation, Readout};
 pub use error::{FormatError, Part};
 pub(crate) use le::Load;

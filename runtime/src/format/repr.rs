@@ -3,10 +3,11 @@
 
 use super::arrays::{CsrView, Matrix, MatrixView};
 use super::crc::crc32;
+use super::ell::EllRepr;
 use super::enums::{Activation, Readout};
 use super::error::FormatError;
 use super::view::ModelView;
-use super::wire::{Body, CsrWire, Int8Wire, MatWire, Section};
+use super::wire::{Body, CsrWire, EllWire, Int8Wire, MatWire, Section};
 use super::{CRC_LEN, HEADER_LEN, MAGIC, VERSION};
 
 /// An owned compressed-row matrix (see [`super::Csr`] for the layout rules).
@@ -265,11 +266,12 @@ fn le_bytes<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u
 struct Arrays {
     positions: Vec<u8>,
     rec: [Vec<u8>; 3],
+    rec_ell: [Vec<u8>; 3],
     w_in: Vec<Vec<u8>>,
     w_out: Vec<Vec<u8>>,
     b_h: Vec<u8>,
     b_o: Vec<u8>,
-    int8: Option<[Vec<u8>; 6]>,
+    int8: Option<[Vec<u8>; 7]>,
 }
 
 fn csr_bytes(c: &CsrRepr) -> [Vec<u8>; 3] {
@@ -423,11 +425,16 @@ impl ModelRepr {
 
     fn arrays(&self) -> Arrays {
         let pos: Vec<u16> = self.positions.iter().flat_map(|&(r, c)| [r, c]).collect();
+        let ell = EllRepr::build(
+            &self.recurrent,
+            self.int8.as_ref().map(|q| q.rec_q.as_slice()),
+        );
         let int8 = self.int8.as_ref().map(|q| {
             let i8s = |v: &[i8]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
             [
                 i8s(&q.rec_q),
                 le_bytes(&q.rec_scale, f32::to_le_bytes),
+                i8s(ell.q.as_deref().unwrap_or_default()),
                 i8s(&q.in_q),
                 le_bytes(&q.in_scale, f32::to_le_bytes),
                 i8s(&q.out_q),
@@ -437,6 +444,11 @@ impl ModelRepr {
         Arrays {
             positions: le_bytes(&pos, u16::to_le_bytes),
             rec: csr_bytes(&self.recurrent),
+            rec_ell: [
+                le_bytes(&ell.deg, u16::to_le_bytes),
+                le_bytes(&ell.off, u16::to_le_bytes),
+                le_bytes(&ell.values, f32::to_le_bytes),
+            ],
             w_in: mat_bytes(&self.input),
             w_out: mat_bytes(&self.output),
             b_h: le_bytes(&self.b_h, f32::to_le_bytes),
@@ -450,6 +462,11 @@ impl ModelRepr {
         let mut p = Padder { pads, next: 0 };
         let positions = p.sec(&a.positions);
         let rec = p.csr(&a.rec);
+        let rec_ell = EllWire {
+            deg: p.sec(&a.rec_ell[0]),
+            off: p.sec(&a.rec_ell[1]),
+            values: p.sec(&a.rec_ell[2]),
+        };
         let w_in = p.mat(&a.w_in);
         let w_out = p.mat(&a.w_out);
         let b_h = p.sec(&a.b_h);
@@ -457,10 +474,11 @@ impl ModelRepr {
         let int8 = a.int8.as_ref().map(|q| Int8Wire {
             rec_q: p.sec(&q[0]),
             rec_scale: p.sec(&q[1]),
-            in_q: p.sec(&q[2]),
-            in_scale: p.sec(&q[3]),
-            out_q: p.sec(&q[4]),
-            out_scale: p.sec(&q[5]),
+            rec_q_ell: p.sec(&q[2]),
+            in_q: p.sec(&q[3]),
+            in_scale: p.sec(&q[4]),
+            out_q: p.sec(&q[5]),
+            out_scale: p.sec(&q[6]),
         });
         let tasks = self.tasks.join(",");
         let body = Body {
@@ -479,6 +497,7 @@ impl ModelRepr {
             seed: self.seed,
             positions,
             rec,
+            rec_ell,
             w_in,
             w_out,
             b_h,

@@ -2,6 +2,7 @@
 
 use super::arrays::{Csr, CsrView, FastNet, Int8, Int8View, LeNet, Matrix, MatrixView, Net};
 use super::crc::crc32;
+use super::ell;
 use super::enums::{Activation, Readout};
 use super::error::{FormatError, Part};
 use super::le::{LeScalar, LeSlice};
@@ -373,15 +374,23 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
     }
 
     let rec = csr(&b.rec, Part::Recurrent, n_h, n_h)?;
+    let e = &b.rec_ell;
+    let (deg, off) = (
+        LeSlice::new(e.deg.data).ok_or(FormatError::Malformed)?,
+        LeSlice::new(e.off.data).ok_or(FormatError::Malformed)?,
+    );
+    let rec_ell = ell::validate(&rec, deg, off, e.values.data)?;
     let w_in = matrix(&b.w_in, Part::Input, n_h, n_in)?;
     let w_out = matrix(&b.w_out, Part::Output, n_out, n_h)?;
     let b_h = bias(&b.b_h, Part::HiddenBias, n_h)?;
     let b_o = bias(&b.b_o, Part::OutputBias, n_out)?;
+    let mut rec_q_ell = None;
     let int8 = match &b.int8 {
         None => None,
         Some(q) => {
             let (rec_q, rec_scale) =
                 quant(&q.rec_q, &q.rec_scale, Part::Int8Recurrent, rec.nnz(), n_h)?;
+            rec_q_ell = Some(ell::validate_q(&rec, &rec_ell, q.rec_q_ell.data, rec_q)?);
             let (in_q, in_scale) =
                 quant(&q.in_q, &q.in_scale, Part::Int8Input, w_in.stored(), n_h)?;
             let (out_q, out_scale) = quant(
@@ -403,6 +412,8 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
     };
     let le = Net {
         rec,
+        rec_ell,
+        rec_q_ell,
         w_in,
         w_out,
         b_h,

@@ -25,6 +25,18 @@ pub(crate) struct CsrWire<'a> {
     pub values: Section<'a>,
 }
 
+/// The recurrent matrix in the kernel's lane-grouped layout (`format::ell`): degree per group
+/// (u16), byte offset per slot (u16), weight per slot (f32).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
+pub(crate) struct EllWire<'a> {
+    #[serde(borrow)]
+    pub deg: Section<'a>,
+    #[serde(borrow)]
+    pub off: Section<'a>,
+    #[serde(borrow)]
+    pub values: Section<'a>,
+}
+
 /// Input or output weights: dense row-major, or compressed rows.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) enum MatWire<'a> {
@@ -40,6 +52,9 @@ pub(crate) struct Int8Wire<'a> {
     pub rec_q: Section<'a>,
     #[serde(borrow)]
     pub rec_scale: Section<'a>,
+    /// `rec_q` in the kernel's lane-grouped layout (i8 per slot).
+    #[serde(borrow)]
+    pub rec_q_ell: Section<'a>,
     #[serde(borrow)]
     pub in_q: Section<'a>,
     #[serde(borrow)]
@@ -72,6 +87,8 @@ pub(crate) struct Body<'a> {
     #[serde(borrow)]
     pub rec: CsrWire<'a>,
     #[serde(borrow)]
+    pub rec_ell: EllWire<'a>,
+    #[serde(borrow)]
     pub w_in: MatWire<'a>,
     #[serde(borrow)]
     pub w_out: MatWire<'a>,
@@ -98,6 +115,9 @@ impl<'a> Body<'a> {
             self.rec.row_ptr.data,
             self.rec.col_idx.data,
             self.rec.values.data,
+            self.rec_ell.deg.data,
+            self.rec_ell.off.data,
+            self.rec_ell.values.data,
         ];
         mat(&self.w_in, &mut out);
         mat(&self.w_out, &mut out);
@@ -106,6 +126,7 @@ impl<'a> Body<'a> {
             out.extend([
                 q.rec_q.data,
                 q.rec_scale.data,
+                q.rec_q_ell.data,
                 q.in_q.data,
                 q.in_scale.data,
                 q.out_q.data,

@@ -80,7 +80,11 @@ pub fn average_linkage(dist: &[f64], n: usize) -> Dendrogram {
         }
         active[x] = false;
         size[y] += size[x];
-        merges.push(Merge { a: x, b: y, height: h });
+        merges.push(Merge {
+            a: x,
+            b: y,
+            height: h,
+        });
     }
     merges.sort_by(|p, q| p.height.total_cmp(&q.height));
     Dendrogram { n, merges }
@@ -354,7 +358,12 @@ mod tests {
     fn finds_known_clusters() {
         // Four tight blobs of different sizes around the corners of a square in 5-D.
         let mut rng = Rng::new(7);
-        let centres = [[0.0; 5], [1.0, 0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0, 0.0], [1.0; 5]];
+        let centres = [
+            [0.0; 5],
+            [1.0, 0.0, 0.0, 1.0, 0.0],
+            [0.0, 1.0, 1.0, 0.0, 0.0],
+            [1.0; 5],
+        ];
         let sizes = [12, 9, 7, 5];
         let mut points = Vec::new();
         let mut truth = Vec::new();

@@ -197,7 +197,10 @@ mod tests {
         // All isolated.
         let (s, l) = sheet_of(&["A.B.", "....", "C.A."]);
         let m = measure(&s, &l).unwrap();
-        assert_eq!((m.groups, m.isolated_fraction, m.mean_group_size), (4, 1.0, 1.0));
+        assert_eq!(
+            (m.groups, m.isolated_fraction, m.mean_group_size),
+            (4, 1.0, 1.0)
+        );
 
         let (s, l) = sheet_of(&["..", ".."]);
         assert!(measure(&s, &l).is_none());

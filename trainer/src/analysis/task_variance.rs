@@ -143,7 +143,10 @@ pub fn task_variance(
         let starts: Vec<usize> = tb
             .trials
             .iter()
-            .map(|t| t.period(PeriodKind::Fixation).map_or(0, |p| usize::from(p.end)))
+            .map(|t| {
+                t.period(PeriodKind::Fixation)
+                    .map_or(0, |p| usize::from(p.end))
+            })
             .collect();
         let lens: Vec<usize> = tb.trials.iter().map(|t| t.len()).collect();
         let (v, s) = aligned_variance(&hidden, tb.t_max, &starts, &lens, n)?;

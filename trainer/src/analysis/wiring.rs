@@ -3,15 +3,19 @@
 
 use crate::model::{Network, Sheet, Structure};
 
-/// A weight is an active connection when its magnitude exceeds this.
-pub const ACTIVE: f32 = 1e-2;
+/// A weight is an active connection when its magnitude exceeds this (the runtime's threshold).
+pub const ACTIVE: f32 = gyrus_runtime::measure::ACTIVE_THRESHOLD;
+
+/// Grid distance |i-m| + |j-n| between units `a` and `b`.
+fn manhattan(sheet: &Sheet, a: usize, b: usize) -> usize {
+    let (i, j) = sheet.pos(a);
+    let (m, n) = sheet.pos(b);
+    i.abs_diff(m) + j.abs_diff(n)
+}
 
 /// BIMT distance between hidden units `a` and `b` on `sheet`: (|i-m| + |j-n|) / max(R, C).
 pub fn distance(sheet: &Sheet, a: usize, b: usize) -> f64 {
-    let (i, j) = sheet.pos(a);
-    let (m, n) = sheet.pos(b);
-    let s = sheet.rows.max(sheet.cols).max(1);
-    (i.abs_diff(m) + j.abs_diff(n)) as f64 / s as f64
+    manhattan(sheet, a, b) as f64 / sheet.rows.max(sheet.cols).max(1) as f64
 }
 
 /// Every allowed recurrent connection as (receiving unit, sending unit, weight): all N*N for a
@@ -51,7 +55,8 @@ pub struct Wiring {
     pub input_active: usize,
     /// Active readout weights.
     pub output_active: usize,
-    /// Sum of D over the active recurrent connections.
+    /// Sum of D over the active recurrent connections (the integer sum of |i-m| + |j-n|
+    /// divided by S once, as the runtime computes it).
     pub wiring_length: f64,
 }
 
@@ -66,7 +71,8 @@ pub fn wiring(net: &Network) -> Wiring {
         recurrent_active: active.len(),
         input_active: count(net.w_in()),
         output_active: count(net.w_out()),
-        wiring_length: active.iter().map(|c| distance(&sheet, c.0, c.1)).sum(),
+        wiring_length: active.iter().map(|c| manhattan(&sheet, c.0, c.1)).sum::<usize>() as f64
+            / sheet.rows.max(sheet.cols).max(1) as f64,
     }
 }
 
@@ -118,12 +124,17 @@ mod tests {
     #[test]
     fn sparse_and_frozen_structures_list_only_their_connections() {
         let mut cfg = NetConfig::new(Sheet::new(3, 3), 3, 2);
-        cfg.family = Family::Local { d: 1.0, torus: false };
+        cfg.family = Family::Local {
+            d: 1.0,
+            torus: false,
+        };
         let net = Network::new(&cfg, 1).unwrap();
         let rec = recurrent_connections(&net);
         // 9 self + 12 grid edges counted in both directions.
         assert_eq!(rec.len(), 9 + 24);
-        assert!(rec.iter().all(|&(i, j, _)| distance(&net.config().sheet, i, j) <= 1.0 / 3.0 + 1e-12));
+        assert!(rec
+            .iter()
+            .all(|&(i, j, _)| distance(&net.config().sheet, i, j) <= 1.0 / 3.0 + 1e-12));
         let dense = net.w_rec_dense();
         for &(i, j, w) in &rec {
             assert_eq!(dense[i * 9 + j], w);

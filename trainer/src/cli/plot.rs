@@ -20,6 +20,9 @@ pub struct PlotArgs {
 pub enum PlotFigure {
     /// Learning curves (mean task performance against gradient step) of several runs.
     Curves(CurvesArgs),
+    /// Test error against active neurons and wiring length of a sweep's runs, one Pareto frontier
+    /// per family; also writes the numbers as CSV.
+    Pareto(crate::cli::sweep::ParetoArgs),
 }
 
 /// Arguments of `gyrus plot curves`.
@@ -47,12 +50,16 @@ pub struct CurvesArgs {
 pub fn run(args: PlotArgs) -> Result<()> {
     match args.figure {
         PlotFigure::Curves(a) => curves(a),
+        PlotFigure::Pareto(a) => crate::cli::sweep::plot_pareto(a),
     }
 }
 
+/// One run's (step, performance) points.
+type RunPoints = Vec<(u64, f64)>;
+
 fn curves(args: CurvesArgs) -> Result<()> {
     // (label, runs' metrics) in order of first appearance.
-    let mut groups: Vec<(String, Vec<Vec<(u64, f64)>>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<RunPoints>)> = Vec::new();
     for dir in &args.runs {
         let rows = read_metrics(dir)?;
         if rows.is_empty() {
@@ -102,7 +109,7 @@ fn curves(args: CurvesArgs) -> Result<()> {
 
 /// The mean over runs at the steps every run has, with the (lowest, highest) band; a single run
 /// gives its own points and no band.
-fn mean_curve(label: String, runs: &[Vec<(u64, f64)>]) -> Result<Curve> {
+fn mean_curve(label: String, runs: &[RunPoints]) -> Result<Curve> {
     if runs.len() == 1 {
         let points = runs[0].iter().map(|&(s, y)| (s as f64, y)).collect();
         return Ok(Curve {

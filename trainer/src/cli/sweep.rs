@@ -111,3 +111,47 @@ fn run_sweep(a: RunArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// Arguments of `gyrus plot pareto`.
+#[derive(Args, Debug)]
+pub struct ParetoArgs {
+    /// The sweep folder (its finished points are plotted; unfinished ones are listed and left out).
+    pub sweep: PathBuf,
+    /// Output image (.png or .svg); the numbers go next to it as .csv.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Figure title (default: the sweep's grid).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// Runs `gyrus plot pareto`: measures every finished point, writes the CSV and the figure.
+pub fn plot_pareto(args: ParetoArgs) -> Result<()> {
+    let m = Manifest::load(&args.sweep)?;
+    let (points, missing) = crate::sweep::results::collect(&args.sweep, &m)?;
+    if !missing.is_empty() {
+        eprintln!(
+            "{} of {} points are not finished and are left out: {}",
+            missing.len(),
+            m.points.len(),
+            missing.join(", ")
+        );
+    }
+    if points.is_empty() {
+        bail!("{} has no finished points yet", args.sweep.display());
+    }
+    let csv = args.out.with_extension("csv");
+    if let Some(d) = csv.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d)?;
+    }
+    crate::sweep::results::write_csv(&csv, &points)?;
+    let fig = crate::plot::pareto::ParetoFigure {
+        title: args
+            .title
+            .unwrap_or_else(|| format!("Pareto frontiers: {}", m.grid)),
+        points,
+    };
+    crate::plot::save(&fig, &args.out)?;
+    eprintln!("wrote {} and {}", args.out.display(), csv.display());
+    Ok(())
+}

@@ -24,6 +24,8 @@ pub enum FamilyName {
     SmallWorld,
     /// Dense plus --lambda * L1 of all weights and biases.
     L1,
+    /// BIMT: dense plus --lambda * connection cost (--a), with neuron swaps (--swap-every, --top-k).
+    Bimt,
 }
 
 /// Arguments of `gyrus train`. Flags override the config file; the merged config is written into
@@ -54,9 +56,21 @@ pub struct TrainArgs {
     /// Distances on a torus (local, random, small-world).
     #[arg(long)]
     pub torus: bool,
-    /// L1 penalty weight (family l1).
+    /// Penalty weight (families l1 and bimt).
     #[arg(long, value_name = "LAMBDA")]
     pub lambda: Option<f32>,
+    /// BIMT: weight A of the distance-weighted wiring term (default 1; 0 = plain L1).
+    #[arg(long = "a", value_name = "A")]
+    pub bimt_a: Option<f32>,
+    /// BIMT: neuron-swap round every K steps (default 200; 0 = never).
+    #[arg(long, value_name = "K")]
+    pub swap_every: Option<u64>,
+    /// BIMT: units tried per swap round (default ceil(N / 8)).
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// BIMT: linear warm-up of lambda over the first K steps (default 0 = none).
+    #[arg(long, value_name = "K")]
+    pub warmup: Option<u64>,
     /// Nonlinearity: relu, tanh or softplus.
     #[arg(long, value_parser = parse_activation)]
     pub activation: Option<Activation>,
@@ -167,9 +181,23 @@ impl TrainArgs {
                 FamilyName::L1 => Family::L1 {
                     lambda: self.lambda.context("l1 needs --lambda")?,
                 },
+                FamilyName::Bimt => Family::Bimt {
+                    lambda: self.lambda.context("bimt needs --lambda (paper: 1e-5)")?,
+                    a: self.bimt_a.unwrap_or(1.0),
+                    swap_every: self.swap_every.unwrap_or(200),
+                    top_k: self.top_k,
+                    warmup: self.warmup.unwrap_or(0),
+                },
             };
         } else if self.radius.is_some() || self.lambda.is_some() || self.sw_r.is_some() {
             bail!("--radius, --r and --lambda need --family");
+        }
+        let bimt_flags = self.bimt_a.is_some()
+            || self.swap_every.is_some()
+            || self.top_k.is_some()
+            || self.warmup.is_some();
+        if bimt_flags && self.family != Some(FamilyName::Bimt) {
+            bail!("--a, --swap-every, --top-k and --warmup need --family bimt");
         }
         if let Some(a) = self.activation {
             cfg.net.activation = a;

@@ -9,9 +9,11 @@
 //! in PNG the [`Canvas`] rasterizes glyphs itself with `ab_glyph`, because plotters 0.3.7's
 //! `ab_glyph` text drops each glyph's side bearing (letters then sit unevenly).
 //!
-//! Figures: [`trial`] (one task trial: inputs, periods, targets), [`curves`] (learning curves).
+//! Figures: [`trial`] (one task trial: inputs, periods, targets), [`curves`] (learning curves),
+//! [`pareto`] (a sweep's test error against active neurons and wiring length).
 
 pub mod curves;
+pub mod pareto;
 pub mod sheet;
 pub mod trial;
 

@@ -10,10 +10,12 @@ use crate::train::Adam;
 use anyhow::bail;
 
 /// What one swap round did.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SwapRound {
     /// Swaps made.
     pub swaps: usize,
+    /// The exchanges (p, q), in the order they were made.
+    pub pairs: Vec<(usize, usize)>,
     /// Wiring cost A * |D (.) W|_1 before the round.
     pub cost_before: f64,
     /// Wiring cost after the round.
@@ -162,13 +164,14 @@ pub fn swap_round(
     if a == 0.0 || n < 2 {
         return Ok(SwapRound {
             swaps: 0,
+            pairs: Vec::new(),
             cost_before: before,
             cost_after: before,
         });
     }
     let d = distances(&net.config().sheet);
     let mut raw = before / f64::from(a);
-    let mut swaps = 0;
+    let mut pairs = Vec::new();
     for p in top_units(net, top_k)? {
         let w = net.w_rec();
         let mut best = (0.0f64, p);
@@ -182,11 +185,12 @@ pub fn swap_round(
         if q != p && delta < -1e-9 * raw {
             swap_units(net, adam.as_deref_mut(), p, q)?;
             raw += delta;
-            swaps += 1;
+            pairs.push((p, q));
         }
     }
     Ok(SwapRound {
-        swaps,
+        swaps: pairs.len(),
+        pairs,
         cost_before: before,
         cost_after: super::bimt::wiring_cost(net, a),
     })

@@ -2,8 +2,9 @@
 //!
 //! Folder layout: `config.toml` (every field, defaults written out), `checkpoint.safetensors`
 //! (weights, Adam state, step, generator and noise state), `metrics.jsonl` (one JSON object per
-//! evaluation: step, mean training loss since the previous one, steps/s, per-task metrics) and, at
-//! the end, `eval.json` (the final evaluation).
+//! evaluation: step, mean training loss since the previous one, steps/s, per-task metrics, and for
+//! family `bimt` a `bimt` object with the swaps since the previous line and the wiring and
+//! connection costs) and, at the end, `eval.json` (the final evaluation).
 
 use super::checkpoint::{self, Named};
 use super::config::{RunConfig, Tasks};

@@ -1,0 +1,216 @@
+//! The recurrent matrix in the kernel's layout ("sliced ELL"), stored next to the compressed rows.
+//!
+//! Rows are taken in groups of [`LANES`] consecutive rows (the last group padded with empty rows).
+//! Group `g` has a degree `deg[g]`, the largest number of stored entries of its rows, and owns
+//! `LANES * deg[g]` slots, stored step by step: slot `k * LANES + l` of the group holds entry `k`
+//! of row `LANES * g + l`. Rows shorter than the degree are padded with `(offset 0, value +0.0)`.
+//! Offsets are byte offsets into the hidden state, `4 * column` (u16, so at most
+//! [`MAX_KERNEL_HIDDEN`] hidden units). The kernel then sums the `LANES` rows of a group in
+//! lockstep: one load brings the next weight of every row, one load eight byte offsets.
+//!
+//! The layout is fully determined by the compressed rows (and the int8 weights by `rec_q`):
+//! opening a blob checks that it is exactly that, slot by slot, so the public
+//! [`CsrView`] and the kernel always describe the same matrix.
+
+use super::error::{FormatError, Part};
+use super::le::LeSlice;
+use super::CsrView;
+
+/// Rows summed in lockstep by the recurrent kernel.
+pub(crate) const LANES: usize = 8;
+
+/// The most hidden units a blob may have: byte offsets `4 * column` must fit in u16.
+pub const MAX_KERNEL_HIDDEN: usize = 16384;
+
+/// The lane-grouped layout of one matrix (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Ell<F, H> {
+    /// Number of rows (not padded).
+    pub rows: usize,
+    /// Degree of each group (`rows.div_ceil(LANES)` entries).
+    pub deg: H,
+    /// Byte offset `4 * column` of each slot.
+    pub off: H,
+    /// Weight of each slot.
+    pub values: F,
+}
+
+pub(crate) type EllView<'a> = Ell<LeSlice<'a, f32>, LeSlice<'a, u16>>;
+pub(crate) type EllFast<'a> = Ell<&'a [f32], &'a [u16]>;
+
+impl<'a> EllView<'a> {
+    pub(crate) fn fast(&self) -> Option<EllFast<'a>> {
+        Some(Ell {
+            rows: self.rows,
+            deg: self.deg.as_slice()?,
+            off: self.off.as_slice()?,
+            values: self.values.as_slice()?,
+        })
+    }
+}
+
+/// The kernel layout built from compressed rows (encoder side). Never panics: inconsistent
+/// input gives some layout that [`validate`] then refuses.
+#[cfg(feature = "std")]
+pub(crate) struct EllRepr {
+    pub deg: Vec<u16>,
+    pub off: Vec<u16>,
+    pub values: Vec<f32>,
+    /// The int8 weights in the same slots, when given.
+    pub q: Option<Vec<i8>>,
+}
+
+#[cfg(feature = "std")]
+impl EllRepr {
+    pub(crate) fn build(c: &super::CsrRepr, q: Option<&[i8]>) -> Self {
+        let range = |r: usize| {
+            let at = |i: usize| c.row_ptr.get(i).map_or(0, |&p| p as usize);
+            let (s, e) = (at(r), at(r + 1));
+            (s, e.max(s))
+        };
+        let groups = c.rows.div_ceil(LANES);
+        let mut out = EllRepr {
+            deg: Vec::with_capacity(groups),
+            off: Vec::new(),
+            values: Vec::new(),
+            q: q.map(|_| Vec::new()),
+        };
+        for g in 0..groups {
+            let rows = (g * LANES..(g + 1) * LANES).map(|r| if r < c.rows { range(r) } else { (0, 0) });
+            let deg = rows.clone().map(|(s, e)| e - s).max().unwrap_or(0);
+            out.deg.push(deg as u16);
+            for k in 0..deg {
+                for (s, e) in rows.clone() {
+                    let i = s + k;
+                    let real = i < e;
+                    let col = if real { c.col_idx.get(i).copied() } else { None };
+                    out.off.push(col.map_or(0, |j| (u32::from(j) * 4) as u16));
+                    out.values
+                        .push(if real { c.values.get(i).copied().unwrap_or(0.0) } else { 0.0 });
+                    if let (Some(dst), Some(src)) = (out.q.as_mut(), q) {
+                        dst.push(if real { src.get(i).copied().unwrap_or(0) } else { 0 });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn length(part: Part, expected: usize, got: usize) -> FormatError {
+    FormatError::Length {
+        part,
+        expected,
+        got,
+    }
+}
+
+/// Checks that `deg`, `off`, `values` (and `q`, against the compressed rows' int8 weights `q_csr`)
+/// are exactly the layout of `csr` (already validated). Never panics.
+pub(crate) fn validate<'a>(
+    csr: &CsrView<'a>,
+    deg: LeSlice<'a, u16>,
+    off: LeSlice<'a, u16>,
+    values: &'a [u8],
+) -> Result<EllView<'a>, FormatError> {
+    let part = Part::RecurrentKernel;
+    let rows = csr.rows;
+    if rows > MAX_KERNEL_HIDDEN {
+        return Err(FormatError::Dimensions);
+    }
+    let groups = rows.div_ceil(LANES);
+    if deg.len() != groups {
+        return Err(length(part, 2 * groups, 2 * deg.len()));
+    }
+    let slots = deg.iter().map(usize::from).sum::<usize>() * LANES;
+    if off.len() != slots {
+        return Err(length(part, 2 * slots, 2 * off.len()));
+    }
+    let values = LeSlice::<f32>::new(values)
+        .filter(|v| v.len() == slots)
+        .ok_or(length(part, 4 * slots, values.len()))?;
+    let ell = Ell {
+        rows,
+        deg,
+        off,
+        values,
+    };
+    check_slots(csr, &ell, part, |slot, entry| {
+        let (o, v) = (off.get(slot), values.get(slot).map(f32::to_bits));
+        match entry {
+            Some(i) => {
+                o == csr.col_idx.get(i).map(|c| (u32::from(c) * 4) as u16)
+                    && v == csr.values.get(i).map(f32::to_bits)
+            }
+            None => o == Some(0) && v == Some(0),
+        }
+    })?;
+    Ok(ell)
+}
+
+/// Checks the int8 weights in kernel layout against the compressed rows' `q_csr`.
+pub(crate) fn validate_q<'a>(
+    csr: &CsrView<'a>,
+    ell: &EllView<'a>,
+    q: &'a [u8],
+    q_csr: &[i8],
+) -> Result<&'a [i8], FormatError> {
+    let part = Part::Int8RecurrentKernel;
+    if q.len() != ell.values.len() {
+        return Err(length(part, ell.values.len(), q.len()));
+    }
+    let q: &'a [i8] = bytemuck::cast_slice(q);
+    check_slots(csr, ell, part, |slot, entry| {
+        let got = q.get(slot).copied();
+        match entry {
+            Some(i) => got.is_some() && got == q_csr.get(i).copied(),
+            None => got == Some(0),
+        }
+    })?;
+    Ok(q)
+}
+
+/// Walks every slot of the layout; `ok(slot, Some(csr entry) | None for padding)` must hold.
+fn check_slots(
+    csr: &CsrView<'_>,
+    ell: &EllView<'_>,
+    part: Part,
+    ok: impl Fn(usize, Option<usize>) -> bool,
+) -> Result<(), FormatError> {
+    let mut base = 0usize;
+    for (g, d) in ell.deg.iter().enumerate() {
+        let d = usize::from(d);
+        let mut longest = 0;
+        for l in 0..LANES {
+            let r = g * LANES + l;
+            let bad = FormatError::ColumnIndex {
+                part,
+                row: r as u32,
+            };
+            let (s, e) = if r < csr.rows {
+                let s = csr.row_ptr.get(r).ok_or(bad)? as usize;
+                (s, csr.row_ptr.get(r + 1).ok_or(bad)? as usize)
+            } else {
+                (0, 0)
+            };
+            let len = e.checked_sub(s).ok_or(bad)?;
+            if len > d {
+                return Err(bad);
+            }
+            longest = longest.max(len);
+            for k in 0..d {
+                if !ok(base + k * LANES + l, (k < len).then_some(s + k)) {
+                    return Err(bad);
+                }
+            }
+        }
+        if longest != d {
+            return Err(FormatError::ColumnIndex {
+                part,
+                row: (g * LANES) as u32,
+            });
+        }
+        base += d * LANES;
+    }
+    Ok(())
+}
