@@ -76,19 +76,31 @@ impl EllRepr {
             q: q.map(|_| Vec::new()),
         };
         for g in 0..groups {
-            let rows = (g * LANES..(g + 1) * LANES).map(|r| if r < c.rows { range(r) } else { (0, 0) });
+            let rows =
+                (g * LANES..(g + 1) * LANES).map(|r| if r < c.rows { range(r) } else { (0, 0) });
             let deg = rows.clone().map(|(s, e)| e - s).max().unwrap_or(0);
             out.deg.push(deg as u16);
             for k in 0..deg {
                 for (s, e) in rows.clone() {
                     let i = s + k;
                     let real = i < e;
-                    let col = if real { c.col_idx.get(i).copied() } else { None };
+                    let col = if real {
+                        c.col_idx.get(i).copied()
+                    } else {
+                        None
+                    };
                     out.off.push(col.map_or(0, |j| (u32::from(j) * 4) as u16));
-                    out.values
-                        .push(if real { c.values.get(i).copied().unwrap_or(0.0) } else { 0.0 });
+                    out.values.push(if real {
+                        c.values.get(i).copied().unwrap_or(0.0)
+                    } else {
+                        0.0
+                    });
                     if let (Some(dst), Some(src)) = (out.q.as_mut(), q) {
-                        dst.push(if real { src.get(i).copied().unwrap_or(0) } else { 0 });
+                        dst.push(if real {
+                            src.get(i).copied().unwrap_or(0)
+                        } else {
+                            0
+                        });
                     }
                 }
             }
@@ -213,4 +225,183 @@ fn check_slots(
         base += d * LANES;
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::format::{Csr, CsrRepr};
+
+    fn le<T: Copy, const N: usize>(v: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {
+        v.iter().flat_map(|&x| f(x)).collect()
+    }
+
+    /// 19 rows (two whole groups and a partial one), rows of different lengths, one group empty.
+    fn sample() -> CsrRepr {
+        let n = 19;
+        let mut d = vec![0.0f32; n * n];
+        for r in (0..n).filter(|r| !(8..16).contains(r)) {
+            for c in 0..n {
+                if (r * 7 + c * 3) % (r % 5 + 2) == 0 {
+                    d[r * n + c] = (r as f32 - c as f32 * 0.5) / 8.0 + 0.25;
+                }
+            }
+        }
+        CsrRepr::from_dense(n, n, &d, |w| w != 0.0)
+    }
+
+    struct Bytes {
+        row_ptr: Vec<u8>,
+        col: Vec<u8>,
+        val: Vec<u8>,
+        deg: Vec<u8>,
+        off: Vec<u8>,
+        ell_val: Vec<u8>,
+    }
+
+    fn bytes(c: &CsrRepr, e: &EllRepr) -> Bytes {
+        Bytes {
+            row_ptr: le(&c.row_ptr, u32::to_le_bytes),
+            col: le(&c.col_idx, u16::to_le_bytes),
+            val: le(&c.values, f32::to_le_bytes),
+            deg: le(&e.deg, u16::to_le_bytes),
+            off: le(&e.off, u16::to_le_bytes),
+            ell_val: le(&e.values, f32::to_le_bytes),
+        }
+    }
+
+    fn open(b: &Bytes, rows: usize) -> Result<EllView<'_>, FormatError> {
+        let csr = Csr {
+            rows,
+            cols: rows,
+            row_ptr: LeSlice::new(&b.row_ptr).unwrap(),
+            col_idx: LeSlice::new(&b.col).unwrap(),
+            values: LeSlice::new(&b.val).unwrap(),
+        };
+        validate(
+            &csr,
+            LeSlice::new(&b.deg).unwrap(),
+            LeSlice::new(&b.off).unwrap(),
+            &b.ell_val,
+        )
+    }
+
+    #[test]
+    fn layout_holds_every_entry_in_its_lane_and_step() {
+        let c = sample();
+        let e = EllRepr::build(&c, None);
+        assert_eq!(e.deg.len(), 3);
+        assert_eq!(e.deg[1], 0, "rows 8..16 are empty");
+        let mut base = 0;
+        for (g, &d) in e.deg.iter().enumerate() {
+            let d = usize::from(d);
+            for l in 0..LANES {
+                let r = g * LANES + l;
+                let row: Vec<(u16, f32)> = if r < c.rows {
+                    let (s, t) = (c.row_ptr[r] as usize, c.row_ptr[r + 1] as usize);
+                    (s..t).map(|k| (c.col_idx[k], c.values[k])).collect()
+                } else {
+                    Vec::new()
+                };
+                for k in 0..d {
+                    let slot = base + k * LANES + l;
+                    let want = row.get(k).map_or((0, 0.0), |&(j, w)| (4 * j, w));
+                    assert_eq!((e.off[slot], e.values[slot]), want, "row {r} step {k}");
+                }
+            }
+            assert_eq!(
+                d,
+                (g * LANES..(g * LANES + LANES).min(c.rows))
+                    .map(|r| (c.row_ptr[r + 1] - c.row_ptr[r]) as usize)
+                    .max()
+                    .unwrap()
+            );
+            base += d * LANES;
+        }
+        assert_eq!(base, e.values.len());
+        let b = bytes(&c, &e);
+        assert!(open(&b, c.rows).is_ok());
+    }
+
+    #[test]
+    fn a_layout_that_differs_from_the_rows_is_refused() {
+        let c = sample();
+        let good = EllRepr::build(&c, None);
+        let bad_col = |f: &dyn Fn(&mut EllRepr)| {
+            let mut e = EllRepr::build(&c, None);
+            f(&mut e);
+            let b = bytes(&c, &e);
+            open(&b, c.rows).map(|_| ())
+        };
+        let col = |part| move |r: Result<(), FormatError>| matches!(r, Err(FormatError::ColumnIndex { part: p, .. }) if p == part);
+        let rk = col(Part::RecurrentKernel);
+        // A real entry with another column, another weight, a padding slot that is not +0.0.
+        assert!(rk(bad_col(&|e| e.off[0] += 4)));
+        assert!(rk(bad_col(&|e| e.values[1] = -e.values[1])));
+        let pad = (0..good.values.len())
+            .find(|&s| good.values[s] == 0.0)
+            .expect("the sample has padding");
+        assert!(rk(bad_col(&|e| e.values[pad] = -0.0)));
+        assert!(rk(bad_col(&|e| e.off[pad] = 4)));
+        // Degrees: one too many (slots added consistently) is not the canonical layout.
+        assert!(rk(bad_col(&|e| {
+            e.deg[1] = 1;
+            let at = usize::from(e.deg[0]) * LANES;
+            e.off.splice(at..at, [0; LANES]);
+            e.values.splice(at..at, [0.0; LANES]);
+        })));
+        // Lengths.
+        assert!(matches!(
+            bad_col(&|e| e.deg.push(0)),
+            Err(FormatError::Length { .. })
+        ));
+        assert!(matches!(
+            bad_col(&|e| {
+                e.off.pop();
+            }),
+            Err(FormatError::Length { .. })
+        ));
+        assert!(matches!(
+            bad_col(&|e| {
+                e.values.pop();
+            }),
+            Err(FormatError::Length { .. })
+        ));
+    }
+
+    #[test]
+    fn int8_layout_follows_the_same_slots() {
+        let c = sample();
+        let q: Vec<i8> = (0..c.nnz()).map(|k| (k % 200) as i8 - 100).collect();
+        let e = EllRepr::build(&c, Some(&q));
+        let b = bytes(&c, &e);
+        let view = open(&b, c.rows).unwrap();
+        let qe: Vec<u8> = e.q.as_ref().unwrap().iter().map(|&v| v as u8).collect();
+        let csr = Csr {
+            rows: c.rows,
+            cols: c.rows,
+            row_ptr: LeSlice::new(&b.row_ptr).unwrap(),
+            col_idx: LeSlice::new(&b.col).unwrap(),
+            values: LeSlice::new(&b.val).unwrap(),
+        };
+        assert!(validate_q(&csr, &view, &qe, &q).is_ok());
+        let mut wrong = qe.clone();
+        wrong[0] ^= 1;
+        assert!(validate_q(&csr, &view, &wrong, &q).is_err());
+        assert!(validate_q(&csr, &view, &qe[1..], &q).is_err());
+    }
+
+    #[test]
+    fn too_many_hidden_units_for_u16_byte_offsets() {
+        let n = MAX_KERNEL_HIDDEN + 1;
+        let c = CsrRepr {
+            rows: n,
+            cols: n,
+            row_ptr: vec![0; n + 1],
+            col_idx: Vec::new(),
+            values: Vec::new(),
+        };
+        let b = bytes(&c, &EllRepr::build(&c, None));
+        assert_eq!(open(&b, n).unwrap_err(), FormatError::Dimensions);
+    }
 }

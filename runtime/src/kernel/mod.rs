@@ -11,7 +11,9 @@
 //! let mut state = State::new(model.n_hidden(), &mut buf)?;
 //! kernel::step(&model, &mut state, &input, &mut output)?;   // state.hidden() is h'
 //! ```
-//! - [`step`]: f32 weights; the recurrent product runs over compressed rows (cost ~ stored weights).
+//! - [`step`]: f32 weights; the recurrent product runs over the blob's lane-grouped copy of the
+//!   compressed rows (8 rows summed in lockstep, inline assembly on Cortex-M4F; cost ~ stored
+//!   weights plus padding, see `format::ell`), with each row's terms summed in index order.
 //! - [`step_int8`]: the blob's int8 variant. Each weight is `q * s` with `q` an i8 and `s` one f32
 //!   scale per row (symmetric, no zero point, `s = max|w| / 127`); a row's dot product is
 //!   accumulated as `sum q_j x_j` in f32 and multiplied by `s` once. Activations, biases and the
@@ -28,6 +30,7 @@
 
 mod activation;
 pub mod dense;
+mod ell;
 pub mod phase;
 mod sparse;
 mod state;

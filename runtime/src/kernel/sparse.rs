@@ -1,5 +1,5 @@
 //! The inner loops: row dot products over compressed rows or dense rows, in f32 and int8, and the
-//! phases of a step over a set of arrays. Generic over how elements are read (`&[T]` or
+//! phases of a step over a set of arrays (the recurrent product itself is in `kernel::ell`). Generic over how elements are read (`&[T]` or
 //! [`LeSlice`](crate::format::LeSlice)) so the zero-copy path and the misaligned path share code
 //! (and give the same bits).
 //!
@@ -10,9 +10,10 @@
 //! indices below the vector length) and vectors of the model's sizes; the public entry points in
 //! `kernel` check the sizes, `ModelView::from_bytes` the rest.
 
-use crate::format::{Activation, Csr, Load, Matrix, Net};
+use crate::format::{Activation, Csr, Ell, Load, Matrix, Net};
 
 use super::activation::leaky_update;
+use super::ell::RecKernel;
 
 /// `sum_k w(k) * x[col[k]]` over the entries `s..e`, in order.
 ///
@@ -31,13 +32,8 @@ unsafe fn gather_dot<H: Load<u16>>(
 }
 
 /// `sum_k term(k)` over `s..e`, one accumulator, in index order (the order of the trainer's
-/// reference and of earlier versions of this kernel, so the bits did not change).
-///
-/// A 4-accumulator version, unrolled by 4 with a straight-line tail, was measured on the emulated
-/// Cortex-M4F (firmware `COST ... part=recurrent`, default model, 11.5 stored weights per row):
-/// 8.78 instructions per recurrent nonzero against 8.36 for this loop, which LLVM unrolls itself
-/// (steady state 6 instructions per nonzero either way: `ldrh` col, `add` address, `vldr` x,
-/// `vldr` w, `vmla`, plus loop overhead; the rest is per-row cost). So this simple loop stays.
+/// reference). Used for the input and output matrices; the recurrent product has its own
+/// lane-grouped loop (`kernel::ell`), which keeps the same per-row order.
 ///
 /// # Safety
 /// `term` must be safe to call for every `k` in `s..e`.
@@ -126,7 +122,8 @@ unsafe fn mat_dot_q<F, U: Load<u32>, H: Load<u16>>(
     }
 }
 
-/// Recurrent part of the pre-activation: `acc_i = W_i. h` (f32) or `acc_i = s_i (q_i. h)` (int8).
+/// Recurrent part of the pre-activation: `acc_i = W_i. h` (f32) or `acc_i = s_i (q_i. h)` (int8),
+/// over the lane-grouped layout (`kernel::ell`).
 ///
 /// # Safety
 /// Validated `net`; `h`, `acc` of length n_hidden; with `int8`, `net.int8` present.
@@ -136,19 +133,17 @@ pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     h: &[f32],
     acc: &mut [f32],
     int8: bool,
-) {
-    match (&net.int8, int8) {
-        (Some(q), true) => {
-            for (i, a) in acc.iter_mut().enumerate() {
-                // SAFETY: forwarded.
-                unsafe { *a = q.rec_scale.at(i) * csr_dot_q(&net.rec, q.rec_q, i, h) };
+) where
+    Ell<F, H>: RecKernel,
+{
+    // SAFETY: forwarded; `rec_q_ell` is present exactly when `int8` is.
+    unsafe {
+        match (&net.int8, net.rec_q_ell, int8) {
+            (Some(q), Some(qe), true) => {
+                let s = q.rec_scale;
+                net.rec_ell.rec_i8(qe, |i| s.at(i), h, acc)
             }
-        }
-        _ => {
-            for (i, a) in acc.iter_mut().enumerate() {
-                // SAFETY: forwarded.
-                unsafe { *a = csr_dot(&net.rec, i, h) };
-            }
+            _ => net.rec_ell.rec_f32(h, acc),
         }
     }
 }
@@ -221,7 +216,9 @@ pub(crate) unsafe fn step_net<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     next: &mut [f32],
     o: &mut [f32],
     int8: bool,
-) {
+) where
+    Ell<F, H>: RecKernel,
+{
     // SAFETY: forwarded.
     unsafe {
         recurrent(net, h, next, int8);

@@ -4,7 +4,7 @@
 
 /// Full n x n matrix of Euclidean distances between the rows of `points` ([n, dim] row-major).
 pub fn pairwise(points: &[f64], dim: usize) -> Vec<f64> {
-    let n = if dim == 0 { 0 } else { points.len() / dim };
+    let n = points.len().checked_div(dim).unwrap_or(0);
     let mut d = vec![0.0; n * n];
     for i in 0..n {
         let a = &points[i * dim..(i + 1) * dim];
@@ -237,7 +237,7 @@ impl Clustering {
 /// Clusters the rows of `points` ([n, dim]): average linkage, cuts k = 2..=min(k_max, n-1), keeps
 /// the highest mean silhouette (the smallest such k on ties). None when n < 3 (no cut to score).
 pub fn cluster(points: &[f64], dim: usize, k_max: usize) -> Option<Clustering> {
-    let n = if dim == 0 { 0 } else { points.len() / dim };
+    let n = points.len().checked_div(dim).unwrap_or(0);
     if n < 3 || k_max < 2 {
         return None;
     }

@@ -6,7 +6,11 @@
 //! it (unlike `Run::resume`, which tidies the metrics log).
 
 pub mod cluster;
+pub mod fixed_points;
+pub mod graph;
+pub mod linalg;
 pub mod modularity;
+pub mod svcca;
 pub mod task_variance;
 pub mod wiring;
 
@@ -130,7 +134,7 @@ impl Analysis {
         out
     }
 
-    /// All results as JSON (see `gyrus analyze --help` for the fields).
+    /// All results as JSON (fields listed in `cli::analyze`).
     pub fn to_json(&self) -> Value {
         let w = &self.wiring;
         let v = &self.variance;

@@ -71,7 +71,10 @@ pub fn wiring(net: &Network) -> Wiring {
         recurrent_active: active.len(),
         input_active: count(net.w_in()),
         output_active: count(net.w_out()),
-        wiring_length: active.iter().map(|c| manhattan(&sheet, c.0, c.1)).sum::<usize>() as f64
+        wiring_length: active
+            .iter()
+            .map(|c| manhattan(&sheet, c.0, c.1))
+            .sum::<usize>() as f64
             / sheet.rows.max(sheet.cols).max(1) as f64,
     }
 }

@@ -43,6 +43,9 @@ pub struct TrainBench {
     /// Do not time candle autograd at all.
     #[arg(long)]
     pub no_candle: bool,
+    /// Only the configurations whose name contains this text (e.g. "N=625").
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 /// `gyrus bench tasks`.
@@ -73,6 +76,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let opts = crate::train::bench::BenchOptions {
                 quick: a.quick,
                 candle: !a.no_candle,
+                only: a.only,
             };
             let mut out = std::io::stdout().lock();
             crate::train::bench::bench_train(&opts, &mut out)?;

@@ -6,7 +6,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod analyze;
 pub mod bench;
+pub mod dynamics;
 pub mod eval;
 pub mod export;
 pub mod inspect;
@@ -42,6 +44,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Describe a model blob and draw its connectivity on the sheet.
     Inspect(inspect::InspectArgs),
+    /// Measures of a trained run: task variance, functional clusters, modularity on the sheet.
+    Analyze(analyze::AnalyzeArgs),
     /// Train a grid of configs (resumable), and show its status.
     Sweep(sweep::SweepArgs),
 }
@@ -56,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(args) => plot::run(args),
         Command::Export(args) => export::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Analyze(args) => analyze::run(args),
         Command::Sweep(args) => sweep::run(args),
     }
 }

@@ -78,6 +78,7 @@ fn run_sweep(a: RunArgs) -> Result<()> {
             std::env::current_exe().context("cannot find the gyrus binary; give --gyrus PATH")?
         }
     };
+    let _lock = local::Lock::take(&dir)?;
     let outcomes = local::run(&dir, &m, &LocalOptions { jobs, gyrus })?;
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let failed: Vec<(&str, &str)> = m
@@ -89,14 +90,20 @@ fn run_sweep(a: RunArgs) -> Result<()> {
             _ => None,
         })
         .collect();
+    let dups = count(|o| *o == Outcome::Duplicate);
     eprintln!(
-        "sweep {}: {} points: {} skipped (already finished), {} trained, {} resumed, {} failed",
+        "sweep {}: {} points: {} skipped (already finished), {} trained, {} resumed, {} failed{}",
         dir.display(),
         outcomes.len(),
         count(|o| *o == Outcome::Skipped),
         count(|o| *o == Outcome::Trained),
         count(|o| *o == Outcome::Resumed),
-        failed.len()
+        failed.len(),
+        if dups > 0 {
+            format!(", {dups} duplicates of other points not run")
+        } else {
+            String::new()
+        }
     );
     if !failed.is_empty() {
         for (name, why) in &failed {

@@ -10,12 +10,19 @@
 //! `ab_glyph` text drops each glyph's side bearing (letters then sit unevenly).
 //!
 //! Figures: [`trial`] (one task trial: inputs, periods, targets), [`curves`] (learning curves),
-//! [`pareto`] (a sweep's test error against active neurons and wiring length).
+//! [`pareto`] (a sweep's test error against active neurons and wiring length),
+//! [`modular_sheet`], [`variance_matrix`], [`weight_distance`] (`gyrus analyze`: clusters on the
+//! sheet, clustered task variance, |w| against distance).
 
 pub mod curves;
+pub mod fixed_points;
+pub mod modular_sheet;
 pub mod pareto;
 pub mod sheet;
+pub mod similarity;
 pub mod trial;
+pub mod variance_matrix;
+pub mod weight_distance;
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use anyhow::{anyhow, bail, Context, Result};
@@ -30,7 +37,7 @@ pub const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// The embedded font, parsed once.
-fn embedded_font() -> Result<&'static FontRef<'static>> {
+pub(crate) fn embedded_font() -> Result<&'static FontRef<'static>> {
     static FONT_REF: std::sync::OnceLock<Option<FontRef<'static>>> = std::sync::OnceLock::new();
     FONT_REF
         .get_or_init(|| FontRef::try_from_slice(FONT_BYTES).ok())
@@ -250,7 +257,8 @@ pub fn text_width(text: &str, size: f64) -> i32 {
     layout(text, size).map_or(0, |(w, _, _)| w.ceil() as i32)
 }
 
-fn px_scale(font: &FontRef<'_>, size: f64) -> PxScale {
+/// The ab_glyph scale of em size `size` for `font`.
+pub(crate) fn px_scale(font: &FontRef<'_>, size: f64) -> PxScale {
     let units = font.units_per_em().unwrap_or(2048.0);
     PxScale::from(size as f32 * font.height_unscaled() / units)
 }

@@ -57,10 +57,19 @@ impl Axis {
         let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if lo > 0.0 && hi / lo >= 10.0 {
             let lo = 10f64.powf(lo.log10().floor());
-            let hi = 10f64.powf(hi.log10().ceil());
+            let p = 10f64.powf(hi.log10().floor());
+            let hi = [1.0, 2.0, 5.0, 10.0]
+                .iter()
+                .map(|m| m * p)
+                .find(|&x| x >= hi * 0.999)
+                .unwrap_or(10.0 * p);
             return Axis { lo, hi, log: true };
         }
-        let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 1.0, hi + 1.0) };
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 1.0, hi + 1.0)
+        };
         let step = nice_step(hi - lo, 5.0);
         Axis {
             lo: (lo / step).floor() * step,
@@ -81,8 +90,11 @@ impl Axis {
     /// Tick values.
     fn ticks(&self) -> Vec<f64> {
         if self.log {
-            let (a, b) = (self.lo.log10().round() as i32, self.hi.log10().round() as i32);
-            let mults: &[f64] = if b - a <= 2 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+            let (a, b) = (
+                self.lo.log10().round() as i32,
+                self.hi.log10().ceil() as i32,
+            );
+            let mults: &[f64] = if b - a <= 3 { &[1.0, 2.0, 5.0] } else { &[1.0] };
             (a..=b)
                 .flat_map(|e| mults.iter().map(move |m| m * 10f64.powi(e)))
                 .filter(|&x| x <= self.hi * 1.0001)
@@ -156,9 +168,18 @@ impl ParetoFigure {
             c.text(&label(t), 13.0, (px(t), y1 + 9), centre)?;
         }
         c.line(&[(x0, y0), (x0, y1), (x1, y1)], BLACK, 1)?;
-        let x_text = if ax.log { format!("{x_label} (log scale)") } else { x_label.to_string() };
+        let x_text = if ax.log {
+            format!("{x_label} (log scale)")
+        } else {
+            x_label.to_string()
+        };
         c.text(&x_text, 15.0, ((x0 + x1) / 2, y1 + 34), centre)?;
-        c.text("test error", 15.0, (x0 - 60, y0 - 26), (HPos::Left, VPos::Center))?;
+        c.text(
+            "test error",
+            15.0,
+            (x0 - 60, y0 - 26),
+            (HPos::Left, VPos::Center),
+        )?;
         for (k, fam) in families(&self.points).iter().enumerate() {
             let (_, colour) = style(fam, k);
             let pts: Vec<(f64, f64)> = self
@@ -210,12 +231,7 @@ impl Figure for ParetoFigure {
         let y_hi = (nice_step(max_err.max(0.05), 5.0) * 5.0)
             .min(if max_err <= 1.0 { 1.0 } else { f64::MAX })
             .max(max_err);
-        c.text(
-            &self.title,
-            17.0,
-            (PANEL_W, 12),
-            (HPos::Center, VPos::Top),
-        )?;
+        c.text(&self.title, 17.0, (PANEL_W, 12), (HPos::Center, VPos::Top))?;
         self.panel(c, 0, "active neurons", |p| p.active_units as f64, y_hi)?;
         self.panel(c, PANEL_W, "wiring length", |p| p.wiring_length, y_hi)?;
         let lx = 2 * PANEL_W + 10;
@@ -229,13 +245,23 @@ impl Figure for ParetoFigure {
             c.area
                 .draw(&Circle::new((lx + 15, ly), 5, colour.filled()))
                 .map_err(super::plot_error)?;
-            c.text(&format!("{name} ({n})"), 13.0, (lx + 40, ly), (HPos::Left, VPos::Center))?;
+            c.text(
+                &format!("{name} ({n})"),
+                13.0,
+                (lx + 40, ly),
+                (HPos::Left, VPos::Center),
+            )?;
         }
         ly += 40;
         c.area
             .draw(&Circle::new((lx + 15, ly), 5, BLACK.filled()))
             .map_err(super::plot_error)?;
-        c.text("on its frontier", 13.0, (lx + 40, ly), (HPos::Left, VPos::Center))?;
+        c.text(
+            "on its frontier",
+            13.0,
+            (lx + 40, ly),
+            (HPos::Left, VPos::Center),
+        )?;
         ly += 24;
         c.area
             .draw(&Circle::new((lx + 15, ly), 4, BLACK.stroke_width(2)))
@@ -253,9 +279,14 @@ mod tests {
     fn axes_go_log_when_the_range_is_wide() {
         let a = Axis::fit(&[3.0, 250.0]);
         assert!(a.log);
-        assert_eq!((a.lo, a.hi), (1.0, 1000.0));
-        assert_eq!(a.ticks(), [1.0, 10.0, 100.0, 1000.0]);
-        assert!((a.frac(10.0) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!((a.lo, a.hi), (1.0, 500.0));
+        assert_eq!(
+            a.ticks(),
+            [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
+        );
+        assert!((a.frac(10.0) - 1.0 / 500f64.log10()).abs() < 1e-12);
+        let a = Axis::fit(&[3.0, 25000.0]);
+        assert_eq!(a.ticks(), [1.0, 10.0, 100.0, 1000.0, 10000.0]);
         let a = Axis::fit(&[0.0, 7.0]);
         assert!(!a.log);
         assert_eq!((a.lo, a.hi), (0.0, 8.0));

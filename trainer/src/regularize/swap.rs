@@ -49,8 +49,9 @@ fn delta_with(w: &[f32], dp: &[f64], dq: &[f64], n: usize, p: usize, q: usize) -
         if k == p || k == q {
             continue;
         }
-        let moved = wq[k].abs() - wp[k].abs() + w[k * n + q].abs() - w[k * n + p].abs();
-        sum += (dp[k] - dq[k]) * f64::from(moved);
+        let abs = |x: f32| f64::from(x.abs());
+        let moved = abs(wq[k]) - abs(wp[k]) + abs(w[k * n + q]) - abs(w[k * n + p]);
+        sum += (dp[k] - dq[k]) * moved;
     }
     sum
 }

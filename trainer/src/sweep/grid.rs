@@ -22,7 +22,9 @@
 //! `lambda` or `A`, the family (after `family`, if the grid sets it) must be `l1` or `bimt`, and
 //! the point's family becomes: `dense` if lambda = 0 (no cost), `l1 { lambda }` if A = 0 (or the
 //! family is `l1` and A is not set), else `bimt { lambda, a = A }` (other bimt fields of the base
-//! are kept). Unset lambda or A are taken from the base family.
+//! are kept). Unset lambda or A are taken from the base family (a bimt base without `a` keeps the
+//! family's default). So a grid over lambda and A on a bimt base gives the three frontiers of
+//! Liu et al.: BIMT, L1 (A = 0) and none (lambda = 0).
 //!
 //! Point configs are built on the config as a [`toml::Value`], then checked by deserializing into
 //! [`RunConfig`] and [`RunConfig::validate`], so this module does not depend on the family enum.
@@ -329,11 +331,23 @@ pub fn apply(base: &Value, point: &Point) -> Result<(Value, RunConfig)> {
     if let Some(kind) = get("family") {
         set_kind(family, kind);
     }
-    if let Some(d) = get("radius") {
-        family.insert("d".into(), Value::Float(float(d)?));
-    }
-    if let Some(r) = get("r") {
-        family.insert("r".into(), Value::Float(float(r)?));
+    for (key, field, families) in [
+        ("radius", "d", "local, random and small-world"),
+        ("r", "r", "small-world"),
+    ] {
+        if let Some(x) = get(key) {
+            let kind = family
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("dense");
+            if !takes(kind, field) {
+                bail!(
+                    "grid key {key} applies to the families {families}, not {kind} \
+                     (set the base family or add a grid key family)"
+                );
+            }
+            family.insert(field.into(), Value::Float(float(x)?));
+        }
     }
     if get("lambda").is_some() || get("A").is_some() {
         let kind = family
@@ -365,15 +379,17 @@ pub fn apply(base: &Value, point: &Point) -> Result<(Value, RunConfig)> {
         if lambda == 0.0 {
             *family = Table::new();
             family.insert("kind".into(), Value::String("dense".into()));
-        } else if a.is_none_or(|a| a == 0.0) && (kind == "l1" || a.is_some()) {
+        } else if a == Some(0.0) || (kind == "l1" && a.is_none()) {
             *family = Table::new();
             family.insert("kind".into(), Value::String("l1".into()));
             family.insert("lambda".into(), Value::Float(lambda));
         } else {
-            let a = a.with_context(|| "the base bimt family has no a; give it or grid key A")?;
+            // bimt; without A anywhere, the family's own default a applies.
             set_kind(family, "bimt");
             family.insert("lambda".into(), Value::Float(lambda));
-            family.insert("a".into(), Value::Float(a));
+            if let Some(a) = a {
+                family.insert("a".into(), Value::Float(a));
+            }
         }
     }
     let cfg: RunConfig = v
@@ -462,6 +478,29 @@ mod tests {
             apply(&bimt, &g.points()[0]).unwrap().1.net.family.name(),
             "dense"
         );
+        // The full convention on a bimt base: bimt fields the grid does not set are kept.
+        let bimt = base("{ kind = \"bimt\", lambda = 1e-5, a = 2.0, swap_every = 50 }");
+        let g = Grid::parse("lambda=0,1e-3; A=0,0.5").unwrap();
+        let fams: Vec<String> = g
+            .points()
+            .iter()
+            .map(|p| format!("{:?}", apply(&bimt, p).unwrap().1.net.family))
+            .collect();
+        assert_eq!(fams[0], "Dense");
+        assert_eq!(fams[1], "Dense");
+        assert_eq!(fams[2], "L1 { lambda: 0.001 }");
+        assert!(
+            fams[3].starts_with("Bimt { lambda: 0.001, a: 0.5, swap_every: 50"),
+            "{}",
+            fams[3]
+        );
+        // lambda alone on a bimt base keeps its a; A > 0 on an l1 base gives bimt.
+        let g = Grid::parse("lambda=1e-4").unwrap();
+        let (v, _) = apply(&bimt, &g.points()[0]).unwrap();
+        assert_eq!(v["net"]["family"]["a"].as_float(), Some(2.0));
+        let g = Grid::parse("A=1").unwrap();
+        let (v, _) = apply(&base("{ kind = \"l1\", lambda = 1e-4 }"), &g.points()[0]).unwrap();
+        assert_eq!(v["net"]["family"]["kind"].as_str(), Some("bimt"));
         // Family changes keep the parameters the new family takes.
         let local = base("{ kind = \"local\", d = 2.0 }");
         let g = Grid::parse("family=random,local; radius=1.5").unwrap();
@@ -478,6 +517,14 @@ mod tests {
         assert!(e.contains("l1 or bimt"), "{e}");
         let g = Grid::parse("radius=2").unwrap();
         let e = format!("{:#}", apply(&dense, &g.points()[0]).unwrap_err());
+        assert!(
+            e.contains("local, random and small-world, not dense"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            apply(&base("{ kind = \"blob\" }"), &Vec::new()).unwrap_err()
+        );
         assert!(e.contains("does not parse"), "{e}");
         let g = Grid::parse("batch=0").unwrap();
         let e = apply(&dense, &g.points()[0]).unwrap_err().to_string();

@@ -27,6 +27,8 @@ pub struct LocalOptions {
 pub enum Outcome {
     /// Already finished: not run.
     Skipped,
+    /// Same config as an earlier point ([`super::manifest::Entry::duplicate_of`]): not run.
+    Duplicate,
     /// Trained from the start and finished.
     Trained,
     /// Resumed and finished.
@@ -42,6 +44,11 @@ pub fn run(dir: &Path, m: &Manifest, opts: &LocalOptions) -> Result<Vec<Outcome>
     let mut outcomes = vec![Outcome::Skipped; m.points.len()];
     let mut todo = Vec::new();
     for e in &m.points {
+        if let Some(d) = e.duplicate_of {
+            eprintln!("skipped {} (same config as {})", e.name, m.points[d].name);
+            outcomes[e.index] = Outcome::Duplicate;
+            continue;
+        }
         match action(dir, e) {
             Ok(Action::Skip) => eprintln!("skipped {} (finished)", e.name),
             Ok(a) => todo.push((e.index, a)),
@@ -49,10 +56,14 @@ pub fn run(dir: &Path, m: &Manifest, opts: &LocalOptions) -> Result<Vec<Outcome>
         }
     }
     let total = todo.len();
+    let finished = outcomes.iter().filter(|o| **o == Outcome::Skipped).count() - total;
     eprintln!(
-        "{} points: {} finished (skipped), {} to run, {} at a time",
+        "{} points: {finished} finished (skipped), {} duplicates, {} to run, {} at a time",
         m.points.len(),
-        m.points.len() - total - outcomes.iter().filter(|o| **o != Outcome::Skipped).count(),
+        outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Duplicate)
+            .count(),
         total,
         opts.jobs.max(1).min(total.max(1))
     );
@@ -153,4 +164,83 @@ fn run_point(
     writeln!(log, "== gyrus sweep: failed: {why}")?;
     std::fs::write(run.join(FAILED_FILE), format!("{why}\n"))?;
     Ok(Outcome::Failed(why))
+}
+
+/// The lock file that keeps two local sweeps from training the same folder at once.
+pub const LOCK_FILE: &str = "sweep.lock";
+
+/// Holds [`LOCK_FILE`] (the owner's process id) while alive; removes it on drop.
+#[derive(Debug)]
+pub struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    /// Takes the lock of the sweep folder `dir`. A lock left by a process that no longer runs
+    /// (an interrupted sweep; checked through `/proc` where it exists) is taken over.
+    pub fn take(dir: &Path) -> Result<Lock> {
+        let path = dir.join(LOCK_FILE);
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    writeln!(f, "{}", std::process::id())?;
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = std::fs::read_to_string(&path).unwrap_or_default();
+                    let owner = owner.trim();
+                    let proc = Path::new("/proc");
+                    let stale = proc.is_dir()
+                        && (owner.parse::<u32>().is_err() || !proc.join(owner).exists());
+                    if !stale {
+                        anyhow::bail!(
+                            "another gyrus sweep (process {owner}) is running {}; if it is not, \
+                             delete {}",
+                            dir.display(),
+                            path.display()
+                        );
+                    }
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("removing stale {}", path.display()))?;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("creating {}", path.display()));
+                }
+            }
+        }
+        anyhow::bail!("cannot take the lock {}", path.display())
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_is_exclusive_and_stale_locks_are_taken_over() {
+        let dir = std::env::temp_dir().join(format!("gyrus-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let lock = Lock::take(&dir).unwrap();
+        let e = Lock::take(&dir).unwrap_err().to_string();
+        assert!(e.contains("another gyrus sweep"), "{e}");
+        drop(lock);
+        assert!(!dir.join(LOCK_FILE).exists());
+        if Path::new("/proc").is_dir() {
+            // No process has id u32::MAX - 1.
+            std::fs::write(dir.join(LOCK_FILE), format!("{}\n", u32::MAX - 1)).unwrap();
+            let _lock = Lock::take(&dir).unwrap();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -46,6 +46,10 @@ pub struct Entry {
     pub config_file: String,
     /// The full run config (TOML), every field written out.
     pub config: String,
+    /// The earlier point with exactly the same config, if any (e.g. lambda = 0 with different A
+    /// values: all dense). Such a point shares that point's run folder and is not trained again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<usize>,
 }
 
 impl Manifest {
@@ -62,12 +66,21 @@ impl Manifest {
                 let desc: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!("grid point {index} ({})", desc.join(" "))
             })?;
+            let config = cfg.to_toml()?;
+            let duplicate_of = points
+                .iter()
+                .find(|e: &&Entry| e.duplicate_of.is_none() && e.config == config)
+                .map(|e| e.index);
             points.push(Entry {
                 index,
                 family: cfg.net.family.name().to_string(),
-                run_dir: format!("runs/{name}"),
+                run_dir: match duplicate_of {
+                    Some(i) => points[i].run_dir.clone(),
+                    None => format!("runs/{name}"),
+                },
                 config_file: format!("configs/{name}.toml"),
-                config: cfg.to_toml()?,
+                config,
+                duplicate_of,
                 params: point.into_iter().collect(),
                 name,
             });
@@ -98,8 +111,15 @@ impl Manifest {
                 m.version
             );
         }
-        if m.points.iter().enumerate().any(|(i, e)| e.index != i) {
-            bail!("{}: point indices are not 0, 1, 2, ...", path.display());
+        if m.points.iter().enumerate().any(|(i, e)| {
+            e.index != i
+                || e.duplicate_of
+                    .is_some_and(|d| d >= i || m.points[d].duplicate_of.is_some())
+        }) {
+            bail!(
+                "{}: point indices are not 0, 1, 2, ... (or a duplicate_of does not name an earlier original)",
+                path.display()
+            );
         }
         Ok(m)
     }
@@ -188,6 +208,21 @@ mod tests {
         std::fs::write(dir.join(MANIFEST_FILE), "{}").unwrap();
         assert!(Manifest::load(&dir).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn points_with_the_same_config_share_one_run() {
+        let bimt = BASE.replace("kind = \"l1\"", "kind = \"bimt\"");
+        let m = Manifest::build("lambda=0,1e-3; A=0,1", &bimt).unwrap();
+        let fam: Vec<&str> = m.points.iter().map(|e| e.family.as_str()).collect();
+        assert_eq!(fam, ["dense", "dense", "l1", "bimt"]);
+        assert_eq!(m.points[1].duplicate_of, Some(0));
+        assert_eq!(m.points[1].run_dir, m.points[0].run_dir);
+        assert!(m
+            .points
+            .iter()
+            .filter(|e| e.index != 1)
+            .all(|e| e.duplicate_of.is_none()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! Sweep folder layout: `manifest.json`, `configs/<name>.toml` (the point's full config) and
 //! `runs/<name>/` (an ordinary run folder, plus `sweep.log` and, after a failed attempt,
-//! `sweep-failed.txt`). A backend needs only the manifest: for point `index` it runs
+//! `sweep-failed.txt`), and `sweep.lock` while a local sweep runs. A backend needs only the manifest: for point `index` it runs
 //! [`status::train_args`] (`gyrus train --config ... --out ...` or `--resume ...`) as given by
 //! [`status::action`]; a Slurm job array can map `SLURM_ARRAY_TASK_ID` to `index`.
 

@@ -86,11 +86,12 @@ pub fn measure(dir: &Path, entry: &Entry) -> Result<PointMeasures> {
     })
 }
 
-/// Measures every finished point; also returns the names of the points not finished.
+/// Measures every finished point (duplicates once); also returns the names of the points not
+/// finished.
 pub fn collect(dir: &Path, m: &Manifest) -> Result<(Vec<PointMeasures>, Vec<String>)> {
     let mut done = Vec::new();
     let mut missing = Vec::new();
-    for e in &m.points {
+    for e in m.points.iter().filter(|e| e.duplicate_of.is_none()) {
         if run_dir(dir, e).join(EVAL_FILE).exists() {
             done.push(measure(dir, e).with_context(|| format!("point {}", e.name))?);
         } else {

@@ -122,9 +122,21 @@ pub fn scan(dir: &Path, m: &Manifest) -> Vec<PointState> {
 /// Counts per state and a table of the unfinished points: what `gyrus sweep status` prints.
 pub fn report(dir: &Path, m: &Manifest) -> String {
     let states = scan(dir, m);
-    let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
+    let count = |w: &str| {
+        states
+            .iter()
+            .zip(&m.points)
+            .filter(|(s, e)| s.word() == w && e.duplicate_of.is_none())
+            .count()
+    };
+    let dups = m.points.iter().filter(|e| e.duplicate_of.is_some()).count();
+    let dup_text = if dups > 0 {
+        format!(" ({dups} are duplicates of others, counted once)")
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "{}: {} points: {} finished, {} started (running or interrupted), {} failed, {} pending\n",
+        "{}: {} points{dup_text}: {} finished, {} started (running or interrupted), {} failed, {} pending\n",
         dir.display(),
         states.len(),
         count("finished"),
@@ -133,6 +145,9 @@ pub fn report(dir: &Path, m: &Manifest) -> String {
         count("pending")
     );
     for (e, s) in m.points.iter().zip(&states) {
+        if e.duplicate_of.is_some() {
+            continue;
+        }
         let detail = match s {
             PointState::Finished => continue,
             PointState::Failed(why) => format!("failed: {why}"),

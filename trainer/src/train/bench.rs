@@ -12,12 +12,14 @@ use std::io::Write;
 use std::time::Instant;
 
 /// What to measure.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct BenchOptions {
-    /// Quick mode: only N = 256 dense and N = 625 local, fewer repetitions.
+    /// Quick mode: fewer repetitions, and candle only at the two small sizes.
     pub quick: bool,
     /// Also time candle autograd (slow at large N).
     pub candle: bool,
+    /// Only the configurations whose name contains this (e.g. "N=625").
+    pub only: Option<String>,
 }
 
 impl Default for BenchOptions {
@@ -25,6 +27,7 @@ impl Default for BenchOptions {
         BenchOptions {
             quick: true,
             candle: true,
+            only: None,
         }
     }
 }
@@ -98,32 +101,42 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
         &mut inputs,
         &mut targets,
     )?;
-    let mut cases: Vec<(&str, Sheet, Family, usize, usize)> = vec![
-        ("dense N=256", Sheet::new(16, 16), Family::Dense, 5, 2),
+    // (name, sheet, family, repetitions, candle repetitions, large).
+    let local = |d: f64| Family::Local { d, torus: false };
+    let cases: Vec<(&str, Sheet, Family, usize, usize, bool)> = vec![
+        (
+            "dense N=256",
+            Sheet::new(16, 16),
+            Family::Dense,
+            5,
+            2,
+            false,
+        ),
         (
             "local d=2 N=625",
             Sheet::new(25, 25),
-            Family::Local {
-                d: 2.0,
-                torus: false,
-            },
+            local(2.0),
             5,
             1,
+            false,
         ),
-    ];
-    if !opts.quick {
-        cases.push(("dense N=1024", Sheet::new(32, 32), Family::Dense, 3, 1));
-        cases.push((
+        (
+            "dense N=1024",
+            Sheet::new(32, 32),
+            Family::Dense,
+            3,
+            1,
+            true,
+        ),
+        (
             "local d=6 N=2500",
             Sheet::new(50, 50),
-            Family::Local {
-                d: 6.0,
-                torus: false,
-            },
+            local(6.0),
             2,
             1,
-        ));
-    }
+            true,
+        ),
+    ];
     writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), 1 thread (RAYON_NUM_THREADS=1), ms/step, median of {}", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
     writeln!(
         out,
@@ -131,14 +144,18 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
         "config", "act", "hand", "dense-mask", "candle", "mask/hand", "candle/hand"
     )?;
     let mut rows = Vec::new();
-    for (name, sheet, family, reps, candle_reps) in cases {
-        if let Ok(f) = std::env::var("TMPONLY") {
-            if !name.contains(&f) {
+    for (name, sheet, family, reps, candle_reps, large) in cases {
+        if let Some(only) = &opts.only {
+            if !name.contains(only.as_str()) {
                 continue;
             }
         }
         for act in [Activation::Tanh, Activation::Relu] {
-            let reps = if opts.quick { reps.min(3) } else { reps };
+            let reps = if opts.quick {
+                reps.min(if large { 1 } else { 3 })
+            } else {
+                reps
+            };
             let mut cfg = NetConfig::new(sheet, n_in, tasks::N_CLASSES);
             cfg.family = family.clone();
             cfg.activation = act;
@@ -159,7 +176,7 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
             } else {
                 None
             };
-            let candle_ms = if opts.candle {
+            let candle_ms = if opts.candle && !(opts.quick && large) {
                 let sigma = cfg.noise_sigma();
                 let mut rng = Rng::new(7);
                 let mut noise = vec![0.0f32; sheet.n_units() * t * b];

@@ -5,11 +5,13 @@
 //! - forward, per unit i: acc = a_t[i] + sum_k w[k] h_{t-1}[col k]; f = phi(acc);
 //!   h_t[i] = (1 - alpha) h_{t-1}[i] + alpha f (pre-activations are not stored);
 //! - backward, per unit j, over the transposed mask (the rows i that read unit j):
-//!   dh = g_t[j] + (1 - alpha) dh_{t+1}[j] + sum_i w[i, j] da_{t+1}[i];
-//!   da_t[j] = alpha phi'(f) dh (written over g_t[j]).
+//!   dh = W_out^T dy_t + (1 - alpha) dh_{t+1}[j] + sum_i w[i, j] da_{t+1}[i];
+//!   da_t[j] = alpha phi'(f) dh (the readout's dLoss/dh is computed here, never stored whole).
 //!
-//! The backward reads each column as a gathered sum (no scattered read-modify-write), from
-//! [`Transposed`], rebuilt from the mask and weights once per backward pass.
+//! The values read many times per step (h_{t-1}, da_{t+1}) come from contiguous [N, B] copies;
+//! the big unit-major buffers, where each unit's run sits on its own page, are read or written
+//! once per value, with software prefetch a few units ahead. The backward reads each column as
+//! a gathered sum (no scattered read-modify-write) from [`Transposed`], rebuilt once per pass.
 
 use super::kernels::Step;
 use super::simd::multiversion;
@@ -25,12 +27,26 @@ pub(crate) struct Transposed {
     ptr: Vec<usize>,
     rows: Vec<u32>,
     vals: Vec<f32>,
+    /// W_out transposed, [N, O].
+    w_out: Vec<f32>,
+    /// 0..O (the readout's "rows" for [`gather_rows`]).
+    iota: Vec<u32>,
 }
 
 impl Transposed {
-    /// Rebuilds from `mask` and its weights `w` (reusing the buffers).
-    pub fn rebuild(&mut self, mask: &Csr, w: &[f32]) {
+    /// Rebuilds from `mask`, its weights `w` and the readout `w_out` ([O, N]), reusing the
+    /// buffers.
+    pub fn rebuild(&mut self, mask: &Csr, w: &[f32], w_out: &[f32]) {
         let n = mask.n();
+        let no = w_out.len() / n.max(1);
+        self.iota.clear();
+        self.iota.extend(0..no as u32);
+        self.w_out.resize(n * no, 0.0);
+        for (o, row) in w_out.chunks_exact(n).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                self.w_out[j * no + o] = v;
+            }
+        }
         let (row_ptr, cols) = (mask.row_ptr(), mask.cols());
         self.ptr.clear();
         self.ptr.resize(n + 1, 0);
@@ -55,117 +71,253 @@ impl Transposed {
     }
 }
 
-/// acc[l] += w * x[l] over one chunk.
+/// acc[l] += w * x[l] over one chunk (`x` at least as long as `acc`). A full register block
+/// goes through fixed-size arrays so that it is vectorised, not unrolled into scalars.
 #[inline(always)]
 fn axpy(acc: &mut [f32], w: f32, x: &[f32]) {
+    if let (Ok(a), Some(Ok(v))) = (
+        <&mut [f32; W]>::try_from(&mut *acc),
+        x.get(..W).map(<&[f32; W]>::try_from),
+    ) {
+        axpy_block(a, w, v);
+        return;
+    }
     for (a, &v) in acc.iter_mut().zip(x) {
         *a += w * v;
     }
 }
 
-/// One unit's forward chunk `c0..c0 + len` (len <= W) of step `s`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn forward_chunk<const L: usize>(
-    act: Activation,
-    alpha: f32,
-    i: usize,
-    c0: usize,
-    (row_ptr, cols, w): (&[usize], &[u32], &[f32]),
-    s: Step,
-    a: &[f32],
-    f: &mut [f32],
-    h: &mut [f32],
-) {
-    let mut acc = [0.0f32; L];
-    let ra = i * s.ld + s.off + c0;
-    acc.copy_from_slice(&a[ra..ra + L]);
-    for k in row_ptr[i]..row_ptr[i + 1] {
-        let rh = cols[k] as usize * s.ld_h + s.off + c0;
-        axpy(&mut acc, w[k], &h[rh..rh + L]);
-    }
-    let rh = i * s.ld_h + s.off + c0;
-    if alpha == 1.0 {
-        act.apply_to(&acc, &mut h[rh + s.b..rh + s.b + L]);
-    } else {
-        let f_i = &mut f[ra..ra + L];
-        act.apply_to(&acc, f_i);
-        let keep = 1.0 - alpha;
-        let (prev, next) = h[rh..rh + s.b + L].split_at_mut(s.b);
-        for ((nx, &p), &v) in next.iter_mut().zip(&prev[..L]).zip(f_i.iter()) {
-            *nx = keep * p + alpha * v;
-        }
+fn axpy_block(acc: &mut [f32; W], w: f32, x: &[f32; W]) {
+    for l in 0..W {
+        acc[l] += w * x[l];
     }
 }
 
-/// Forward of one unit's run, tail (< W values) without register blocking.
+/// acc += sum_k vals[k] * src[idx[k] * stride + c0 ..][..acc.len()], in k order (one multiply
+/// and one add per value, so the AVX path gives the same bits as the plain loop).
+#[inline(always)]
+fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: usize, c0: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Ok(block) = <&mut [f32; W]>::try_from(&mut *acc) {
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX (checked just above).
+            unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
+            return;
+        }
+    }
+    let len = acc.len();
+    for (&i, &w) in idx.iter().zip(vals) {
+        let r = i as usize * stride + c0;
+        axpy(acc, w, &src[r..r + len]);
+    }
+}
+
+/// [`gather_rows`] for a full block, the accumulator in four AVX registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn gather_rows_avx(
+    acc: &mut [f32; W],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+) {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
+    };
+    // SAFETY (all loads and stores below): each pointer is the start of an 8-value part of a
+    // slice of W = 32 values obtained by checked indexing.
+    let p = acc.as_mut_ptr();
+    let (mut r0, mut r1, mut r2, mut r3) = unsafe {
+        (
+            _mm256_loadu_ps(p),
+            _mm256_loadu_ps(p.add(8)),
+            _mm256_loadu_ps(p.add(16)),
+            _mm256_loadu_ps(p.add(24)),
+        )
+    };
+    for (&i, &w) in idx.iter().zip(vals) {
+        let r = i as usize * stride + c0;
+        let x = src[r..r + W].as_ptr();
+        let wv = _mm256_set1_ps(w);
+        unsafe {
+            r0 = _mm256_add_ps(r0, _mm256_mul_ps(wv, _mm256_loadu_ps(x)));
+            r1 = _mm256_add_ps(r1, _mm256_mul_ps(wv, _mm256_loadu_ps(x.add(8))));
+            r2 = _mm256_add_ps(r2, _mm256_mul_ps(wv, _mm256_loadu_ps(x.add(16))));
+            r3 = _mm256_add_ps(r3, _mm256_mul_ps(wv, _mm256_loadu_ps(x.add(24))));
+        }
+    }
+    unsafe {
+        _mm256_storeu_ps(p, r0);
+        _mm256_storeu_ps(p.add(8), r1);
+        _mm256_storeu_ps(p.add(16), r2);
+        _mm256_storeu_ps(p.add(24), r3);
+    }
+}
+
+/// Units ahead whose strided runs are prefetched (each unit's run of one step sits on its own
+/// page of the [N, T*B] buffers, out of the hardware prefetcher's reach).
+const AHEAD: usize = 12;
+
+/// Asks for the cache lines of `buf[at..at + len]` (no effect past the end of `buf`).
+#[inline(always)]
+fn prefetch(buf: &[f32], at: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        if at + len <= buf.len() {
+            let mut k = 0;
+            while k < len {
+                // SAFETY: the address lies inside `buf` (checked above); a prefetch reads nothing.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(buf.as_ptr().add(at + k).cast()) };
+                k += 16;
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (buf, at, len);
+}
+
+/// The mask's compressed rows and weights.
+#[derive(Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    /// Row pointers (N + 1).
+    pub ptr: &'a [usize],
+    /// Column of each stored connection.
+    pub cols: &'a [u32],
+    /// Weight of each stored connection.
+    pub w: &'a [f32],
+}
+
+/// Buffers one forward step reads and writes.
+pub(crate) struct Fwd<'a> {
+    /// Input part of the pre-activations (W_in u + b + noise), [N, T*B] unit-major.
+    pub a: &'a [f32],
+    /// phi(a), [N, T*B] (written when alpha < 1).
+    pub f: &'a mut [f32],
+    /// Hidden states, [N, (T+1)*B] (h_t written).
+    pub h: &'a mut [f32],
+    /// h_{t-1} as a contiguous [N, B] block.
+    pub prev: &'a [f32],
+    /// h_t as a contiguous [N, B] block (written).
+    pub next: &'a mut [f32],
+}
+
+/// One unit's forward over `acc.len()` values from `c0` (acc is a register block or a tail).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn forward_tail(
+fn forward_run(
     act: Activation,
     alpha: f32,
     i: usize,
     c0: usize,
-    (row_ptr, cols, w): (&[usize], &[u32], &[f32]),
+    acc: &mut [f32],
+    m: Rows<'_>,
     s: Step,
-    a: &[f32],
-    f: &mut [f32],
-    h: &mut [f32],
+    io: &mut Fwd<'_>,
 ) {
-    let len = s.b - c0;
-    let mut acc = [0.0f32; W];
-    let acc = &mut acc[..len];
+    let len = acc.len();
     let ra = i * s.ld + s.off + c0;
-    acc.copy_from_slice(&a[ra..ra + len]);
-    for k in row_ptr[i]..row_ptr[i + 1] {
-        let rh = cols[k] as usize * s.ld_h + s.off + c0;
-        axpy(acc, w[k], &h[rh..rh + len]);
-    }
-    let rh = i * s.ld_h + s.off + c0;
+    acc.copy_from_slice(&io.a[ra..ra + len]);
+    let r = m.ptr[i]..m.ptr[i + 1];
+    gather_rows(acc, &m.cols[r.clone()], &m.w[r], io.prev, s.b, c0);
+    let rc = i * s.b + c0;
+    let next = &mut io.next[rc..rc + len];
     if alpha == 1.0 {
-        act.apply_to(acc, &mut h[rh + s.b..rh + s.b + len]);
+        act.apply_to(acc, next);
     } else {
-        let f_i = &mut f[ra..ra + len];
+        let f_i = &mut io.f[ra..ra + len];
         act.apply_to(acc, f_i);
         let keep = 1.0 - alpha;
-        let (prev, next) = h[rh..rh + s.b + len].split_at_mut(s.b);
-        for ((nx, &p), &v) in next.iter_mut().zip(&prev[..len]).zip(f_i.iter()) {
+        for ((nx, &p), &v) in next.iter_mut().zip(&io.prev[rc..rc + len]).zip(f_i.iter()) {
             *nx = keep * p + alpha * v;
         }
     }
+    let rh = i * s.ld_h + s.off + s.b + c0;
+    io.h[rh..rh + len].copy_from_slice(next);
 }
 
 multiversion! {
-    /// One forward step over the mask, fused with the activation and the leak: reads the input
-    /// part of the pre-activations `a` (W_in u + b + noise) and h_{t-1}; writes f (alpha < 1) and
-    /// h_t.
-    pub(crate) fn sparse_step_forward(act: Activation, alpha: f32, row_ptr: &[usize], cols: &[u32], w: &[f32], s: Step, a: &[f32], f: &mut [f32], h: &mut [f32]) {
-        let n = row_ptr.len() - 1;
-        let m = (row_ptr, cols, w);
+    /// One forward step over the mask, fused with the activation and the leak. Reads the input
+    /// part of the pre-activations and h_{t-1} (contiguous `prev`); writes f (alpha < 1), h_t into
+    /// the hidden states and into the contiguous `next`.
+    pub(crate) fn sparse_step_forward(act: Activation, alpha: f32, m: Rows<'_>, s: Step, io: &mut Fwd<'_>) {
+        let n = m.ptr.len() - 1;
         for i in 0..n {
+            let ahead = i + AHEAD;
+            prefetch(io.a, ahead * s.ld + s.off, s.b);
+            prefetch(io.h, ahead * s.ld_h + s.off + s.b, s.b);
+            if alpha != 1.0 {
+                prefetch(io.f, ahead * s.ld + s.off, s.b);
+            }
             let mut c0 = 0;
             while c0 + W <= s.b {
-                forward_chunk::<W>(act, alpha, i, c0, m, s, a, f, h);
+                let mut acc = [0.0f32; W];
+                forward_run(act, alpha, i, c0, &mut acc, m, s, io);
                 c0 += W;
             }
             if c0 < s.b {
-                forward_tail(act, alpha, i, c0, m, s, a, f, h);
+                let mut acc = [0.0f32; W];
+                forward_run(act, alpha, i, c0, &mut acc[..s.b - c0], m, s, io);
             }
         }
     }
 }
 
-/// Where the backward step reads phi(a_t) and writes dh.
-#[derive(Clone, Copy)]
-pub(crate) struct BackStep<'a> {
+/// What one backward step reads and writes.
+pub(crate) struct Bwd<'a> {
     /// phi(a_t) of unit i at `phi[i * phi_ld + phi_off ..][..B]`.
     pub phi: &'a [f32],
     /// Row length of `phi`.
     pub phi_ld: usize,
     /// Offset of this step's block in `phi`.
     pub phi_off: usize,
-    /// Whether a later step exists (t < T - 1): only then do the carried terms count.
-    pub has_next: bool,
+    /// This step's dLoss/dlogits transposed, [O, B] contiguous.
+    pub dy: &'a [f32],
+    /// dLoss/da_{t+1} as a contiguous [N, B] block, or `None` at the last step.
+    pub prev: Option<&'a [f32]>,
+    /// dLoss/da_t as a contiguous [N, B] block (written).
+    pub next: &'a mut [f32],
+    /// dLoss/da, [N, T*B] unit-major (this step's block written).
+    pub g: &'a mut [f32],
+    /// dLoss/dh carried between steps, [N, B] (read and written when alpha < 1).
+    pub dh: &'a mut [f32],
+}
+
+/// dLoss/da = alpha phi'(a) dh, with phi' from y = phi(a).
+#[inline(always)]
+fn da(act: Activation, alpha: f32, dh: f32, y: f32) -> f32 {
+    match act {
+        Activation::Relu => {
+            if y > 0.0 {
+                alpha * dh
+            } else {
+                0.0
+            }
+        }
+        Activation::Tanh => alpha * (1.0 - y * y) * dh,
+        Activation::Softplus => alpha * -(-y).exp_m1() * dh,
+    }
+}
+
+/// out[l] = op(acc[l], phi[l]), over fixed-size arrays for a full block (vectorised).
+#[inline(always)]
+fn finish(out: &mut [f32], acc: &[f32], phi: &[f32], op: impl Fn(f32, f32) -> f32) {
+    if let (Ok(o), Ok(a), Ok(p)) = (
+        <&mut [f32; W]>::try_from(&mut *out),
+        <&[f32; W]>::try_from(acc),
+        <&[f32; W]>::try_from(phi),
+    ) {
+        for l in 0..W {
+            o[l] = op(a[l], p[l]);
+        }
+    } else {
+        for ((o, &d), &y) in out.iter_mut().zip(acc).zip(phi) {
+            *o = op(d, y);
+        }
+    }
 }
 
 #[inline(always)]
@@ -178,67 +330,55 @@ fn backward_run(
     acc: &mut [f32],
     t: &Transposed,
     s: Step,
-    p: BackStep<'_>,
-    g: &mut [f32],
-    dh: &mut [f32],
+    io: &mut Bwd<'_>,
 ) {
     let len = acc.len();
-    let rg = j * s.ld + s.off + c0;
-    acc.copy_from_slice(&g[rg..rg + len]);
-    if p.has_next {
-        let rd = j * s.b + c0;
+    // dLoss/dh_t from the readout: sum_o W_out[o, j] dy[o].
+    let no = t.iota.len();
+    acc.fill(0.0);
+    gather_rows(acc, &t.iota, &t.w_out[j * no..(j + 1) * no], io.dy, s.b, c0);
+    let rd = j * s.b + c0;
+    if let Some(prev) = io.prev {
         if alpha != 1.0 {
-            axpy(acc, 1.0 - alpha, &dh[rd..rd + len]);
+            axpy(acc, 1.0 - alpha, &io.dh[rd..rd + len]);
         }
-        let next = s.off + s.b + c0;
-        for k in t.ptr[j]..t.ptr[j + 1] {
-            let r = t.rows[k] as usize * s.ld + next;
-            axpy(acc, t.vals[k], &g[r..r + len]);
-        }
+        let r = t.ptr[j]..t.ptr[j + 1];
+        gather_rows(acc, &t.rows[r.clone()], &t.vals[r], prev, s.b, c0);
     }
     if alpha != 1.0 {
-        let rd = j * s.b + c0;
-        dh[rd..rd + len].copy_from_slice(acc);
+        io.dh[rd..rd + len].copy_from_slice(acc);
     }
-    let rf = j * p.phi_ld + p.phi_off + c0;
-    let phi = &p.phi[rf..rf + len];
-    let out = &mut g[rg..rg + len];
+    let rf = j * io.phi_ld + io.phi_off + c0;
+    let phi = &io.phi[rf..rf + len];
+    let out = &mut io.next[rd..rd + len];
     match act {
-        Activation::Relu => {
-            for ((o, &d), &y) in out.iter_mut().zip(acc.iter()).zip(phi) {
-                *o = if y > 0.0 { alpha * d } else { 0.0 };
-            }
-        }
-        Activation::Tanh => {
-            for ((o, &d), &y) in out.iter_mut().zip(acc.iter()).zip(phi) {
-                *o = alpha * (1.0 - y * y) * d;
-            }
-        }
-        Activation::Softplus => {
-            for ((o, &d), &y) in out.iter_mut().zip(acc.iter()).zip(phi) {
-                *o = alpha * -(-y).exp_m1() * d;
-            }
-        }
+        Activation::Relu => finish(out, acc, phi, |d, y| da(Activation::Relu, alpha, d, y)),
+        Activation::Tanh => finish(out, acc, phi, |d, y| da(Activation::Tanh, alpha, d, y)),
+        Activation::Softplus => finish(out, acc, phi, |d, y| da(Activation::Softplus, alpha, d, y)),
     }
+    let rg = j * s.ld + s.off + c0;
+    io.g[rg..rg + len].copy_from_slice(out);
 }
 
 multiversion! {
-    /// One backward step over the transposed mask, fused with the activation derivative: on
-    /// entry `g` holds the readout's dLoss/dh_t in this step's block and dLoss/da_{t+1} in the
-    /// next; on exit this block holds dLoss/da_t. `dh` ([N, B]) carries dLoss/dh between steps
-    /// when alpha < 1 (unused otherwise).
-    pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, p: BackStep<'_>, g: &mut [f32], dh: &mut [f32]) {
+    /// One backward step over the transposed mask, fused with the readout gradient and the
+    /// activation derivative: dh_t = W_out^T dy_t + (1 - alpha) dh_{t+1} + W^T da_{t+1};
+    /// da_t = alpha phi'(f_t) dh_t, written to `g` and the contiguous `next`.
+    pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, io: &mut Bwd<'_>) {
         let n = t.ptr.len() - 1;
         for j in 0..n {
+            let ahead = j + AHEAD;
+            prefetch(io.phi, ahead * io.phi_ld + io.phi_off, s.b);
+            prefetch(io.g, ahead * s.ld + s.off, s.b);
             let mut c0 = 0;
             while c0 + W <= s.b {
                 let mut acc = [0.0f32; W];
-                backward_run(act, alpha, j, c0, &mut acc, t, s, p, g, dh);
+                backward_run(act, alpha, j, c0, &mut acc, t, s, io);
                 c0 += W;
             }
             if c0 < s.b {
                 let mut acc = [0.0f32; W];
-                backward_run(act, alpha, j, c0, &mut acc[..s.b - c0], t, s, p, g, dh);
+                backward_run(act, alpha, j, c0, &mut acc[..s.b - c0], t, s, io);
             }
         }
     }
@@ -252,7 +392,13 @@ mod tests {
     fn transpose_lists_rows_per_column() {
         let mask = Csr::from_rows(3, vec![vec![0, 2], vec![1], vec![0, 1, 2]]).unwrap();
         let mut t = Transposed::default();
-        t.rebuild(&mask, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        t.rebuild(
+            &mask,
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        );
+        assert_eq!(t.w_out, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(t.iota, vec![0, 1]);
         assert_eq!(t.ptr, vec![0, 2, 4, 6]);
         assert_eq!(t.rows, vec![0, 2, 1, 2, 0, 2]);
         assert_eq!(t.vals, vec![1.0, 4.0, 3.0, 5.0, 2.0, 6.0]);

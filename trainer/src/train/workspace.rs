@@ -11,12 +11,15 @@
 //! - backward per step carry = (1-alpha) dh + W^T dA_t
 //! - weight gradients  dW = dA H_prev^T, dW_in = dA X, dW_out = dY^T H^T (one GEMM each; sparse
 //!   masks take one dot product of length T*B per allowed connection instead).
+//!
+//! Masks (`sparse.rs`) fuse the per-step product with the element-wise updates, and compute the
+//! readout's dLoss/dh inside the backward step instead of as one [N, TB] GEMM.
 
 use super::gemm::{matmul, View};
 use super::kernels::{row_sums, sparse_weight_grad, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_in_place;
 use super::noise::add_noise;
-use super::sparse::{sparse_step_backward, sparse_step_forward, BackStep, Transposed};
+use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed};
 use crate::model::{Csr, Network, Structure};
 
 /// How the per-step recurrent product is computed.
@@ -52,6 +55,11 @@ pub struct Workspace {
     w_dense: Vec<f32>,
     gw_dense: Vec<f32>,
     transposed: Transposed,
+    /// Two contiguous [N, B] blocks for the masked recurrence (previous and current step).
+    step_prev: Vec<f32>,
+    step_next: Vec<f32>,
+    /// One step's dLoss/dlogits transposed, [O, B] (masked backward).
+    dy_t: Vec<f32>,
 }
 
 impl Workspace {
@@ -85,6 +93,9 @@ impl Workspace {
             w_dense: Vec::new(),
             gw_dense: Vec::new(),
             transposed: Transposed::default(),
+            step_prev: vec![0.0; n * batch],
+            step_next: vec![0.0; n * batch],
+            dy_t: vec![0.0; n_out * batch],
         })
     }
 
@@ -148,6 +159,8 @@ impl Workspace {
             h,
             y,
             w_dense,
+            step_prev,
+            step_next,
             ..
         } = self;
         // A = W_in X^T + b_h (+ noise).
@@ -174,6 +187,7 @@ impl Workspace {
             row[..b].fill(0.0);
         }
         let rec = Self::rec(net, kernel, w_dense);
+        step_prev.fill(0.0);
         for s in 0..t {
             let st = Step {
                 b,
@@ -193,17 +207,20 @@ impl Workspace {
                 ),
                 Rec::Sparse(m, w) => {
                     // Fused with the activation; the pre-activations are not stored.
-                    sparse_step_forward(
-                        cfg.activation,
-                        cfg.alpha,
-                        m.row_ptr(),
-                        m.cols(),
+                    let rows = Rows {
+                        ptr: m.row_ptr(),
+                        cols: m.cols(),
                         w,
-                        st,
+                    };
+                    let mut io = Fwd {
                         a,
                         f,
                         h,
-                    );
+                        prev: step_prev,
+                        next: step_next,
+                    };
+                    sparse_step_forward(cfg.activation, cfg.alpha, rows, st, &mut io);
+                    std::mem::swap(step_prev, step_next);
                     continue;
                 }
                 Rec::Identity => {
@@ -261,6 +278,9 @@ impl Workspace {
             w_dense,
             gw_dense,
             transposed,
+            step_prev,
+            step_next,
+            dy_t,
             ..
         } = self;
         // dW_out = dY^T H^T; db_o = column sums of dY.
@@ -280,20 +300,10 @@ impl Workspace {
                 *s += v;
             }
         }
-        // G = W_out^T dY^T: dLoss/dh from the readout, [N, TB].
-        matmul(
-            g,
-            View::rm(0, n, tb, tb),
-            net.w_out(),
-            View::cm(0, n, no, n),
-            y,
-            View::cm(0, no, tb, no),
-            false,
-        );
         // Backward through time; g becomes dLoss/da.
         let rec = Self::rec(net, kernel, w_dense);
         if let Rec::Sparse(m, w) = rec {
-            transposed.rebuild(m, w);
+            transposed.rebuild(m, w, net.w_out());
             for s in (0..t).rev() {
                 let st = Step {
                     b,
@@ -301,24 +311,40 @@ impl Workspace {
                     ld_h,
                     off: s * b,
                 };
-                let p = if cfg.alpha == 1.0 {
-                    BackStep {
-                        phi: h,
-                        phi_ld: ld_h,
-                        phi_off: st.off + b,
-                        has_next: s + 1 < t,
+                for (r, row) in y[s * b * no..(s + 1) * b * no].chunks_exact(no).enumerate() {
+                    for (o, &v) in row.iter().enumerate() {
+                        dy_t[o * b + r] = v;
                     }
+                }
+                let (phi, phi_ld, phi_off) = if cfg.alpha == 1.0 {
+                    (&h[..], ld_h, st.off + b)
                 } else {
-                    BackStep {
-                        phi: f,
-                        phi_ld: tb,
-                        phi_off: st.off,
-                        has_next: s + 1 < t,
-                    }
+                    (&f[..], tb, st.off)
                 };
-                sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, p, g, carry);
+                let mut io = Bwd {
+                    phi,
+                    phi_ld,
+                    phi_off,
+                    dy: dy_t,
+                    prev: (s + 1 < t).then_some(&step_prev[..]),
+                    next: step_next,
+                    g,
+                    dh: carry,
+                };
+                sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, &mut io);
+                std::mem::swap(step_prev, step_next);
             }
         } else {
+            // G = W_out^T dY^T: dLoss/dh from the readout, [N, TB].
+            matmul(
+                g,
+                View::rm(0, n, tb, tb),
+                net.w_out(),
+                View::cm(0, n, no, n),
+                y,
+                View::cm(0, no, tb, no),
+                false,
+            );
             carry.fill(0.0);
             for s in (0..t).rev() {
                 let st = Step {
