@@ -1,15 +1,24 @@
-//! The recurrent matrix in the kernel's layout ("sliced ELL"), stored next to the compressed rows.
+//! The recurrent matrix in the kernel's layout ("sliced ELL" over rows sorted by degree), stored
+//! next to the compressed rows.
 //!
-//! Rows are taken in groups of [`LANES`] consecutive rows (the last group padded with empty rows).
-//! Group `g` has a degree `deg[g]`, the largest number of stored entries of its rows, and owns
-//! `LANES * deg[g]` slots, stored step by step: slot `k * LANES + l` of the group holds entry `k`
-//! of row `LANES * g + l`. Rows shorter than the degree are padded with `(offset 0, value +0.0)`.
-//! Offsets are byte offsets into the hidden state, `4 * column` (u16, so at most
-//! [`MAX_KERNEL_HIDDEN`] hidden units). The kernel then sums the `LANES` rows of a group in
-//! lockstep: one load brings the next weight of every row, one load eight byte offsets.
+//! Rows are first put in *kernel order*: by number of stored entries, longest first, ties by row
+//! index. Kernel-order positions are then taken in groups of [`LANES`] (the last group may be
+//! partial). Group `g` has a degree `deg[g]`, the largest number of stored entries of its rows
+//! (that of its first row), and owns `LANES * deg[g]` slots, stored step by step: slot
+//! `k * LANES + l` of the group holds entry `k` of the row at kernel-order position `LANES * g + l`.
+//! Rows shorter than the degree are padded with `(offset 0, value +0.0)`. Sorting by degree keeps
+//! the padding small when row lengths are uneven (a pruned network); the kernel pays for it with
+//! one scattered store per row.
+//!
+//! Each group has a header of [`HEADER`] u16: the degree, a zero, then the byte offset `4 * row`
+//! of the row in each lane (0 for lanes past the last row), where the kernel stores that lane's
+//! sum. Slot offsets are byte offsets into the hidden state, `4 * column` (u16, so at most
+//! [`MAX_KERNEL_HIDDEN`] hidden units). The kernel sums the `LANES` rows of a group in lockstep:
+//! one load brings the next weight of every row, one load eight byte offsets.
 //!
 //! The layout is fully determined by the compressed rows (and the int8 weights by `rec_q`):
-//! opening a blob checks that it is exactly that, slot by slot, so the public
+//! opening a blob checks that it is exactly that, slot by slot, and that the lanes' rows are the
+//! kernel order (strictly ordered, so they form a permutation of the rows), so the public
 //! [`CsrView`] and the kernel always describe the same matrix.
 
 use super::error::{FormatError, Part};
@@ -19,6 +28,9 @@ use super::CsrView;
 /// Rows summed in lockstep by the recurrent kernel.
 pub(crate) const LANES: usize = 8;
 
+/// u16 per group header: degree, zero, then one row byte offset per lane.
+pub(crate) const HEADER: usize = 2 + LANES;
+
 /// The most hidden units a blob may have: byte offsets `4 * column` must fit in u16.
 pub const MAX_KERNEL_HIDDEN: usize = 16384;
 
@@ -27,8 +39,8 @@ pub const MAX_KERNEL_HIDDEN: usize = 16384;
 pub(crate) struct Ell<F, H> {
     /// Number of rows (not padded).
     pub rows: usize,
-    /// Degree of each group (`rows.div_ceil(LANES)` entries).
-    pub deg: H,
+    /// [`HEADER`] u16 per group (`rows.div_ceil(LANES)` groups): degree, 0, lanes' row offsets.
+    pub head: H,
     /// Byte offset `4 * column` of each slot.
     pub off: H,
     /// Weight of each slot.
@@ -42,7 +54,7 @@ impl<'a> EllView<'a> {
     pub(crate) fn fast(&self) -> Option<EllFast<'a>> {
         Some(Ell {
             rows: self.rows,
-            deg: self.deg.as_slice()?,
+            head: self.head.as_slice()?,
             off: self.off.as_slice()?,
             values: self.values.as_slice()?,
         })
@@ -53,7 +65,7 @@ impl<'a> EllView<'a> {
 /// input gives some layout that [`validate`] then refuses.
 #[cfg(feature = "std")]
 pub(crate) struct EllRepr {
-    pub deg: Vec<u16>,
+    pub head: Vec<u16>,
     pub off: Vec<u16>,
     pub values: Vec<f32>,
     /// The int8 weights in the same slots, when given.
@@ -68,18 +80,25 @@ impl EllRepr {
             let (s, e) = (at(r), at(r + 1));
             (s, e.max(s))
         };
+        let mut order: Vec<usize> = (0..c.rows).collect();
+        order.sort_by_key(|&r| {
+            let (s, e) = range(r);
+            (core::cmp::Reverse(e - s), r)
+        });
         let groups = c.rows.div_ceil(LANES);
         let mut out = EllRepr {
-            deg: Vec::with_capacity(groups),
+            head: Vec::with_capacity(groups * HEADER),
             off: Vec::new(),
             values: Vec::new(),
             q: q.map(|_| Vec::new()),
         };
         for g in 0..groups {
-            let rows =
-                (g * LANES..(g + 1) * LANES).map(|r| if r < c.rows { range(r) } else { (0, 0) });
+            let lanes = (g * LANES..(g + 1) * LANES).map(|p| order.get(p).copied());
+            let rows = lanes.clone().map(|r| r.map_or((0, 0), range));
             let deg = rows.clone().map(|(s, e)| e - s).max().unwrap_or(0);
-            out.deg.push(deg as u16);
+            out.head.extend([deg as u16, 0]);
+            out.head
+                .extend(lanes.map(|r| r.map_or(0, |r| (r * 4) as u16)));
             for k in 0..deg {
                 for (s, e) in rows.clone() {
                     let i = s + k;
@@ -117,11 +136,11 @@ fn length(part: Part, expected: usize, got: usize) -> FormatError {
     }
 }
 
-/// Checks that `deg`, `off`, `values` (and `q`, against the compressed rows' int8 weights `q_csr`)
-/// are exactly the layout of `csr` (already validated). Never panics.
+/// Checks that `head`, `off`, `values` are exactly the layout of `csr` (already validated).
+/// Never panics.
 pub(crate) fn validate<'a>(
     csr: &CsrView<'a>,
-    deg: LeSlice<'a, u16>,
+    head: LeSlice<'a, u16>,
     off: LeSlice<'a, u16>,
     values: &'a [u8],
 ) -> Result<EllView<'a>, FormatError> {
@@ -131,10 +150,14 @@ pub(crate) fn validate<'a>(
         return Err(FormatError::Dimensions);
     }
     let groups = rows.div_ceil(LANES);
-    if deg.len() != groups {
-        return Err(length(part, 2 * groups, 2 * deg.len()));
+    if head.len() != groups * HEADER {
+        return Err(length(part, 2 * groups * HEADER, 2 * head.len()));
     }
-    let slots = deg.iter().map(usize::from).sum::<usize>() * LANES;
+    let slots = (0..groups)
+        .filter_map(|g| head.get(g * HEADER))
+        .map(usize::from)
+        .sum::<usize>()
+        * LANES;
     if off.len() != slots {
         return Err(length(part, 2 * slots, 2 * off.len()));
     }
@@ -143,10 +166,11 @@ pub(crate) fn validate<'a>(
         .ok_or(length(part, 4 * slots, values.len()))?;
     let ell = Ell {
         rows,
-        deg,
+        head,
         off,
         values,
     };
+    check_order(csr, &ell)?;
     check_slots(csr, &ell, part, |slot, entry| {
         let (o, v) = (off.get(slot), values.get(slot).map(f32::to_bits));
         match entry {
@@ -182,6 +206,60 @@ pub(crate) fn validate_q<'a>(
     Ok(q)
 }
 
+/// Stored entries `(start, end)` of row `r` of a validated `csr`.
+fn row_range(csr: &CsrView<'_>, r: usize, bad: FormatError) -> Result<(usize, usize), FormatError> {
+    let s = csr.row_ptr.get(r).ok_or(bad)? as usize;
+    let e = csr.row_ptr.get(r + 1).ok_or(bad)? as usize;
+    Ok((s, e.checked_sub(s).ok_or(bad)? + s))
+}
+
+/// The row in lane `l` of group `g` (`None` past the last row); call after [`check_order`].
+fn lane_row(ell: &EllView<'_>, g: usize, l: usize) -> Option<usize> {
+    let p = g * LANES + l;
+    if p >= ell.rows {
+        return None;
+    }
+    ell.head.get(g * HEADER + 2 + l).map(|o| usize::from(o) / 4)
+}
+
+/// The headers' reserved halves are zero and their lanes' rows are the kernel order: byte offsets
+/// `4 * row` of rows in range, strictly ordered by (length descending, row ascending), so each
+/// row appears exactly once; lanes past the last row hold 0.
+fn check_order(csr: &CsrView<'_>, ell: &EllView<'_>) -> Result<(), FormatError> {
+    let part = Part::RecurrentKernel;
+    let mut prev: Option<(usize, usize)> = None;
+    for g in 0..ell.rows.div_ceil(LANES) {
+        let bad = |p: usize| FormatError::ColumnIndex {
+            part,
+            row: p as u32,
+        };
+        if ell.head.get(g * HEADER + 1) != Some(0) {
+            return Err(bad(g * LANES));
+        }
+        for l in 0..LANES {
+            let p = g * LANES + l;
+            let o = usize::from(ell.head.get(g * HEADER + 2 + l).ok_or(bad(p))?);
+            if p >= ell.rows {
+                if o != 0 {
+                    return Err(bad(p));
+                }
+                continue;
+            }
+            let r = o / 4;
+            if o % 4 != 0 || r >= ell.rows {
+                return Err(bad(p));
+            }
+            let (s, e) = row_range(csr, r, bad(r))?;
+            let len = e - s;
+            if prev.is_some_and(|(pl, pr)| pl < len || (pl == len && pr >= r)) {
+                return Err(bad(r));
+            }
+            prev = Some((len, r));
+        }
+    }
+    Ok(())
+}
+
 /// Walks every slot of the layout; `ok(slot, Some(csr entry) | None for padding)` must hold.
 fn check_slots(
     csr: &CsrView<'_>,
@@ -190,37 +268,31 @@ fn check_slots(
     ok: impl Fn(usize, Option<usize>) -> bool,
 ) -> Result<(), FormatError> {
     let mut base = 0usize;
-    for (g, d) in ell.deg.iter().enumerate() {
-        let d = usize::from(d);
+    for g in 0..ell.rows.div_ceil(LANES) {
+        let bad = |r: usize| FormatError::ColumnIndex {
+            part,
+            row: r as u32,
+        };
+        let d = usize::from(ell.head.get(g * HEADER).ok_or(bad(g * LANES))?);
         let mut longest = 0;
         for l in 0..LANES {
-            let r = g * LANES + l;
-            let bad = FormatError::ColumnIndex {
-                part,
-                row: r as u32,
+            let (r, (s, e)) = match lane_row(ell, g, l) {
+                Some(r) => (r, row_range(csr, r, bad(r))?),
+                None => (g * LANES + l, (0, 0)),
             };
-            let (s, e) = if r < csr.rows {
-                let s = csr.row_ptr.get(r).ok_or(bad)? as usize;
-                (s, csr.row_ptr.get(r + 1).ok_or(bad)? as usize)
-            } else {
-                (0, 0)
-            };
-            let len = e.checked_sub(s).ok_or(bad)?;
+            let len = e - s;
             if len > d {
-                return Err(bad);
+                return Err(bad(r));
             }
             longest = longest.max(len);
             for k in 0..d {
                 if !ok(base + k * LANES + l, (k < len).then_some(s + k)) {
-                    return Err(bad);
+                    return Err(bad(r));
                 }
             }
         }
         if longest != d {
-            return Err(FormatError::ColumnIndex {
-                part,
-                row: (g * LANES) as u32,
-            });
+            return Err(bad(g * LANES));
         }
         base += d * LANES;
     }
@@ -236,7 +308,7 @@ mod tests {
         v.iter().flat_map(|&x| f(x)).collect()
     }
 
-    /// 19 rows (two whole groups and a partial one), rows of different lengths, one group empty.
+    /// 19 rows (two whole groups and a partial one), rows of different lengths, 8 empty rows.
     fn sample() -> CsrRepr {
         let n = 19;
         let mut d = vec![0.0f32; n * n];
@@ -254,7 +326,7 @@ mod tests {
         row_ptr: Vec<u8>,
         col: Vec<u8>,
         val: Vec<u8>,
-        deg: Vec<u8>,
+        head: Vec<u8>,
         off: Vec<u8>,
         ell_val: Vec<u8>,
     }
@@ -264,61 +336,93 @@ mod tests {
             row_ptr: le(&c.row_ptr, u32::to_le_bytes),
             col: le(&c.col_idx, u16::to_le_bytes),
             val: le(&c.values, f32::to_le_bytes),
-            deg: le(&e.deg, u16::to_le_bytes),
+            head: le(&e.head, u16::to_le_bytes),
             off: le(&e.off, u16::to_le_bytes),
             ell_val: le(&e.values, f32::to_le_bytes),
         }
     }
 
-    fn open(b: &Bytes, rows: usize) -> Result<EllView<'_>, FormatError> {
-        let csr = Csr {
+    fn csr(b: &Bytes, rows: usize) -> CsrView<'_> {
+        Csr {
             rows,
             cols: rows,
             row_ptr: LeSlice::new(&b.row_ptr).unwrap(),
             col_idx: LeSlice::new(&b.col).unwrap(),
             values: LeSlice::new(&b.val).unwrap(),
-        };
+        }
+    }
+
+    fn open(b: &Bytes, rows: usize) -> Result<EllView<'_>, FormatError> {
         validate(
-            &csr,
-            LeSlice::new(&b.deg).unwrap(),
+            &csr(b, rows),
+            LeSlice::new(&b.head).unwrap(),
             LeSlice::new(&b.off).unwrap(),
             &b.ell_val,
         )
     }
 
+    fn len(c: &CsrRepr, r: usize) -> usize {
+        (c.row_ptr[r + 1] - c.row_ptr[r]) as usize
+    }
+
     #[test]
-    fn layout_holds_every_entry_in_its_lane_and_step() {
+    fn layout_holds_every_entry_in_its_lane_and_step_in_kernel_order() {
         let c = sample();
         let e = EllRepr::build(&c, None);
-        assert_eq!(e.deg.len(), 3);
-        assert_eq!(e.deg[1], 0, "rows 8..16 are empty");
+        assert_eq!(e.head.len(), 3 * HEADER);
+        // Kernel order, written out: longest rows first, ties by index; lanes past the end 0.
+        let mut order: Vec<usize> = (0..c.rows).collect();
+        order.sort_by(|&a, &b| len(&c, b).cmp(&len(&c, a)).then(a.cmp(&b)));
+        let lanes: Vec<u16> = (0..3)
+            .flat_map(|g| e.head[g * HEADER + 2..(g + 1) * HEADER].to_vec())
+            .collect();
+        let want: Vec<u16> = (0..3 * LANES)
+            .map(|p| order.get(p).map_or(0, |&r| 4 * r as u16))
+            .collect();
+        assert_eq!(lanes, want);
+        assert_eq!(
+            e.head[2 * HEADER],
+            0,
+            "the last group holds empty rows only"
+        );
         let mut base = 0;
-        for (g, &d) in e.deg.iter().enumerate() {
-            let d = usize::from(d);
+        for g in 0..3 {
+            let d = usize::from(e.head[g * HEADER]);
+            assert_eq!(e.head[g * HEADER + 1], 0);
             for l in 0..LANES {
-                let r = g * LANES + l;
-                let row: Vec<(u16, f32)> = if r < c.rows {
-                    let (s, t) = (c.row_ptr[r] as usize, c.row_ptr[r + 1] as usize);
-                    (s..t).map(|k| (c.col_idx[k], c.values[k])).collect()
-                } else {
-                    Vec::new()
+                let row: Vec<(u16, f32)> = match order.get(g * LANES + l) {
+                    Some(&r) => {
+                        let (s, t) = (c.row_ptr[r] as usize, c.row_ptr[r + 1] as usize);
+                        (s..t).map(|k| (c.col_idx[k], c.values[k])).collect()
+                    }
+                    None => Vec::new(),
                 };
                 for k in 0..d {
                     let slot = base + k * LANES + l;
                     let want = row.get(k).map_or((0, 0.0), |&(j, w)| (4 * j, w));
-                    assert_eq!((e.off[slot], e.values[slot]), want, "row {r} step {k}");
+                    assert_eq!(
+                        (e.off[slot], e.values[slot]),
+                        want,
+                        "group {g} lane {l} step {k}"
+                    );
                 }
             }
-            assert_eq!(
-                d,
-                (g * LANES..(g * LANES + LANES).min(c.rows))
-                    .map(|r| (c.row_ptr[r + 1] - c.row_ptr[r]) as usize)
-                    .max()
-                    .unwrap()
-            );
+            let rows = &order[g * LANES..(g * LANES + LANES).min(c.rows)];
+            assert_eq!(d, rows.iter().map(|&r| len(&c, r)).max().unwrap());
             base += d * LANES;
         }
         assert_eq!(base, e.values.len());
+        // Sorting pays: fewer slots than groups of consecutive rows.
+        let consecutive: usize = (0..3)
+            .map(|g| {
+                (g * LANES..(g * LANES + LANES).min(c.rows))
+                    .map(|r| len(&c, r))
+                    .max()
+                    .unwrap()
+            })
+            .sum::<usize>()
+            * LANES;
+        assert!(base < consecutive, "{base} slots vs {consecutive}");
         let b = bytes(&c, &e);
         assert!(open(&b, c.rows).is_ok());
     }
@@ -345,14 +449,27 @@ mod tests {
         assert!(rk(bad_col(&|e| e.off[pad] = 4)));
         // Degrees: one too many (slots added consistently) is not the canonical layout.
         assert!(rk(bad_col(&|e| {
-            e.deg[1] = 1;
-            let at = usize::from(e.deg[0]) * LANES;
-            e.off.splice(at..at, [0; LANES]);
-            e.values.splice(at..at, [0.0; LANES]);
+            e.head[2 * HEADER] = 1;
+            e.off.extend([0; LANES]);
+            e.values.extend([0.0; LANES]);
         })));
+        // The lanes' rows: swapped, repeated, out of range, not a multiple of 4, set past the
+        // last row; the reserved half set.
+        assert!(rk(bad_col(&|e| e.head.swap(2, 3))));
+        assert!(rk(bad_col(&|e| e
+            .head
+            .swap(2 * HEADER + 2, 2 * HEADER + 3))));
+        assert!(rk(bad_col(&|e| e.head[3] = e.head[2])));
+        assert!(rk(bad_col(
+            &|e| e.head[2 * HEADER + 4] = e.head[2 * HEADER + 3]
+        )));
+        assert!(rk(bad_col(&|e| e.head[2] = 4 * 19)));
+        assert!(rk(bad_col(&|e| e.head[2] += 1)));
+        assert!(rk(bad_col(&|e| e.head[2 * HEADER + 2 + 3] = 4)));
+        assert!(rk(bad_col(&|e| e.head[1] = 1)));
         // Lengths.
         assert!(matches!(
-            bad_col(&|e| e.deg.push(0)),
+            bad_col(&|e| e.head.push(0)),
             Err(FormatError::Length { .. })
         ));
         assert!(matches!(
@@ -377,18 +494,12 @@ mod tests {
         let b = bytes(&c, &e);
         let view = open(&b, c.rows).unwrap();
         let qe: Vec<u8> = e.q.as_ref().unwrap().iter().map(|&v| v as u8).collect();
-        let csr = Csr {
-            rows: c.rows,
-            cols: c.rows,
-            row_ptr: LeSlice::new(&b.row_ptr).unwrap(),
-            col_idx: LeSlice::new(&b.col).unwrap(),
-            values: LeSlice::new(&b.val).unwrap(),
-        };
-        assert!(validate_q(&csr, &view, &qe, &q).is_ok());
+        let m = csr(&b, c.rows);
+        assert!(validate_q(&m, &view, &qe, &q).is_ok());
         let mut wrong = qe.clone();
         wrong[0] ^= 1;
-        assert!(validate_q(&csr, &view, &wrong, &q).is_err());
-        assert!(validate_q(&csr, &view, &qe[1..], &q).is_err());
+        assert!(validate_q(&m, &view, &wrong, &q).is_err());
+        assert!(validate_q(&m, &view, &qe[1..], &q).is_err());
     }
 
     #[test]

@@ -25,8 +25,9 @@
 //!   active-connection count and seed, then the arrays: sheet positions (u16 row, u16 col per kept
 //!   unit, in strictly increasing sheet order), recurrent CSR (row_ptr u32, col_idx u16, values f32;
 //!   row = receiving unit), the same recurrent matrix in the kernel's lane-grouped layout
-//!   (`format::ell`: per group of 8 rows a degree, then byte offsets u16 and values f32 slot by
-//!   slot; checked on opening to match the compressed rows exactly), input and output weights (dense or CSR), b_h, b_o, and the optional int8
+//!   (`format::ell`: rows sorted by length, per group of 8 a header with the degree and the
+//!   lanes' rows, then byte offsets u16 and values f32 slot by slot; checked on opening to match
+//!   the compressed rows exactly), input and output weights (dense or CSR), b_h, b_o, and the optional int8
 //!   variant (i8 weights in the f32 order plus one f32 scale per row, and the recurrent i8
 //!   weights once more in the kernel layout). Each array is a
 //!   `(pad, data)` pair of byte strings, `data` little-endian and 4-aligned from the blob start.
@@ -49,7 +50,7 @@ pub(crate) use arrays::Net;
 pub use arrays::{Csr, CsrView, Int8, Int8View, Matrix, MatrixView};
 pub use crc::crc32;
 pub use ell::MAX_KERNEL_HIDDEN;
-pub(crate) use ell::{Ell, LANES};
+pub(crate) use ell::{Ell, HEADER, LANES};
 pub use enums::{Activation, Readout};
 pub use error::{FormatError, Part};
 pub(crate) use le::Load;

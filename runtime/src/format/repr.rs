@@ -445,7 +445,7 @@ impl ModelRepr {
             positions: le_bytes(&pos, u16::to_le_bytes),
             rec: csr_bytes(&self.recurrent),
             rec_ell: [
-                le_bytes(&ell.deg, u16::to_le_bytes),
+                le_bytes(&ell.head, u16::to_le_bytes),
                 le_bytes(&ell.off, u16::to_le_bytes),
                 le_bytes(&ell.values, f32::to_le_bytes),
             ],
@@ -463,7 +463,7 @@ impl ModelRepr {
         let positions = p.sec(&a.positions);
         let rec = p.csr(&a.rec);
         let rec_ell = EllWire {
-            deg: p.sec(&a.rec_ell[0]),
+            head: p.sec(&a.rec_ell[0]),
             off: p.sec(&a.rec_ell[1]),
             values: p.sec(&a.rec_ell[2]),
         };

@@ -375,11 +375,11 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
 
     let rec = csr(&b.rec, Part::Recurrent, n_h, n_h)?;
     let e = &b.rec_ell;
-    let (deg, off) = (
-        LeSlice::new(e.deg.data).ok_or(FormatError::Malformed)?,
+    let (head, off) = (
+        LeSlice::new(e.head.data).ok_or(FormatError::Malformed)?,
         LeSlice::new(e.off.data).ok_or(FormatError::Malformed)?,
     );
-    let rec_ell = ell::validate(&rec, deg, off, e.values.data)?;
+    let rec_ell = ell::validate(&rec, head, off, e.values.data)?;
     let w_in = matrix(&b.w_in, Part::Input, n_h, n_in)?;
     let w_out = matrix(&b.w_out, Part::Output, n_out, n_h)?;
     let b_h = bias(&b.b_h, Part::HiddenBias, n_h)?;

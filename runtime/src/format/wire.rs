@@ -25,12 +25,12 @@ pub(crate) struct CsrWire<'a> {
     pub values: Section<'a>,
 }
 
-/// The recurrent matrix in the kernel's lane-grouped layout (`format::ell`): degree per group
-/// (u16), byte offset per slot (u16), weight per slot (f32).
+/// The recurrent matrix in the kernel's lane-grouped layout (`format::ell`): group headers
+/// (degree, zero, lanes' row byte offsets; u16), byte offset per slot (u16), weight per slot (f32).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) struct EllWire<'a> {
     #[serde(borrow)]
-    pub deg: Section<'a>,
+    pub head: Section<'a>,
     #[serde(borrow)]
     pub off: Section<'a>,
     #[serde(borrow)]
@@ -115,7 +115,7 @@ impl<'a> Body<'a> {
             self.rec.row_ptr.data,
             self.rec.col_idx.data,
             self.rec.values.data,
-            self.rec_ell.deg.data,
+            self.rec_ell.head.data,
             self.rec_ell.off.data,
             self.rec_ell.values.data,
         ];

@@ -6,23 +6,32 @@
 //! (no fused multiply-add; the Cortex-M4F's `vmla.f32` does not fuse either). Padding slots add
 //! `+0.0 * x[0]`, which leaves a nonzero sum unchanged. A group of degree 0 gives zeros.
 //!
+//! Groups are taken in kernel order (rows sorted by length, `format::ell`), so each lane's sum
+//! is stored at its row, read from the group header: the order within each row is unchanged,
+//! only the padding shrinks.
+//!
 //! On 32-bit Arm with the blob read zero-copy, the f32 group loop is inline assembly (8 rows per
 //! step: one `vldmia` for the 8 weights, one `ldmia` for the 8 byte offsets, then per row
 //! `uxtah`/`add ... lsr #16` for the address, `vldr`, `vmla`): 28 instructions per 8 slots, against
-//! about 6 per entry for the row-by-row loop LLVM emitted. Everywhere else the portable loop below
-//! runs; it performs the same float operations in the same order, so the bits agree.
+//! about 6 per entry for the row-by-row loop LLVM emitted; per group 17 more to store the 8 sums
+//! at their rows. Whole groups run there, a partial last group in the portable loop below, which
+//! performs the same float operations in the same order, so the bits agree.
 //!
 //! int8: the weights are converted to f32 (exact) and summed in the same order; the row's scale
 //! multiplies the sum once, as before. On Arm the same lockstep loop widens the 8 weights of a step
 //! itself (`ldrd`, `sxtb`, `vmov`, `vcvt.f32.s32`: 21 instructions), 48 per 8 slots in all; the
-//! float accumulation keeps the f32 path's numerics. Getting int8 to the f32 path's cost would
-//! need integer activations (quantised `h`, `smla*` MACs), which changes the int8 numerics.
+//! float accumulation keeps the f32 path's numerics. With f32 activations the M4F needs at least
+//! one instruction per weight to make it a float (`vcvt`, or a table `vldr` plus its address),
+//! besides the address, load and `vmla` per slot, so int8 stays above 5 per slot; reaching the f32
+//! path's cost would need integer activations (quantised `h`, `smla*` MACs), which changes the
+//! int8 numerics.
 //!
-//! Measured on the emulated Cortex-M4F (`cd firmware && cargo run --release`, default model: 249
-//! rows, 2861 stored weights, 3112 slots with padding), `COST ... part=recurrent`: f32 3.92
-//! instructions per stored weight (8.36 with the earlier row-by-row loop), int8 7.11 (11.48).
+//! Measured on the emulated Cortex-M4F (`cd firmware && cargo run --release`, default model:
+//! 256 rows, 2716 stored weights), `COST ... part=recurrent`, instructions per stored weight:
+//! f32 3.82 (4.13 with groups of consecutive rows, 8.36 with the row-by-row loop), int8 6.84
+//! (7.52 with groups of consecutive rows).
 
-use crate::format::{Ell, LeSlice, Load, LANES};
+use crate::format::{Ell, LeSlice, Load, HEADER, LANES};
 
 /// The f32 and int8 recurrent products over one storage of the layout.
 pub(crate) trait RecKernel {
@@ -39,14 +48,14 @@ pub(crate) trait RecKernel {
     unsafe fn rec_i8(&self, q: &[i8], scale: impl Fn(usize) -> f32, x: &[f32], acc: &mut [f32]);
 }
 
-/// Degree of group `g` and the first slot of the next group.
+/// Entry `i` of the header of group `g` (0: degree; `2 + l`: byte offset of lane `l`'s row).
 ///
 /// # Safety
-/// `g` below the number of groups.
+/// `g` below the number of groups, `i < HEADER`.
 #[inline(always)]
-unsafe fn degree<H: Load<u16>>(deg: H, g: usize) -> usize {
+unsafe fn head<H: Load<u16>>(h: H, g: usize, i: usize) -> usize {
     // SAFETY: forwarded.
-    usize::from(unsafe { deg.at(g) })
+    usize::from(unsafe { h.at(g * HEADER + i) })
 }
 
 /// One group, portable: the lanes' sums, in the order of the module doc.
@@ -73,22 +82,30 @@ unsafe fn group<H: Load<u16>>(
     acc
 }
 
-/// Runs `one(g, base, d)` for every group and stores its lanes into `acc` (the last group only
-/// its real rows).
+/// Runs `one(base, d)` for groups `first..` (their slots starting at `base`) and stores each
+/// lane's sum at its row of `acc` (lanes past the last row are dropped).
+///
+/// # Safety
+/// A validated layout with `acc.len() == rows`; `base` the first slot of group `first`.
 #[inline(always)]
 unsafe fn each_group<H: Load<u16>>(
-    deg: H,
+    h: H,
     rows: usize,
     acc: &mut [f32],
+    first: usize,
+    mut base: usize,
     mut one: impl FnMut(usize, usize) -> [f32; LANES],
 ) {
-    let mut base = 0;
-    for (g, dst) in acc.chunks_mut(LANES).enumerate().take(rows.div_ceil(LANES)) {
-        // SAFETY: `g` below the group count (validated: `rows.div_ceil(LANES)` degrees).
-        let d = unsafe { degree(deg, g) };
-        let sums = one(base, d);
-        dst.copy_from_slice(&sums[..dst.len()]);
-        base += d * LANES;
+    for g in first..rows.div_ceil(LANES) {
+        // SAFETY: `g` below the group count; the lanes' rows are a permutation of `0..rows`.
+        unsafe {
+            let d = head(h, g, 0);
+            let sums = one(base, d);
+            for (l, &v) in sums.iter().enumerate().take(rows - g * LANES) {
+                *acc.get_unchecked_mut(head(h, g, 2 + l) >> 2) = v;
+            }
+            base += d * LANES;
+        }
     }
 }
 
@@ -97,7 +114,7 @@ impl RecKernel for Ell<LeSlice<'_, f32>, LeSlice<'_, u16>> {
         let (off, v) = (self.off, self.values);
         // SAFETY: forwarded; slots and offsets validated.
         unsafe {
-            each_group(self.deg, self.rows, acc, |b, d| {
+            each_group(self.head, self.rows, acc, 0, 0, |b, d| {
                 group(off, b, d, x, |s| v.at(s))
             })
         }
@@ -105,33 +122,42 @@ impl RecKernel for Ell<LeSlice<'_, f32>, LeSlice<'_, u16>> {
 
     unsafe fn rec_i8(&self, q: &[i8], scale: impl Fn(usize) -> f32, x: &[f32], acc: &mut [f32]) {
         // SAFETY: forwarded.
-        unsafe { rec_i8_portable(self.deg, self.off, self.rows, q, scale, x, acc) }
+        unsafe { rec_i8_portable(self.head, self.off, self.rows, q, 0, 0, x, acc) }
+        scale_rows(scale, acc);
     }
 }
 
-/// The int8 product, portable (both storages).
+/// `acc[r] *= scale(r)`.
+#[inline(always)]
+fn scale_rows(scale: impl Fn(usize) -> f32, acc: &mut [f32]) {
+    for (i, a) in acc.iter_mut().enumerate() {
+        *a *= scale(i);
+    }
+}
+
+/// The int8 sums (before the scales), portable (both storages), for groups `first..` whose
+/// slots start at `base`.
 ///
 /// # Safety
-/// As [`RecKernel::rec_i8`].
+/// As [`RecKernel::rec_i8`] and [`each_group`].
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn rec_i8_portable<H: Load<u16>>(
-    deg: H,
+    h: H,
     off: H,
     rows: usize,
     q: &[i8],
-    scale: impl Fn(usize) -> f32,
+    first: usize,
+    base: usize,
     x: &[f32],
     acc: &mut [f32],
 ) {
     // SAFETY: forwarded; `q` has one entry per slot.
     unsafe {
-        each_group(deg, rows, acc, |b, d| {
+        each_group(h, rows, acc, first, base, |b, d| {
             group(off, b, d, x, |s| f32::from(*q.get_unchecked(s)))
         })
     };
-    for (i, a) in acc.iter_mut().enumerate() {
-        *a *= scale(i);
-    }
 }
 
 impl RecKernel for Ell<&[f32], &[u16]> {
@@ -139,14 +165,18 @@ impl RecKernel for Ell<&[f32], &[u16]> {
         #[cfg(target_arch = "arm")]
         // SAFETY: forwarded.
         unsafe {
-            arm::rec_f32(self, x, acc)
+            let (first, base) = arm::rec_f32(self, x, acc);
+            let (off, v) = (self.off, self.values);
+            each_group(self.head, self.rows, acc, first, base, |b, d| {
+                group(off, b, d, x, |s| v.at(s))
+            })
         }
         #[cfg(not(target_arch = "arm"))]
         {
             let (off, v) = (self.off, self.values);
             // SAFETY: forwarded; slots and offsets validated.
             unsafe {
-                each_group(self.deg, self.rows, acc, |b, d| {
+                each_group(self.head, self.rows, acc, 0, 0, |b, d| {
                     group(off, b, d, x, |s| v.at(s))
                 })
             }
@@ -157,17 +187,19 @@ impl RecKernel for Ell<&[f32], &[u16]> {
         #[cfg(target_arch = "arm")]
         // SAFETY: forwarded; `q` is 4-aligned when it is not empty.
         unsafe {
-            if (q.as_ptr() as usize) % 4 == 0 {
-                arm::rec_i8(self, q, scale, x, acc)
+            let (first, base) = if (q.as_ptr() as usize).is_multiple_of(4) {
+                arm::rec_i8(self, q, x, acc)
             } else {
-                rec_i8_portable(self.deg, self.off, self.rows, q, scale, x, acc)
-            }
+                (0, 0)
+            };
+            rec_i8_portable(self.head, self.off, self.rows, q, first, base, x, acc)
         }
         #[cfg(not(target_arch = "arm"))]
         // SAFETY: forwarded.
         unsafe {
-            rec_i8_portable(self.deg, self.off, self.rows, q, scale, x, acc)
+            rec_i8_portable(self.head, self.off, self.rows, q, 0, 0, x, acc)
         }
+        scale_rows(scale, acc);
     }
 }
 
@@ -282,6 +314,32 @@ mod arm {
         };
     }
 
+    /// Stores the 8 sums s0-s7 of a group at their rows: the 8 row byte offsets of the group's
+    /// header at `{hp}` (advanced), relative to `{acc}`.
+    macro_rules! scatter {
+        () => {
+            concat!(
+                "ldmia {hp}!, {{r0-r3}}\n",
+                "uxtah {t}, {acc}, r0\n",
+                "add r0, {acc}, r0, lsr #16\n",
+                "vstr s0, [{t}]\n",
+                "vstr s1, [r0]\n",
+                "uxtah {t}, {acc}, r1\n",
+                "add r1, {acc}, r1, lsr #16\n",
+                "vstr s2, [{t}]\n",
+                "vstr s3, [r1]\n",
+                "uxtah {t}, {acc}, r2\n",
+                "add r2, {acc}, r2, lsr #16\n",
+                "vstr s4, [{t}]\n",
+                "vstr s5, [r2]\n",
+                "uxtah {t}, {acc}, r3\n",
+                "add r3, {acc}, r3, lsr #16\n",
+                "vstr s6, [{t}]\n",
+                "vstr s7, [r3]\n",
+            )
+        };
+    }
+
     /// The registers every block below clobbers, besides its named operands.
     macro_rules! block {
         ($($body:expr),* ; $($operands:tt)*) => {
@@ -300,53 +358,63 @@ mod arm {
         };
     }
 
-    /// `n >= 1` whole groups: degrees at `*dp`, weights at `*w`, offsets at `*o` (all advanced),
-    /// the 8 sums of each group stored at `*acc` onwards (advanced too).
+    /// The group loop around one step macro (`$first` for step 0, `$next` after): per group, the
+    /// degree (a u32 whose high half is the header's zero), the steps, then the scatter.
+    macro_rules! group_loop {
+        ($first:expr, $next:expr) => {
+            concat!(
+                "2:\n",
+                "ldr {d}, [{hp}], #4\n",
+                "cmp {d}, #0\n",
+                "beq 5f\n",
+                $first,
+                "subs {d}, {d}, #1\n",
+                "beq 4f\n",
+                "3:\n",
+                $next,
+                "subs {d}, {d}, #1\n",
+                "bne 3b\n",
+                "4:\n",
+                scatter!(),
+                "subs {n}, {n}, #1\n",
+                "bne 2b\n",
+                "b 6f\n",
+                "5:\n",
+                "movs r0, #0\n",
+                "vmov s0, s1, r0, r0\n",
+                "vmov s2, s3, r0, r0\n",
+                "vmov s4, s5, r0, r0\n",
+                "vmov s6, s7, r0, r0\n",
+                "b 4b\n",
+                "6:\n",
+            )
+        };
+    }
+
+    /// `n >= 1` whole groups: headers at `*hp`, weights at `*w`, offsets at `*o` (all advanced);
+    /// each lane's sum stored at its row of `acc`.
     ///
     /// # Safety
-    /// `n >= 1`; `n` degrees at `*dp`; `*o`, `*w` 4-aligned with the groups' slots readable;
-    /// every offset within `x`; `8 n` writable floats at `*acc`.
+    /// `n >= 1` whole groups of a validated layout at `*hp`; `*hp`, `*o`, `*w` 4-aligned with the
+    /// groups' slots readable; every offset within `x`; `acc` has the layout's `rows` floats.
     #[inline(always)]
     unsafe fn groups(
         x: *const f32,
-        dp: &mut *const u16,
+        hp: &mut *const u16,
         o: &mut *const u16,
         w: &mut *const f32,
-        acc: &mut *mut f32,
+        acc: *mut f32,
         n: usize,
     ) {
         // SAFETY: the caller's contract; touches only the registers listed.
         unsafe {
             block!(
-                "2:",
-                "ldrh {d}, [{dp}], #2",
-                "cmp {d}, #0",
-                "beq 5f",
-                step!("vmul.f32"),
-                "subs {d}, {d}, #1",
-                "beq 4f",
-                "3:",
-                step!("vmla.f32"),
-                "subs {d}, {d}, #1",
-                "bne 3b",
-                "4:",
-                "vstmia {acc}!, {{s0-s7}}",
-                "subs {n}, {n}, #1",
-                "bne 2b",
-                "b 6f",
-                "5:",
-                "movs r0, #0",
-                "vmov s0, s1, r0, r0",
-                "vmov s2, s3, r0, r0",
-                "vmov s4, s5, r0, r0",
-                "vmov s6, s7, r0, r0",
-                "b 4b",
-                "6:";
+                group_loop!(step!("vmul.f32"), step!("vmla.f32"));
                 x = in(reg) x,
-                dp = inout(reg) *dp,
+                hp = inout(reg) *hp,
                 o = inout(reg) *o,
                 w = inout(reg) *w,
-                acc = inout(reg) *acc,
+                acc = in(reg) acc,
                 n = inout(reg) n => _,
                 d = out(reg) _,
                 t = out(reg) _,
@@ -361,44 +429,21 @@ mod arm {
     #[inline(always)]
     unsafe fn groups_q(
         x: *const f32,
-        dp: &mut *const u16,
+        hp: &mut *const u16,
         o: &mut *const u16,
         q: &mut *const i8,
-        acc: &mut *mut f32,
+        acc: *mut f32,
         n: usize,
     ) {
         // SAFETY: the caller's contract; touches only the registers listed.
         unsafe {
             block!(
-                "2:",
-                "ldrh {d}, [{dp}], #2",
-                "cmp {d}, #0",
-                "beq 5f",
-                step_q!("vmul.f32"),
-                "subs {d}, {d}, #1",
-                "beq 4f",
-                "3:",
-                step_q!("vmla.f32"),
-                "subs {d}, {d}, #1",
-                "bne 3b",
-                "4:",
-                "vstmia {acc}!, {{s0-s7}}",
-                "subs {n}, {n}, #1",
-                "bne 2b",
-                "b 6f",
-                "5:",
-                "movs r0, #0",
-                "vmov s0, s1, r0, r0",
-                "vmov s2, s3, r0, r0",
-                "vmov s4, s5, r0, r0",
-                "vmov s6, s7, r0, r0",
-                "b 4b",
-                "6:";
+                group_loop!(step_q!("vmul.f32"), step_q!("vmla.f32"));
                 x = in(reg) x,
-                dp = inout(reg) *dp,
+                hp = inout(reg) *hp,
                 o = inout(reg) *o,
                 q = inout(reg) *q,
-                acc = inout(reg) *acc,
+                acc = in(reg) acc,
                 n = inout(reg) n => _,
                 d = out(reg) _,
                 t = out(reg) _,
@@ -407,59 +452,56 @@ mod arm {
         }
     }
 
-    /// The int8 product (sums of `q x` as in [`rec_f32`], then the row scales).
+    /// The int8 sums (before the scales) of the whole groups; returns the next group and its
+    /// first slot, for the portable loop to finish the partial last group.
     ///
     /// # Safety
     /// As [`super::RecKernel::rec_i8`] on a zero-copy layout; `q` 4-aligned.
     pub(super) unsafe fn rec_i8(
         e: &Ell<&[f32], &[u16]>,
         q: &[i8],
-        scale: impl Fn(usize) -> f32,
         x: &[f32],
         acc: &mut [f32],
-    ) {
-        let (mut dp, mut o, mut qp) = (e.deg.as_ptr(), e.off.as_ptr(), q.as_ptr());
-        let (whole, rest) = (e.rows / LANES, e.rows % LANES);
-        let (xp, mut out) = (x.as_ptr(), acc.as_mut_ptr());
-        // SAFETY: as in `rec_f32`; groups hold multiples of 8 slots, so `qp` stays 4-aligned.
-        unsafe {
-            if whole > 0 {
-                groups_q(xp, &mut dp, &mut o, &mut qp, &mut out, whole);
-            }
-            if rest > 0 {
-                let mut buf = [0.0f32; LANES];
-                let mut b = buf.as_mut_ptr();
-                groups_q(xp, &mut dp, &mut o, &mut qp, &mut b, 1);
-                acc[whole * LANES..].copy_from_slice(&buf[..rest]);
-            }
+    ) -> (usize, usize) {
+        let (mut hp, mut o, mut qp) = (e.head.as_ptr(), e.off.as_ptr(), q.as_ptr());
+        let whole = e.rows / LANES;
+        if whole > 0 {
+            // SAFETY: as in `rec_f32`; groups hold multiples of 8 slots, so `qp` stays 4-aligned.
+            unsafe {
+                groups_q(
+                    x.as_ptr(),
+                    &mut hp,
+                    &mut o,
+                    &mut qp,
+                    acc.as_mut_ptr(),
+                    whole,
+                )
+            };
         }
-        for (i, a) in acc.iter_mut().enumerate() {
-            *a *= scale(i);
-        }
+        // SAFETY: `qp` advanced within `q`.
+        (whole, unsafe { qp.offset_from(q.as_ptr()) } as usize)
     }
 
-    /// The f32 product: whole groups straight into `acc`, the last partial group (if any)
-    /// through a local buffer.
+    /// The f32 product of the whole groups (the lanes scattered to their rows of `acc`); returns
+    /// the next group and its first slot, for the portable loop to finish the partial last group.
     ///
     /// # Safety
     /// As [`super::RecKernel::rec_f32`] on a zero-copy (4-aligned) layout.
-    pub(super) unsafe fn rec_f32(e: &Ell<&[f32], &[u16]>, x: &[f32], acc: &mut [f32]) {
-        let (mut dp, mut o, mut w) = (e.deg.as_ptr(), e.off.as_ptr(), e.values.as_ptr());
-        let (whole, rest) = (e.rows / LANES, e.rows % LANES);
-        let (xp, mut out) = (x.as_ptr(), acc.as_mut_ptr());
-        // SAFETY: `acc` has `rows` floats; slots and offsets validated; the pointers advance
-        // group by group and stay 4-aligned (groups hold multiples of 8 slots).
-        unsafe {
-            if whole > 0 {
-                groups(xp, &mut dp, &mut o, &mut w, &mut out, whole);
-            }
-            if rest > 0 {
-                let mut buf = [0.0f32; LANES];
-                let mut b = buf.as_mut_ptr();
-                groups(xp, &mut dp, &mut o, &mut w, &mut b, 1);
-                acc[whole * LANES..].copy_from_slice(&buf[..rest]);
-            }
+    pub(super) unsafe fn rec_f32(
+        e: &Ell<&[f32], &[u16]>,
+        x: &[f32],
+        acc: &mut [f32],
+    ) -> (usize, usize) {
+        let (mut hp, mut o, mut w) = (e.head.as_ptr(), e.off.as_ptr(), e.values.as_ptr());
+        let whole = e.rows / LANES;
+        if whole > 0 {
+            // SAFETY: `acc` has `rows` floats and the lanes' rows are below `rows`; slots and
+            // offsets validated; the pointers advance group by group and stay 4-aligned
+            // (headers are 20 bytes, groups hold multiples of 8 slots).
+            unsafe { groups(x.as_ptr(), &mut hp, &mut o, &mut w, acc.as_mut_ptr(), whole) };
         }
+        // SAFETY: `w` advanced within `values`.
+        (whole, unsafe { w.offset_from(e.values.as_ptr()) } as usize)
     }
 }
 
@@ -516,12 +558,14 @@ mod tests {
         let slow = ModelView::from_bytes(&bytes[1..=blob.len()]).unwrap();
         assert!(fast.is_zero_copy() && !slow.is_zero_copy());
         let x: Vec<f32> = (0..n).map(|j| (j as f32 * 0.37).sin()).collect();
+        // Kernel order: longest rows first, ties by index; groups of LANES in that order.
+        let len = |r: usize| (m.row_ptr[r + 1] - m.row_ptr[r]) as usize;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| len(b).cmp(&len(a)).then(a.cmp(&b)));
         let mut want = vec![0.0f32; n];
-        for g in 0..n.div_ceil(LANES) {
-            let rows = g * LANES..(g * LANES + LANES).min(n);
-            let len = |r: usize| (m.row_ptr[r + 1] - m.row_ptr[r]) as usize;
-            let deg = rows.clone().map(len).max().unwrap();
-            for r in rows {
+        for rows in order.chunks(LANES) {
+            let deg = rows.iter().map(|&r| len(r)).max().unwrap();
+            for &r in rows {
                 let s = m.row_ptr[r] as usize;
                 let mut acc = 0.0f32;
                 for k in 0..deg {
