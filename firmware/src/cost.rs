@@ -202,3 +202,106 @@ pub fn log_phases(
     );
     Ok(())
 }
+
+/// Largest recurrent nnz the delta measurement holds (static buffers, 6 bytes per weight).
+pub const MAX_DELTA_NNZ: usize = 32 * 1024;
+/// Largest hidden layer the delta measurement holds.
+pub const MAX_DELTA_HIDDEN: usize = 1024;
+/// Tasks (trial 0 of each of the first ones) the delta kernel is timed on.
+pub const DELTA_TASKS: usize = 4;
+/// Thresholds the delta kernel is timed at.
+pub const DELTA_THETAS: [f32; 4] = [0.0, 0.01, 0.05, 0.1];
+
+/// Logs the event-driven kernel's cost over whole trials (trial 0 of each of the first
+/// [`DELTA_TASKS`] tasks, `seed`),
+/// next to the plain kernel's on the same trial, one line per theta of [`DELTA_THETAS`]:
+/// `COST kernel=delta theta=.. instr_per_step=.. plain_instr_per_step=.. messages_per_step=..
+/// updates_per_step=.. nnz=.. steps=..`. Every step is timed on its own (the same overhead for
+/// both kernels); the input is written between the timed blocks. Skipped with a warning when the
+/// model exceeds [`MAX_DELTA_NNZ`] or [`MAX_DELTA_HIDDEN`].
+pub fn log_delta(
+    meter: &Meter,
+    model: &ModelView<'_>,
+    list: &gyrus_runtime::tasks::TaskList<'_>,
+    seed: u64,
+    state: &mut [f32],
+    u: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), gyrus_runtime::eval::EvalError> {
+    use gyrus_runtime::eval::EvalError;
+    use gyrus_runtime::kernel::delta::{self, DeltaState, Outgoing};
+    use gyrus_runtime::kernel::{self, State};
+    use gyrus_runtime::tasks::eval_trial;
+
+    let (n, nnz) = (model.n_hidden(), model.recurrent().nnz());
+    if n > MAX_DELTA_HIDDEN || nnz > MAX_DELTA_NNZ {
+        defmt::warn!(
+            "delta cost skipped: {=usize} units / {=usize} weights, buffers hold {=usize} / {=usize}",
+            n,
+            nnz,
+            MAX_DELTA_HIDDEN,
+            MAX_DELTA_NNZ
+        );
+        return Ok(());
+    }
+    let (Some(off), Some(tgt), Some(w), Some(dbuf)) = (
+        cortex_m::singleton!(: [u32; MAX_DELTA_HIDDEN + 1] = [0; MAX_DELTA_HIDDEN + 1]),
+        cortex_m::singleton!(: [u16; MAX_DELTA_NNZ] = [0; MAX_DELTA_NNZ]),
+        cortex_m::singleton!(: [f32; MAX_DELTA_NNZ] = [0.0; MAX_DELTA_NNZ]),
+        cortex_m::singleton!(: [f32; DeltaState::buffer_len(MAX_DELTA_HIDDEN)] =
+            [0.0; DeltaState::buffer_len(MAX_DELTA_HIDDEN)]),
+    ) else {
+        defmt::warn!("delta cost skipped: buffers already taken");
+        return Ok(());
+    };
+    let bad = |e: delta::DeltaError| match e {
+        delta::DeltaError::Kernel(k) => EvalError::Kernel(k),
+        _ => EvalError::Buffer {
+            needed: nnz,
+            got: MAX_DELTA_NNZ,
+        },
+    };
+    let outgoing =
+        Outgoing::build(model, &mut off[..n + 1], &mut tgt[..nnz], &mut w[..nnz]).map_err(bad)?;
+    let n_rules = list.len().min(DELTA_TASKS);
+    let mut steps = 0u32;
+    let mut plain_ticks = 0u32;
+    for rule in 0..n_rules {
+        let (trial, mut rng) = eval_trial(list, rule, seed, 0, &Default::default())?;
+        let mut st = State::new(n, &mut *state)?;
+        for t in 0..trial.len() {
+            trial.write_step(t, &mut rng, u)?;
+            let t0 = meter.now();
+            kernel::step(model, &mut st, u, out)?;
+            plain_ticks += meter.since(t0);
+        }
+        steps += trial.len() as u32;
+    }
+    let plain = meter.per_rep(plain_ticks, steps);
+    for theta in DELTA_THETAS {
+        let (mut ticks, mut messages, mut updates) = (0u32, 0u32, 0u32);
+        for rule in 0..n_rules {
+            let (trial, mut rng) = eval_trial(list, rule, seed, 0, &Default::default())?;
+            let mut ds = DeltaState::new(n, &mut dbuf[..]).map_err(bad)?;
+            for t in 0..trial.len() {
+                trial.write_step(t, &mut rng, u)?;
+                let t0 = meter.now();
+                let c = delta::step(model, &outgoing, &mut ds, theta, u, out).map_err(bad)?;
+                ticks += meter.since(t0);
+                messages += c.messages;
+                updates += c.updates;
+            }
+        }
+        defmt::info!(
+            "COST kernel=delta theta={=f32} instr_per_step={=f32} plain_instr_per_step={=f32} messages_per_step={=f32} updates_per_step={=f32} nnz={=usize} steps={=u32}",
+            theta,
+            meter.per_rep(ticks, steps),
+            plain,
+            messages as f32 / steps.max(1) as f32,
+            updates as f32 / steps.max(1) as f32,
+            nnz,
+            steps
+        );
+    }
+    Ok(())
+}

@@ -188,6 +188,17 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             scratch.output,
             per_step,
         )?;
+        if w == Weights::F32 {
+            crate::cost::log_delta(
+                meter,
+                model,
+                &list,
+                EVAL_SEED,
+                scratch.state,
+                scratch.input,
+                scratch.output,
+            )?;
+        }
     }
     Ok(())
 }

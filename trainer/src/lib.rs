@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod deploy;
 pub mod export;
 pub mod model;
 pub mod npz;

@@ -29,6 +29,7 @@
 //! `#[inline(never)]` entry points so firmware can measure them.
 
 mod activation;
+pub mod delta;
 pub mod dense;
 mod ell;
 pub mod phase;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 pub mod analyze;
 pub mod bench;
+pub mod deploy;
 pub mod dynamics;
 pub mod eval;
 pub mod export;
@@ -48,6 +49,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Train a grid of configs (resumable), and show its status.
     Sweep(sweep::SweepArgs),
+    /// Event-driven execution and a tiled many-core mesh simulator.
+    Deploy(deploy::DeployArgs),
 }
 
 /// Runs a parsed command line.
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Deploy(args) => deploy::run(args),
     }
 }
 

@@ -34,13 +34,28 @@ pub struct NetConfig {
     /// Its standard deviation; default 0.05 * sqrt(2 / alpha).
     #[serde(default)]
     pub noise_std: Option<f32>,
-    /// Inputs per step (33 + number of rules; 53 for cog20).
+    /// Inputs per step (33 + number of rules; 53 for cog20). In a run config it follows from the
+    /// tasks, so it is neither read nor written there (see `RunConfig::net_config`).
+    #[serde(default, skip_serializing)]
     pub n_inputs: usize,
-    /// Output classes (17).
+    /// Output classes (17); like `n_inputs`, derived in a run config.
+    #[serde(default, skip_serializing)]
     pub n_outputs: usize,
 }
 
 impl NetConfig {
+    /// A short description of the family, e.g. `local (d = 2)`.
+    pub fn family_label(&self) -> String {
+        match &self.family {
+            Family::Local { d, .. } => format!("local (d = {d})"),
+            Family::Random { d, .. } => format!("random (d = {d})"),
+            Family::SmallWorld { r, d, .. } => format!("small-world (r = {r}, d = {d})"),
+            Family::L1 { lambda } => format!("l1 (lambda = {lambda})"),
+            Family::Bimt { lambda, a, .. } => format!("bimt (lambda = {lambda}, A = {a})"),
+            f => f.name().to_string(),
+        }
+    }
+
     /// A config with the defaults (dense, relu, alpha 1, noise on).
     pub fn new(sheet: Sheet, n_inputs: usize, n_outputs: usize) -> Self {
         NetConfig {

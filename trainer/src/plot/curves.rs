@@ -12,16 +12,7 @@ const LEGEND_GAP: i32 = 70;
 const TOP: i32 = 80;
 const BOTTOM: i32 = 70;
 
-/// Colour-blind-safe line colours (Okabe-Ito), cycled.
-const COLOURS: [RGBColor; 7] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(0, 0, 0),
-];
+const COLOURS: [RGBColor; 7] = super::OKABE_ITO;
 
 /// One curve: a label, (step, performance in [0, 1]) points and, for a mean over runs, the band
 /// (lowest, highest) of the runs at each point.

@@ -16,6 +16,7 @@
 
 pub mod curves;
 pub mod fixed_points;
+pub mod mesh;
 pub mod modular_sheet;
 pub mod pareto;
 pub mod sheet;
@@ -57,6 +58,17 @@ pub fn register_font() -> Result<()> {
         Err(anyhow!("the embedded font could not be loaded"))
     }
 }
+
+/// Colour-blind-safe line and category colours (Okabe-Ito), to be cycled.
+pub const OKABE_ITO: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
 
 /// An output image format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

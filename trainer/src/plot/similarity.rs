@@ -12,16 +12,7 @@ const GAP: i32 = 90;
 const BAR: i32 = 16;
 const BOTTOM: i32 = 40;
 
-/// Colour-blind-safe family colours (Okabe-Ito), cycled in order of first appearance.
-const COLOURS: [RGBColor; 7] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(0, 0, 0),
-];
+const COLOURS: [RGBColor; 7] = super::OKABE_ITO;
 
 /// The distance matrix of networks `labels` with their `families`, and its MDS embedding.
 pub struct SimilarityFigure {

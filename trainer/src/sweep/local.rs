@@ -111,8 +111,9 @@ pub fn run(dir: &Path, m: &Manifest, opts: &LocalOptions) -> Result<Vec<Outcome>
     Ok(outcomes)
 }
 
-/// Runs one point to the end as a child process, logging to its run folder.
-fn run_point(
+/// Runs one point to the end as a child process, logging to its run folder (also what a Slurm
+/// array task runs, through `gyrus sweep run-point`).
+pub fn run_point(
     dir: &Path,
     index: usize,
     act: Action,

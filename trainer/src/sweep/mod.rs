@@ -1,6 +1,7 @@
 //! Sweeps: a grid of run configs ([`grid`]), written down as a manifest ([`manifest`]), trained by
-//! a backend ([`local`]: child processes on this machine), with each point's state read back from
-//! its run folder ([`status`]) and the trained networks measured for Pareto plots ([`results`]).
+//! a backend ([`local`]: child processes on this machine; [`slurm`]: one Slurm job array), with
+//! each point's state read back from its run folder ([`status`]) and the trained networks
+//! measured for Pareto plots ([`results`]).
 //!
 //! Sweep folder layout: `manifest.json`, `configs/<name>.toml` (the point's full config) and
 //! `runs/<name>/` (an ordinary run folder, plus `sweep.log` and, after a failed attempt,
@@ -12,6 +13,7 @@ pub mod grid;
 pub mod local;
 pub mod manifest;
 pub mod results;
+pub mod slurm;
 pub mod status;
 
 use anyhow::{bail, Context, Result};

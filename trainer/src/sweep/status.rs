@@ -8,6 +8,7 @@
 use super::manifest::{Entry, Manifest};
 use crate::train::run::{CHECKPOINT_FILE, CONFIG_FILE, EVAL_FILE, METRICS_FILE};
 use anyhow::{bail, Result};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The child's stdout and stderr, appended to on every attempt, inside the run folder.
@@ -119,8 +120,23 @@ pub fn scan(dir: &Path, m: &Manifest) -> Vec<PointState> {
     m.points.iter().map(|e| state(&run_dir(dir, e))).collect()
 }
 
+/// A point's entry in a batch queue (Slurm's `squeue`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    /// The queue's id of the task, e.g. `1234_5`.
+    pub job: String,
+    /// The queue's state word, e.g. `PENDING` or `RUNNING`.
+    pub state: String,
+}
+
 /// Counts per state and a table of the unfinished points: what `gyrus sweep status` prints.
 pub fn report(dir: &Path, m: &Manifest) -> String {
+    report_queued(dir, m, &BTreeMap::new())
+}
+
+/// [`report`], with the points a batch queue holds (index -> entry) counted as running or waiting
+/// and their queue state shown.
+pub fn report_queued(dir: &Path, m: &Manifest, queue: &BTreeMap<usize, Queued>) -> String {
     let states = scan(dir, m);
     let count = |w: &str| {
         states
@@ -144,6 +160,13 @@ pub fn report(dir: &Path, m: &Manifest) -> String {
         count("failed"),
         count("pending")
     );
+    if !queue.is_empty() {
+        let running = queue.values().filter(|q| is_running(&q.state)).count();
+        out += &format!(
+            "  in the queue: {running} running, {} waiting\n",
+            queue.len() - running
+        );
+    }
     for (e, s) in m.points.iter().zip(&states) {
         if e.duplicate_of.is_some() {
             continue;
@@ -155,7 +178,22 @@ pub fn report(dir: &Path, m: &Manifest) -> String {
             PointState::Started(None) => "started, no evaluation logged yet".into(),
             PointState::Pending => "pending".into(),
         };
+        let detail = match queue.get(&e.index) {
+            Some(q) => format!("{detail} [queued: job {} {}]", q.job, q.state),
+            None if !queue.is_empty() && !matches!(s, PointState::Pending) => {
+                format!("{detail} [not in the queue]")
+            }
+            None => detail,
+        };
         out += &format!("  {:<40} {detail}\n", e.name);
     }
     out
+}
+
+/// Whether a queue state word means the task has started (running, completing, ...).
+fn is_running(state: &str) -> bool {
+    matches!(
+        state,
+        "RUNNING" | "COMPLETING" | "CONFIGURING" | "STAGE_OUT" | "SIGNALING"
+    )
 }

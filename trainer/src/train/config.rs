@@ -1,7 +1,7 @@
 //! The run configuration: what `gyrus train` reads from `--config run.toml` and flags, and writes
 //! into the run folder as `config.toml`.
 
-use crate::model::{Activation, Family, NetConfig, Sheet};
+use crate::model::{NetConfig, Sheet};
 pub use crate::tasks::Tasks;
 use anyhow::{bail, Context};
 use gyrus_runtime::tasks;
@@ -50,44 +50,7 @@ pub struct RunConfig {
     #[serde(default = "default_checkpoint_every")]
     pub checkpoint_every: u64,
     /// The network (sheet, family, activation, leak, recurrent noise).
-    pub net: NetSection,
-}
-
-/// The `[net]` table: a [`NetConfig`] without the input and output counts, which follow from the tasks.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetSection {
-    /// Hidden-unit sheet.
-    pub sheet: Sheet,
-    /// Connectivity family.
-    #[serde(default)]
-    pub family: Family,
-    /// Nonlinearity.
-    #[serde(default)]
-    pub activation: Activation,
-    /// Leak alpha in (0, 1].
-    #[serde(default = "one")]
-    pub alpha: f32,
-    /// Recurrent noise during training.
-    #[serde(default = "yes")]
-    pub recurrent_noise: bool,
-    /// Its std (default 0.05 * sqrt(2 / alpha)).
-    #[serde(default)]
-    pub noise_std: Option<f32>,
-}
-
-impl NetSection {
-    /// A short description of the family, e.g. `local (d = 2)`.
-    pub fn family_label(&self) -> String {
-        match &self.family {
-            Family::Local { d, .. } => format!("local (d = {d})"),
-            Family::Random { d, .. } => format!("random (d = {d})"),
-            Family::SmallWorld { r, d, .. } => format!("small-world (r = {r}, d = {d})"),
-            Family::L1 { lambda } => format!("l1 (lambda = {lambda})"),
-            Family::Bimt { lambda, a, .. } => format!("bimt (lambda = {lambda}, A = {a})"),
-            f => f.name().to_string(),
-        }
-    }
+    pub net: NetConfig,
 }
 
 fn default_tasks() -> String {
@@ -101,9 +64,6 @@ fn one() -> f32 {
 }
 fn one_u64() -> u64 {
     1
-}
-fn yes() -> bool {
-    true
 }
 fn default_steps() -> u64 {
     3000
@@ -143,14 +103,7 @@ impl RunConfig {
             eval_every: default_eval_every(),
             eval_trials: default_eval_trials(),
             checkpoint_every: default_checkpoint_every(),
-            net: NetSection {
-                sheet,
-                family: Family::Dense,
-                activation: Activation::Relu,
-                alpha: 1.0,
-                recurrent_noise: true,
-                noise_std: None,
-            },
+            net: NetConfig::new(sheet, 0, 0),
         }
     }
 
@@ -202,16 +155,10 @@ impl RunConfig {
     /// The full network config (inputs = 33 + rules, 17 outputs).
     pub fn net_config(&self) -> anyhow::Result<NetConfig> {
         let tasks = self.task_list()?;
-        let n = &self.net;
         Ok(NetConfig {
-            sheet: n.sheet,
-            family: n.family.clone(),
-            activation: n.activation,
-            alpha: n.alpha,
-            recurrent_noise: n.recurrent_noise,
-            noise_std: n.noise_std,
             n_inputs: tasks::n_inputs(tasks.len()),
             n_outputs: tasks::N_CLASSES,
+            ..self.net.clone()
         })
     }
 
@@ -267,6 +214,7 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Family;
 
     #[test]
     fn minimal_toml_gets_the_defaults_and_round_trips() {

@@ -100,7 +100,8 @@ impl Run {
         })
     }
 
-    /// Opens the run in `dir` at its last checkpoint (or from scratch if it has none yet).
+    /// Opens the run in `dir` at its last checkpoint (or from scratch if it has none yet), without
+    /// writing anything into the folder.
     pub fn resume(dir: &Path) -> anyhow::Result<Self> {
         let cfg = RunConfig::load(&dir.join(CONFIG_FILE))
             .with_context(|| format!("{} does not hold a run", dir.display()))?;
@@ -110,7 +111,6 @@ impl Run {
         if path.exists() {
             run.load_checkpoint(&path)?;
         }
-        run.truncate_metrics()?;
         Ok(run)
     }
 
@@ -157,6 +157,8 @@ impl Run {
     /// A non-finite loss stops the run with an error; the last checkpoint written stays as it was.
     pub fn train(&mut self, until: u64, progress: bool) -> anyhow::Result<Outcome> {
         let until = until.min(self.cfg.steps);
+        // A killed run may have logged past its checkpoint; those lines are redone now.
+        self.truncate_metrics()?;
         let bar = progress.then(|| progress_bar(self.step, self.cfg.steps));
         let gen = self.cfg.generator();
         let started = Instant::now();

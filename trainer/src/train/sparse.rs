@@ -17,8 +17,8 @@ use super::kernels::Step;
 use super::simd::multiversion;
 use crate::model::{Activation, Csr};
 
-/// Values per register-blocked chunk of a unit's run (4 AVX2 registers).
-const W: usize = 32;
+/// Values per register-blocked chunk of a unit's run (8 AVX registers).
+const W: usize = 64;
 
 /// The mask transposed (compressed columns): for unit j, the rows i with a connection i <- j,
 /// and the weight of each, in increasing i.
@@ -99,9 +99,14 @@ fn axpy_block(acc: &mut [f32; W], w: f32, x: &[f32; W]) {
 #[inline(always)]
 fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: usize, c0: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Ok(block) = <&mut [f32; W]>::try_from(&mut *acc) {
-        if std::arch::is_x86_feature_detected!("avx") {
+    if std::arch::is_x86_feature_detected!("avx") {
+        if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
             // SAFETY: the CPU supports AVX (checked just above).
+            unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
+            return;
+        }
+        if let Ok(block) = <&mut [f32; 32]>::try_from(&mut *acc) {
+            // SAFETY: as above.
             unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
             return;
         }
@@ -113,11 +118,12 @@ fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: 
     }
 }
 
-/// [`gather_rows`] for a full block, the accumulator in four AVX registers.
+/// [`gather_rows`] for a full block of L = 8 R values, the accumulator in R AVX registers
+/// (all of a unit's run at B = 64, so the connection list is walked once).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn gather_rows_avx(
-    acc: &mut [f32; W],
+unsafe fn gather_rows_avx<const L: usize>(
+    acc: &mut [f32; L],
     idx: &[u32],
     vals: &[f32],
     src: &[f32],
@@ -125,41 +131,37 @@ unsafe fn gather_rows_avx(
     c0: usize,
 ) {
     use std::arch::x86_64::{
-        _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
+        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps,
     };
-    // SAFETY (all loads and stores below): each pointer is the start of an 8-value part of a
-    // slice of W = 32 values obtained by checked indexing.
     let p = acc.as_mut_ptr();
-    let (mut r0, mut r1, mut r2, mut r3) = unsafe {
-        (
-            _mm256_loadu_ps(p),
-            _mm256_loadu_ps(p.add(8)),
-            _mm256_loadu_ps(p.add(16)),
-            _mm256_loadu_ps(p.add(24)),
-        )
-    };
+    let mut r = [_mm256_setzero_ps(); 8];
+    let regs: &mut [__m256] = &mut r[..L / 8];
+    for (q, v) in regs.iter_mut().enumerate() {
+        // SAFETY: 8 q + 8 <= L, inside `acc`.
+        *v = unsafe { _mm256_loadu_ps(p.add(8 * q)) };
+    }
     for (&i, &w) in idx.iter().zip(vals) {
-        let r = i as usize * stride + c0;
-        let x = src[r..r + W].as_ptr();
+        let at = i as usize * stride + c0;
+        let x = src[at..at + L].as_ptr();
         let wv = _mm256_set1_ps(w);
-        unsafe {
-            r0 = _mm256_add_ps(r0, _mm256_mul_ps(wv, _mm256_loadu_ps(x)));
-            r1 = _mm256_add_ps(r1, _mm256_mul_ps(wv, _mm256_loadu_ps(x.add(8))));
-            r2 = _mm256_add_ps(r2, _mm256_mul_ps(wv, _mm256_loadu_ps(x.add(16))));
-            r3 = _mm256_add_ps(r3, _mm256_mul_ps(wv, _mm256_loadu_ps(x.add(24))));
+        for (q, v) in regs.iter_mut().enumerate() {
+            // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
+            *v = _mm256_add_ps(
+                *v,
+                _mm256_mul_ps(wv, unsafe { _mm256_loadu_ps(x.add(8 * q)) }),
+            );
         }
     }
-    unsafe {
-        _mm256_storeu_ps(p, r0);
-        _mm256_storeu_ps(p.add(8), r1);
-        _mm256_storeu_ps(p.add(16), r2);
-        _mm256_storeu_ps(p.add(24), r3);
+    for (q, v) in regs.iter().enumerate() {
+        // SAFETY: 8 q + 8 <= L, inside `acc`.
+        unsafe { _mm256_storeu_ps(p.add(8 * q), *v) };
     }
 }
 
 /// Units ahead whose strided runs are prefetched (each unit's run of one step sits on its own
 /// page of the [N, T*B] buffers, out of the hardware prefetcher's reach).
-const AHEAD: usize = 4;
+const AHEAD: usize = 16;
 
 /// Asks for the cache lines of `buf[at..at + len]` (no effect past the end of `buf`).
 #[inline(always)]
@@ -391,27 +393,30 @@ mod tests {
     /// The register-blocked AVX path gives the same bits as the plain loop.
     #[test]
     fn gather_rows_blocks_match_the_plain_loop() {
-        let src: Vec<f32> = (0..5 * 40).map(|i| (i as f32 * 0.37).sin()).collect();
+        let src: Vec<f32> = (0..5 * 80).map(|i| (i as f32 * 0.37).sin()).collect();
         let idx = [3u32, 0, 4, 1];
         let vals = [0.5f32, -1.25, 2.0, 0.1];
-        let init: Vec<f32> = (0..W).map(|i| i as f32 * 0.01).collect();
-        let mut fast = init.clone();
-        gather_rows(&mut fast, &idx, &vals, &src, 40, 8);
-        let mut plain = init;
-        for (&i, &w) in idx.iter().zip(&vals) {
-            for (l, p) in plain.iter_mut().enumerate() {
-                *p += w * src[i as usize * 40 + 8 + l];
-            }
-        }
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&fast), bits(&plain));
+        // Both register-block widths (64 and 32 values).
+        for len in [W, 32] {
+            let init: Vec<f32> = (0..len).map(|i| i as f32 * 0.01).collect();
+            let mut fast = init.clone();
+            gather_rows(&mut fast, &idx, &vals, &src, 80, 8);
+            let mut plain = init;
+            for (&i, &w) in idx.iter().zip(&vals) {
+                for (l, p) in plain.iter_mut().enumerate() {
+                    *p += w * src[i as usize * 80 + 8 + l];
+                }
+            }
+            assert_eq!(bits(&fast), bits(&plain));
+        }
         // A tail (shorter than a block) takes the plain loop.
         let mut tail = vec![0.0f32; 7];
-        gather_rows(&mut tail, &idx, &vals, &src, 40, 33);
+        gather_rows(&mut tail, &idx, &vals, &src, 80, 33);
         let want: f32 = idx
             .iter()
             .zip(&vals)
-            .map(|(&i, &w)| w * src[i as usize * 40 + 33])
+            .map(|(&i, &w)| w * src[i as usize * 80 + 33])
             .sum();
         assert!((tail[0] - want).abs() < 1e-6);
     }

@@ -160,13 +160,16 @@ fn sparse_and_dense_masked_kernels_agree() {
     }
 }
 
-/// With batches wide enough for the register-blocked kernels (B = 40: one block of 32 and a
-/// tail of 8), the compressed-row step still matches dense-times-mask, for both leaks and all
-/// activations, and repeats bit for bit.
+/// With batches wide enough for the register-blocked kernels (B = 96: one block of 64 and a
+/// 32-wide tail; B = 40: a plain tail only), the compressed-row step still matches
+/// dense-times-mask, for both leaks and all activations, and repeats bit for bit.
 #[test]
 fn wide_batches_use_the_blocked_kernels_correctly() {
-    let (t, b) = (4, 40);
-    for act in [Activation::Relu, Activation::Tanh, Activation::Softplus] {
+    let t = 4;
+    for (b, act) in [40, 96]
+        .into_iter()
+        .flat_map(|b| [Activation::Relu, Activation::Tanh, Activation::Softplus].map(|a| (b, a)))
+    {
         for alpha in [1.0f32, 0.7] {
             let cfg = config(
                 Family::Local {
