@@ -201,3 +201,53 @@ fn sim(args: SimArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimArgs,
+    }
+
+    fn args(extra: &[&str]) -> SimArgs {
+        let mut v = vec!["sim"];
+        v.extend_from_slice(extra);
+        Cli::try_parse_from(v).unwrap().args
+    }
+
+    #[test]
+    fn runs_two_models_draws_the_traffic_and_refuses_bad_options() {
+        let dir = std::env::temp_dir().join(format!("gyrus-deploy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let blob = crate::deploy::tests::tiny_model(4, 4).to_bytes().unwrap();
+        let (a, b) = (dir.join("a.gyrus"), dir.join("b.gyrus"));
+        std::fs::write(&a, &blob).unwrap();
+        std::fs::write(&b, &blob).unwrap();
+        let png = dir.join("mesh.png");
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let ok = args(&[a, b, "--theta", "0,0.1", "--tile", "2x2", "--trials", "1"]);
+        let ok = SimArgs {
+            traffic_png: Some(png.clone()),
+            ..ok
+        };
+        sim(ok).unwrap();
+        assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+        for bad in [
+            vec![a, "--theta=-1"],
+            vec![a, "--tile", "4"],
+            vec![a, "--placement", "diagonal"],
+            vec![a, "--trials", "0"],
+            vec!["/nonexistent/x.gyrus"],
+        ] {
+            assert!(sim(args(&bad)).is_err(), "{bad:?} accepted");
+        }
+        std::fs::write(dir.join("junk.gyrus"), b"not a model").unwrap();
+        let junk = dir.join("junk.gyrus");
+        assert!(sim(args(&[junk.to_str().unwrap()])).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

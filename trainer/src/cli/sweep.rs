@@ -211,7 +211,8 @@ fn submit(dir: &Path, m: &Manifest, a: &SlurmArgs, gyrus: Option<PathBuf>) -> Re
             dir.display()
         ),
         Submitted::Job(s) => eprintln!(
-            "submitted Slurm job {} with {} points (array {}); script {}; follow it with              `gyrus sweep status {}`",
+            "submitted Slurm job {} with {} points (array {}); script {}; follow it with \
+             `gyrus sweep status {}`",
             s.job_id,
             s.indices.len(),
             slurm::array_spec(&s.indices, opts.max_parallel),

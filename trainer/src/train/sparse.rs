@@ -161,7 +161,7 @@ unsafe fn gather_rows_avx<const L: usize>(
 
 /// Units ahead whose strided runs are prefetched (each unit's run of one step sits on its own
 /// page of the [N, T*B] buffers, out of the hardware prefetcher's reach).
-const AHEAD: usize = 16;
+const AHEAD: usize = 4;
 
 /// Asks for the cache lines of `buf[at..at + len]` (no effect past the end of `buf`).
 #[inline(always)]
