@@ -19,6 +19,8 @@
 //!   accumulated as `sum q_j x_j` in f32 and multiplied by `s` once. Activations, biases and the
 //!   state stay f32; the saving is weight memory (1 byte instead of 4), not arithmetic.
 //! - [`dense::step_dense`]: the same network with dense matrices, the baseline of the benchmark.
+//! - [`delta`]: event-driven steps; a unit sends its change to its targets only when it moved
+//!   by more than a threshold (incremental sums, outgoing weights built into caller buffers).
 //! - [`phase`]: the four phases of a step (recurrent product, input product + bias, activation and
 //!   leak, readout) as separate functions, bit-identical to [`step`] when chained, so firmware can
 //!   time each.
