@@ -12,7 +12,8 @@
 //! silhouette, sizes, labels per important unit, silhouette_by_k; null with < 3 important units);
 //! `modularity` (isolated_fraction, mean_group_size, groups, baseline: permutations, seed and
 //! mean/sd/percentile of both numbers); `figures` (paths). Figures: `clusters_sheet` (Fig. 1c of
-//! Liu et al.), `task_variance` (Fig. 1b), `weight_distance` (Fig. 1f), `.png` or `.svg`.
+//! Liu et al.), `task_variance` (Fig. 1b), `weight_distance` (Fig. 1f), `connectivity` (Fig. 1a),
+//! `.png` or `.svg`.
 //!
 //! To add an analysis (e.g. `graph`, `fixed-points`): add a variant to [`AnalyzeCommand`] with its
 //! own `Args` (in its own file under `cli/` if it is long) and an arm to [`run`].
@@ -104,6 +105,8 @@ pub const SHEET_FIGURE: &str = "clusters_sheet";
 pub const VARIANCE_FIGURE: &str = "task_variance";
 /// |w| against connection distance.
 pub const WEIGHT_FIGURE: &str = "weight_distance";
+/// The active recurrent connections drawn on the sheet (Fig. 1a of Liu et al., as `gyrus inspect`).
+pub const CONNECTIVITY_FIGURE: &str = "connectivity";
 
 /// Runs `gyrus analyze modularity`: analysis.json, the figures and the summary on stdout.
 pub fn modularity(args: ModularityArgs) -> Result<()> {
@@ -172,6 +175,15 @@ fn write_figures(
     }
     let path = out.join(format!("{WEIGHT_FIGURE}.{ext}"));
     crate::plot::save(&WeightDistanceFigure::from_network(net, &name), &path)?;
+    written.push(path);
+    let path = out.join(format!("{CONNECTIVITY_FIGURE}.{ext}"));
+    let title = format!(
+        "{name}: active recurrent connections (|w| > {})",
+        crate::analysis::wiring::ACTIVE
+    );
+    let fig =
+        crate::plot::sheet::SheetFigure::from_network(net, crate::analysis::wiring::ACTIVE, &title);
+    crate::plot::save(&fig, &path)?;
     written.push(path);
     Ok(written)
 }
@@ -304,7 +316,7 @@ mod tests {
             .unwrap();
         assert!((0.0..=100.0).contains(&p));
         let figures = json["figures"].as_array().unwrap();
-        assert_eq!(figures.len(), 3);
+        assert_eq!(figures.len(), 4);
         for f in figures {
             let bytes = std::fs::read(f.as_str().unwrap()).unwrap();
             assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");

@@ -48,6 +48,34 @@ impl SheetFigure {
         }
     }
 
+    /// The figure of a trainer network: every unit at its sheet position and the recurrent
+    /// connections with |w| > `threshold` (the active ones, for the spec's 1e-2).
+    pub fn from_network(net: &crate::model::Network, threshold: f32, title: &str) -> Self {
+        let sheet = net.config().sheet;
+        let n = sheet.n_units();
+        let w = net.w_rec_dense();
+        let units = (0..n)
+            .map(|u| {
+                let (r, c) = sheet.pos(u);
+                (r as u16, c as u16)
+            })
+            .collect();
+        let edges = (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .filter_map(|(i, j)| {
+                let v = w[i * n + j];
+                (v.abs() > threshold).then_some((i, j, v))
+            })
+            .collect();
+        SheetFigure {
+            rows: sheet.rows as u16,
+            cols: sheet.cols as u16,
+            units,
+            edges,
+            title: title.to_string(),
+        }
+    }
+
     /// Pixels per sheet cell.
     fn cell(&self) -> i32 {
         let side = i32::from(self.rows.max(self.cols)).max(1);
