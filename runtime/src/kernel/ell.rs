@@ -207,12 +207,12 @@ impl RecKernel for Ell<&[f32], &[u16]> {
 mod arm {
     use super::{Ell, LANES};
 
-    /// Loads one step (8 weights into s8-s15, 8 byte offsets, 8 values of `x` into s16-s23) and
-    /// multiplies (`$op` = `vmul.f32`, first step) or multiplies and adds (`vmla.f32`) into s0-s7.
-    macro_rules! step {
+    /// Loads 8 byte offsets, gathers the 8 values of `x` they point at into s16-s23, and multiplies
+    /// (`$op` = `vmul.f32`) or multiplies and adds (`vmla.f32`) them with the weights in s8-s15
+    /// into the lane sums s0-s7. Shared by [`step`] and [`step_q`].
+    macro_rules! gather_mac {
         ($op:literal) => {
             concat!(
-                "vldmia {w}!, {{s8-s15}}\n",
                 "ldmia {o}!, {{r0-r3}}\n",
                 "uxtah {t}, {x}, r0\n",
                 "add r0, {x}, r0, lsr #16\n",
@@ -250,6 +250,17 @@ mod arm {
         };
     }
 
+    /// Loads one step (8 weights into s8-s15, 8 byte offsets, 8 values of `x` into s16-s23) and
+    /// multiplies (`$op` = `vmul.f32`, first step) or multiplies and adds (`vmla.f32`) into s0-s7.
+    macro_rules! step {
+        ($op:literal) => {
+            concat!(
+                "vldmia {w}!, {{s8-s15}}\n",
+                gather_mac!($op),
+            )
+        };
+    }
+
     /// Loads 8 int8 weights (two words at `{q}`, as f32 into s8-s15), then the offsets and the 8
     /// values of `x` like [`step`], and multiplies (`vmul.f32`) or multiplies and adds
     /// (`vmla.f32`) into s0-s7.
@@ -277,39 +288,7 @@ mod arm {
                 "vcvt.f32.s32 s13, s13\n",
                 "vcvt.f32.s32 s14, s14\n",
                 "vcvt.f32.s32 s15, s15\n",
-                "ldmia {o}!, {{r0-r3}}\n",
-                "uxtah {t}, {x}, r0\n",
-                "add r0, {x}, r0, lsr #16\n",
-                "vldr s16, [{t}]\n",
-                "vldr s17, [r0]\n",
-                "uxtah {t}, {x}, r1\n",
-                "add r1, {x}, r1, lsr #16\n",
-                "vldr s18, [{t}]\n",
-                "vldr s19, [r1]\n",
-                "uxtah {t}, {x}, r2\n",
-                "add r2, {x}, r2, lsr #16\n",
-                "vldr s20, [{t}]\n",
-                "vldr s21, [r2]\n",
-                "uxtah {t}, {x}, r3\n",
-                "add r3, {x}, r3, lsr #16\n",
-                "vldr s22, [{t}]\n",
-                "vldr s23, [r3]\n",
-                $op,
-                " s0, s8, s16\n",
-                $op,
-                " s1, s9, s17\n",
-                $op,
-                " s2, s10, s18\n",
-                $op,
-                " s3, s11, s19\n",
-                $op,
-                " s4, s12, s20\n",
-                $op,
-                " s5, s13, s21\n",
-                $op,
-                " s6, s14, s22\n",
-                $op,
-                " s7, s15, s23\n",
+                gather_mac!($op),
             )
         };
     }
