@@ -254,10 +254,7 @@ mod arm {
     /// multiplies (`$op` = `vmul.f32`, first step) or multiplies and adds (`vmla.f32`) into s0-s7.
     macro_rules! step {
         ($op:literal) => {
-            concat!(
-                "vldmia {w}!, {{s8-s15}}\n",
-                gather_mac!($op),
-            )
+            concat!("vldmia {w}!, {{s8-s15}}\n", gather_mac!($op),)
         };
     }
 
