@@ -3,8 +3,9 @@
 use super::bimt::{add_penalty_gradient, connection_cost, distance, wiring_cost, Bimt};
 use super::swap::{swap_delta, swap_round, swap_units, top_units};
 use crate::model::{Family, NetConfig, Network, Sheet};
+use crate::train::tests::cog20_batches;
 use crate::train::{forward, Trainer};
-use gyrus_runtime::tasks::{self, Collection, Config, Rng, Stream, TaskList};
+use gyrus_runtime::tasks::Rng;
 
 fn bimt(lambda: f32, a: f32) -> Family {
     Family::Bimt {
@@ -26,20 +27,6 @@ fn random_net(sheet: Sheet, family: Family, ni: usize, no: usize, seed: u64) -> 
         *p = (rng.uniform() - 0.5) * 0.8;
     }
     net
-}
-
-fn cog20_batches(seed: u64, t: usize, b: usize, n: usize) -> Vec<(Vec<f32>, Vec<u8>)> {
-    let list = TaskList::Collection(Collection::Cog20);
-    let ni = tasks::n_inputs(list.len());
-    let mut streams: Vec<Stream> = (0..b as u64).map(|i| Stream::new(seed, i)).collect();
-    (0..n)
-        .map(|_| {
-            let mut x = vec![0.0f32; t * b * ni];
-            let mut y = vec![0u8; t * b];
-            tasks::fill_batch(&mut streams, &list, &Config::default(), &mut x, &mut y).unwrap();
-            (x, y)
-        })
-        .collect()
 }
 
 #[test]

@@ -23,7 +23,7 @@ mod trainer;
 mod workspace;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use adam::{clip_grad_norm, Adam};
 pub use forward::{forward, forward_with};

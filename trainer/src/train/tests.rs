@@ -204,7 +204,9 @@ fn wide_batches_use_the_blocked_kernels_correctly() {
     }
 }
 
-fn cog20_batches(seed: u64, t: usize, b: usize, n: usize) -> Vec<(Vec<f32>, Vec<u8>)> {
+/// `n` consecutive cog20 training batches of `b` streams and `t` steps from `seed` (shared with
+/// the regulariser tests).
+pub(crate) fn cog20_batches(seed: u64, t: usize, b: usize, n: usize) -> Vec<(Vec<f32>, Vec<u8>)> {
     let list = TaskList::Collection(Collection::Cog20);
     let ni = tasks::n_inputs(list.len());
     let mut streams: Vec<Stream> = (0..b as u64).map(|i| Stream::new(seed, i)).collect();
