@@ -8,6 +8,9 @@
 //!
 //! `gyrus bench train`: ms per gradient step of the hand-written BPTT against candle autograd and
 //! the dense-times-mask step, measured in the same run (see [`crate::train::bench`]).
+//!
+//! `gyrus bench device --device cuda`: ms per gradient step on the GPU next to the hand-written
+//! CPU step at the papers' GPU sizes (see [`crate::train::device::bench`]).
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
@@ -32,6 +35,29 @@ pub enum BenchTarget {
     /// Training step: ms per gradient step of the hand-written BPTT next to candle autograd and
     /// the dense-times-mask step (cog20, T = 100, B = 64).
     Train(TrainBench),
+    /// Training step on an accelerator (`--device cuda`) next to the hand-written CPU step
+    /// (modcog, T = 350, B = 64; N = 625 local d = 2, N = 2500 dense, N = 2500 local d = 6).
+    Device(DeviceBench),
+}
+
+/// `gyrus bench device`.
+#[derive(Args, Debug)]
+pub struct DeviceBench {
+    /// The accelerator: cuda, cuda:N, or candle-cpu.
+    #[arg(long, default_value = "cuda")]
+    pub device: crate::train::device::DeviceSpec,
+    /// Timed device steps per configuration (after one warm-up step).
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Timed CPU steps per configuration (0 = skip the CPU).
+    #[arg(long, default_value_t = 2)]
+    pub cpu_steps: usize,
+    /// Window length T.
+    #[arg(long, default_value_t = 350)]
+    pub seq_len: usize,
+    /// Only the configurations whose name contains this text (e.g. "N=2500").
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 /// `gyrus bench train`.
@@ -72,6 +98,17 @@ pub struct TasksBench {
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Tasks(a) => bench_tasks(&a),
+        BenchTarget::Device(a) => {
+            let opts = crate::train::device::bench::DeviceBenchOptions {
+                device: a.device,
+                steps: a.steps,
+                cpu_steps: a.cpu_steps,
+                seq_len: a.seq_len,
+                only: a.only,
+            };
+            crate::train::device::bench::bench_device(&opts, &mut std::io::stdout())?;
+            Ok(())
+        }
         BenchTarget::Train(a) => {
             let opts = crate::train::bench::BenchOptions {
                 quick: a.quick,

@@ -74,7 +74,8 @@ pub struct SlurmArgs {
     /// CPUs of each task [default: 1].
     #[arg(long, value_name = "C")]
     pub cpus_per_task: Option<u32>,
-    /// GPUs of each task (default: none).
+    /// GPUs of each task (default: none). With a GPU, each task trains on it
+    /// (`GYRUS_DEVICE=cuda` in the job script; the binary needs the `cuda` feature).
     #[arg(long, value_name = "G")]
     pub gpus_per_task: Option<u32>,
     /// Time limit of each task, in Slurm's format (e.g. 2:00:00).

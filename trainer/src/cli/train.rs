@@ -2,6 +2,7 @@
 
 use crate::model::{Activation, Family, Sheet};
 use crate::train::config::RunConfig;
+use crate::train::device::DeviceSpec;
 use crate::train::run::Run;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -116,6 +117,17 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Where the gradient steps run: cpu (hand-written BPTT, default), cuda / cuda:N (a GPU; needs
+    /// a binary built with `--features cuda`), or candle-cpu (the GPU code path on the CPU, slow).
+    /// Not part of the run's config: a run may be resumed on another device. Default: the
+    /// environment variable GYRUS_DEVICE (set by Slurm sweeps with --gpus-per-task), else cpu.
+    #[arg(
+        long,
+        value_name = "DEVICE",
+        env = "GYRUS_DEVICE",
+        default_value = "cpu"
+    )]
+    pub device: DeviceSpec,
 }
 
 /// Parses `RxC`.
@@ -224,6 +236,8 @@ impl TrainArgs {
 
 /// Runs `gyrus train`.
 pub fn run(args: TrainArgs) -> Result<()> {
+    // Before anything is written: a missing GPU must not leave a half-made run folder.
+    let device = args.device.open()?;
     let mut run = match &args.resume {
         Some(dir) => {
             let run = Run::resume(dir)?;
@@ -244,9 +258,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
             Run::create(&out, cfg)?
         }
     };
+    if let Some(dev) = device {
+        run.use_device(dev)?;
+    }
     let cfg = run.config().clone();
     eprintln!(
-        "training {} {} on {} ({} tasks), {} steps, B = {}, T = {}, seed {}",
+        "training {} {} on {} ({} tasks), {} steps, B = {}, T = {}, seed {}, device {}",
         cfg.net.sheet.rows * cfg.net.sheet.cols,
         cfg.net.family_label(),
         cfg.tasks,
@@ -254,7 +271,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         cfg.steps,
         cfg.batch,
         cfg.seq_len(),
-        cfg.seed
+        cfg.seed,
+        args.device
     );
     let outcome = run.train(cfg.steps, !args.quiet)?;
     if let Some(ev) = outcome.last_eval {

@@ -184,9 +184,15 @@ pub fn script(dir: &Path, m: &Manifest, indices: &[usize], opts: &SlurmOptions) 
          # runs/<point>/sweep.log), resuming from its checkpoint if it has one; finished points and\n\
          # duplicates of other points exit at once.\n\
          set -euo pipefail\n\
-         srun --ntasks=1 --cpus-per-task={} {g} sweep run-point {d} --index \"$SLURM_ARRAY_TASK_ID\"\n",
+         {gpu}srun --ntasks=1 --cpus-per-task={} {g} sweep run-point {d} --index \"$SLURM_ARRAY_TASK_ID\"\n",
         m.grid.replace('\n', " "),
-        opts.cpus_per_task
+        opts.cpus_per_task,
+        gpu = if opts.gpus_per_task.is_some() {
+            "# A task with a GPU trains on it (Slurm makes the task's GPU device 0).\n\
+             export GYRUS_DEVICE=\"${GYRUS_DEVICE:-cuda}\"\n"
+        } else {
+            ""
+        }
     );
     Ok(s)
 }
@@ -387,6 +393,7 @@ mod tests {
             "#SBATCH --partition=gpu\n",
             "#SBATCH --time=1:00:00\n",
             "#SBATCH --output=/scratch/sweeps/p/slurm/logs/%A_%a.out\n",
+            "export GYRUS_DEVICE=\"${GYRUS_DEVICE:-cuda}\"\n",
             "srun --ntasks=1 --cpus-per-task=2 /opt/gyrus/bin/gyrus sweep run-point \
              /scratch/sweeps/p --index \"$SLURM_ARRAY_TASK_ID\"\n",
         ] {
@@ -396,7 +403,10 @@ mod tests {
         o.partition = None;
         o.gpus_per_task = None;
         let s = script(dir, &m, &[3], &o).unwrap();
-        assert!(!s.contains("--partition") && !s.contains("--gpus"), "{s}");
+        assert!(
+            !s.contains("--partition") && !s.contains("--gpus") && !s.contains("GYRUS_DEVICE"),
+            "{s}"
+        );
         assert!(s.contains("--array=3%3\n"), "{s}");
         o.time = Some("1:00 ; rm".into());
         assert!(script(dir, &m, &[3], &o).is_err());

@@ -4,11 +4,13 @@
 //! - [`forward`]: noise-free evaluation returning logits and (optionally) every hidden state.
 //! - [`oracle`]: the same forward pass with candle autograd, to check the gradients.
 //! - [`bench`]: ms per gradient step against candle and the dense-times-mask step.
+//! - [`device`]: the same step as candle tensor operations on an accelerator (CUDA).
 
 mod adam;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod device;
 pub mod eval;
 mod forward;
 mod gemm;

@@ -8,6 +8,7 @@
 
 use super::checkpoint::{self, Named};
 use super::config::{RunConfig, Tasks};
+use super::device::DeviceTrainer;
 use super::eval::{evaluate, Evaluation};
 use super::trainer::Trainer;
 use crate::model::Network;
@@ -49,6 +50,9 @@ pub struct Run {
     targets: Vec<u8>,
     /// BIMT swaps made since this Run was opened (not saved: swaps follow from the weights).
     swaps: u64,
+    /// The accelerator copy, when the steps run on one ([`Run::use_device`]); `trainer` then
+    /// holds the state of the last sync.
+    device: Option<DeviceTrainer>,
 }
 
 /// How a call to [`Run::train`] ended.
@@ -94,6 +98,7 @@ impl Run {
             inputs: vec![0.0; t * b * n_in],
             targets: vec![0; t * b],
             swaps: 0,
+            device: None,
             cfg,
             tasks,
             trainer,
@@ -112,6 +117,23 @@ impl Run {
             run.load_checkpoint(&path)?;
         }
         Ok(run)
+    }
+
+    /// Runs the following gradient steps on `dev` (a candle device: a CUDA GPU, or candle's CPU
+    /// backend for checking) instead of the hand-written CPU trainer. The state moves there now
+    /// and comes back before every evaluation, checkpoint and neuron-swap round and when
+    /// [`Run::train`] returns, so folders, logs and checkpoints are the same as a CPU run's.
+    pub fn use_device(&mut self, dev: candle_core::Device) -> anyhow::Result<()> {
+        self.device = Some(DeviceTrainer::new(dev, &self.trainer)?);
+        Ok(())
+    }
+
+    /// Copies the accelerator's state (if any) into the host trainer.
+    fn sync_host(&mut self) -> anyhow::Result<()> {
+        if let Some(d) = &self.device {
+            d.download(&mut self.trainer)?;
+        }
+        Ok(())
     }
 
     /// The run's config.
@@ -177,9 +199,13 @@ impl Run {
                 &mut self.targets,
             )
             .map_err(|e| anyhow::anyhow!("task generator: {e}"))?;
-            let stats =
-                self.trainer
-                    .train_step(&self.inputs, &self.targets, &mut self.noise_rng)?;
+            let stats = match &mut self.device {
+                Some(d) => d.train_step(&self.inputs, &self.targets, &mut self.noise_rng)?,
+                None => {
+                    self.trainer
+                        .train_step(&self.inputs, &self.targets, &mut self.noise_rng)?
+                }
+            };
             if !stats.updated {
                 let ckpt = self.dir.join(CHECKPOINT_FILE);
                 let kept = if ckpt.exists() {
@@ -197,15 +223,24 @@ impl Run {
                 );
             }
             self.step += 1;
-            if let Some(round) = crate::regularize::after_step(&mut self.trainer, self.step)? {
-                self.swaps += round.swaps as u64;
-                swaps_since += round.swaps as u64;
-            }
-            loss_sum += f64::from(stats.loss);
-            loss_n += 1;
             let at_end = self.step == self.cfg.steps;
             let eval_now = at_end
                 || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
+            let checkpoint_now = at_end || self.step.is_multiple_of(self.cfg.checkpoint_every);
+            let swap_now = crate::regularize::Bimt::from_family(&self.cfg.net.family)
+                .is_some_and(|b| b.swap_due(self.step));
+            if eval_now || checkpoint_now || swap_now || self.step == until {
+                self.sync_host()?;
+            }
+            if let Some(round) = crate::regularize::after_step(&mut self.trainer, self.step)? {
+                self.swaps += round.swaps as u64;
+                swaps_since += round.swaps as u64;
+                if let Some(d) = &mut self.device {
+                    d.upload(&self.trainer)?;
+                }
+            }
+            loss_sum += f64::from(stats.loss);
+            loss_n += 1;
             if eval_now {
                 let ev = self.evaluate()?;
                 let (last, strict) = ev.mean();
@@ -238,7 +273,7 @@ impl Run {
                 since_eval = Instant::now();
                 last_eval = Some(ev);
             }
-            if at_end || self.step.is_multiple_of(self.cfg.checkpoint_every) {
+            if checkpoint_now {
                 self.save_checkpoint()?;
             }
             if let Some(b) = &bar {

@@ -6,12 +6,12 @@ use super::{forward, RecurrentKernel, Trainer};
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
 use gyrus_runtime::tasks::{self, Collection, Config, Rng, Stream, TaskList};
 
-const T: usize = 7;
-const B: usize = 3;
-const NI: usize = 5;
-const NO: usize = 4;
+pub(crate) const T: usize = 7;
+pub(crate) const B: usize = 3;
+pub(crate) const NI: usize = 5;
+pub(crate) const NO: usize = 4;
 
-fn config(family: Family, act: Activation, alpha: f32) -> NetConfig {
+pub(crate) fn config(family: Family, act: Activation, alpha: f32) -> NetConfig {
     let mut c = NetConfig::new(Sheet::new(4, 4), NI, NO);
     c.family = family;
     c.activation = act;
@@ -21,7 +21,7 @@ fn config(family: Family, act: Activation, alpha: f32) -> NetConfig {
 
 /// A network with every parameter (allowed recurrent weights included) drawn at random, so the
 /// check does not rest on the special 0.5 I initialisation.
-fn random_net(cfg: &NetConfig, seed: u64) -> Network {
+pub(crate) fn random_net(cfg: &NetConfig, seed: u64) -> Network {
     let mut net = Network::new(cfg, seed).unwrap();
     let mut rng = Rng::new(seed ^ 0xabc);
     for p in net.params_mut() {
@@ -30,7 +30,7 @@ fn random_net(cfg: &NetConfig, seed: u64) -> Network {
     net
 }
 
-fn batch(seed: u64) -> (Vec<f32>, Vec<u8>) {
+pub(crate) fn batch(seed: u64) -> (Vec<f32>, Vec<u8>) {
     let mut rng = Rng::new(seed);
     let x = (0..T * B * NI).map(|_| rng.normal()).collect();
     let y = (0..T * B).map(|_| rng.below(NO as u32) as u8).collect();
@@ -38,7 +38,7 @@ fn batch(seed: u64) -> (Vec<f32>, Vec<u8>) {
 }
 
 /// ||a - b|| / ||b|| in f64 (or ||a|| when b = 0).
-fn rel_err(a: &[f32], b: &[f64]) -> f64 {
+pub(crate) fn rel_err(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
     let diff: f64 = a
         .iter()
@@ -54,7 +54,7 @@ fn rel_err(a: &[f32], b: &[f64]) -> f64 {
     }
 }
 
-fn families() -> Vec<Family> {
+pub(crate) fn families() -> Vec<Family> {
     vec![
         Family::Dense,
         Family::Local {
