@@ -43,13 +43,15 @@ for lib in cudart nvrtc cublas cublasLt curand; do
     ln -sf "$so" "$CU/lib/lib$lib.so"
 done
 mkdir -p "$CU/lib/stubs"
-if [ ! -f "$CU/lib/stubs/libcuda.so" ]; then
-    # Every driver entry point cudarc declares, as an empty function: only the names matter for
-    # linking; at run time the dynamic loader binds them to the real libcuda.so.1.
+if ! grep -q "return 100" "$CU/lib/stubs/libcuda.c" 2>/dev/null; then
+    # Every driver entry point cudarc declares, as a function that answers
+    # CUDA_ERROR_NO_DEVICE (100): only the names matter for linking, and at run time the dynamic
+    # loader binds them to the real libcuda.so.1. (Put on the library path of a machine without a
+    # driver, the stub makes `--device cuda` report that no GPU was found.)
     cargo fetch --quiet
     sys=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-0.19.*/src/driver/sys | head -n 1)
     grep -ho '\bfn cu[A-Za-z0-9_]*(' "$sys"/*.rs | sed 's/^fn //; s/($//' | sort -u |
-        sed 's/.*/void &(void) {}/' >"$CU/lib/stubs/libcuda.c"
+        sed 's/.*/int &(void) { return 100; }/' >"$CU/lib/stubs/libcuda.c"
     cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$CU/lib/stubs/libcuda.so" "$CU/lib/stubs/libcuda.c"
 fi
 
@@ -58,5 +60,8 @@ export PATH=$CU/bin:$PATH CUDA_HOME=$CU
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/cuda} \
     cargo build --release -p gyrus-trainer --features cuda --bin gyrus
 bin=${CARGO_TARGET_DIR:-target/cuda}/release/gyrus
-echo "== built $bin; it needs these libraries at run time:"
+# Without debug information (the release profile keeps it): small enough to copy to a GPU machine.
+objcopy --strip-debug "$bin" "$bin-stripped"
+mv "$bin-stripped" "$bin"
+echo "== built $bin ($(du -h "$bin" | cut -f1)); it needs these libraries at run time:"
 readelf -d "$bin" | grep NEEDED

@@ -73,6 +73,9 @@ impl DeviceSpec {
 #[cfg(feature = "cuda")]
 fn open_cuda(n: usize) -> anyhow::Result<candle_core::Device> {
     candle_core::Device::new_cuda(n).map_err(|e| {
+        // candle appends a backtrace to driver errors: keep the message.
+        let e = e.to_string();
+        let e = e.lines().next().unwrap_or_default();
         anyhow::anyhow!(
             "no usable CUDA GPU number {n}: {e}\n(check `nvidia-smi`; the binary needs the NVIDIA \
              driver and the CUDA 13 libraries libcublas, libcublasLt, libcurand, libnvrtc and \
