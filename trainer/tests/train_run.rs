@@ -277,4 +277,14 @@ fn bad_flags_are_clear_errors() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not hold a run"));
+    // A resumed run keeps its config: flags that would change it are refused, not ignored.
+    let out = gyrus()
+        .args(["train", "--resume", "/nonexistent/run", "--steps", "9"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("cannot be used with"),
+        "{e}"
+    );
 }

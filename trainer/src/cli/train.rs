@@ -33,8 +33,14 @@ pub enum FamilyName {
 /// the run folder as `config.toml`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Continue the run in this folder from its last checkpoint (other flags are refused).
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "out"])]
+    /// Continue the run in this folder from its last checkpoint, as configured there (only
+    /// --device and --quiet may go with it; the flags that change the config are refused).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = [
+        "config", "out", "sheet", "family", "radius", "sw_r", "torus", "lambda", "bimt_a",
+        "swap_every", "top_k", "warmup", "activation", "alpha", "no_recurrent_noise", "collection",
+        "steps", "batch", "seq_len", "seed", "lr", "eval_every", "eval_trials", "checkpoint_every",
+        "dt", "input_noise",
+    ])]
     pub resume: Option<PathBuf>,
     /// TOML run config (see README); flags override its fields.
     #[arg(long, value_name = "FILE")]
