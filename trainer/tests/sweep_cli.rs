@@ -238,3 +238,73 @@ fn failures_are_reported_and_bad_grids_name_the_keys() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The pids of running processes whose command line mentions `needle`.
+#[cfg(target_os = "linux")]
+fn processes_with(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmd).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Killing `gyrus sweep` (SIGKILL, no chance to clean up) ends its training processes too (they
+/// keep their checkpoints; resuming interrupted points is tested above).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_sweep_takes_its_trainings_with_it() {
+    let root = tmp("killed");
+    let base = root.join("base.toml");
+    let long = BASE.replace("steps = 20", "steps = 100000");
+    std::fs::write(&base, long).unwrap();
+    let sweep = root.join("sweeps/k");
+    let s = sweep.to_str().unwrap().to_string();
+    let mut parent = Command::new(env!("CARGO_BIN_EXE_gyrus"))
+        .args([
+            "sweep",
+            "--grid",
+            "seed=1..2",
+            "--base",
+            base.to_str().unwrap(),
+            "--out",
+            &s,
+        ])
+        .args(["--jobs", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let run_marker = format!("{s}/runs/");
+    let t0 = std::time::Instant::now();
+    while processes_with(&run_marker).len() < 2 {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "the sweep did not start its trainings"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let t0 = std::time::Instant::now();
+    while !processes_with(&run_marker).is_empty() {
+        assert!(
+            t0.elapsed().as_secs() < 20,
+            "trainings still running after their sweep was killed: {:?}",
+            processes_with(&run_marker)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(root);
+}

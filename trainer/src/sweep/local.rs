@@ -140,7 +140,9 @@ pub fn run_point(
             .collect::<Vec<_>>()
             .join(" ")
     )?;
-    let status = Command::new(&opts.gyrus)
+    let mut cmd = Command::new(&opts.gyrus);
+    end_with_parent(&mut cmd);
+    let status = cmd
         .args(&args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -221,6 +223,28 @@ impl Drop for Lock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Makes the child receive SIGTERM when the thread that started it dies (Linux), so that killing
+/// `gyrus sweep` does not leave its trainings running unseen; each keeps its last checkpoint and
+/// the next `gyrus sweep` on the folder resumes it. Elsewhere a no-op.
+fn end_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
+        // async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 #[cfg(test)]
