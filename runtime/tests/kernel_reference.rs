@@ -101,7 +101,10 @@ fn sparse_and_dense_kernels_match_the_f64_reference() {
         let view = ModelView::from_bytes(&blob).unwrap();
         let n = repr.n_hidden;
         let mut reference = Reference::new(&repr);
-        let (mut b1, mut b2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+        let (mut b1, mut b2) = (
+            vec![0.0; State::buffer_len(n)],
+            vec![0.0; State::buffer_len(n)],
+        );
         let mut sparse = State::new(n, &mut b1).unwrap();
         let mut dense_state = State::new(n, &mut b2).unwrap();
         let mut dbuf = vec![0.0; dense::Dense::buffer_len(&view)];
@@ -139,7 +142,10 @@ fn int8_kernel_stays_close_to_f32() {
     let blob = repr.emit();
     let view = ModelView::from_bytes(&blob).unwrap();
     let n = repr.n_hidden;
-    let (mut b1, mut b2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+    let (mut b1, mut b2) = (
+        vec![0.0; State::buffer_len(n)],
+        vec![0.0; State::buffer_len(n)],
+    );
     let (mut s1, mut s2) = (
         State::new(n, &mut b1).unwrap(),
         State::new(n, &mut b2).unwrap(),
@@ -187,15 +193,17 @@ fn sizes_are_checked() {
         ModelView::from_bytes(&b2).unwrap(),
     );
     let n = with.n_hidden;
-    let mut small = vec![0.0; 2 * n - 1];
+    let len = State::buffer_len(n);
+    assert_eq!(len, 2 * n + (n + 2) / 2);
+    let mut small = vec![0.0; len - 1];
     assert_eq!(
         State::new(n, &mut small).unwrap_err(),
         KernelError::StateBuffer {
-            needed: 2 * n,
-            got: 2 * n - 1
+            needed: len,
+            got: len - 1
         }
     );
-    let mut buf = vec![0.0; 2 * n + 10];
+    let mut buf = vec![0.0; len + 10];
     let mut s = State::new(n, &mut buf).unwrap();
     let mut out = vec![0.0; 17];
     assert_eq!(
@@ -210,7 +218,7 @@ fn sizes_are_checked() {
         kernel::step_int8(&v2, &mut s, &[0.0; 35], &mut out).unwrap_err(),
         KernelError::NoInt8
     );
-    let mut other_buf = vec![0.0; 4];
+    let mut other_buf = vec![0.0; State::buffer_len(2)];
     let mut other = State::new(2, &mut other_buf).unwrap();
     assert_eq!(
         kernel::step(&v1, &mut other, &[0.0; 35], &mut out).unwrap_err(),
