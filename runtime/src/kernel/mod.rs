@@ -171,15 +171,21 @@ fn run(
         return Err(KernelError::NoInt8);
     }
     let (act, alpha) = (model.activation(), model.alpha());
-    let hq = if int8 { Some(&mut *state.hq) } else { None };
+    let (h, next) = (&*state.h, &mut *state.next);
     // SAFETY: the model was validated when opened, and the sizes were just checked (the state's
-    // int8 scratch has n_hidden + 1 entries).
+    // int8 scratch has n_hidden + 1 entries). One call per case, so that the f32 step is compiled
+    // without the int8 branches.
     unsafe {
-        match &model.fast {
-            Some(net) => sparse::step_net(net, act, alpha, state.h, input, state.next, output, hq),
-            None => sparse::step_net(
-                &model.le, act, alpha, state.h, input, state.next, output, hq,
-            ),
+        match (&model.fast, int8) {
+            (Some(net), false) => sparse::step_net(net, act, alpha, h, input, next, output, None),
+            (Some(net), true) => {
+                sparse::step_net(net, act, alpha, h, input, next, output, Some(state.hq))
+            }
+            (None, false) => sparse::step_net(&model.le, act, alpha, h, input, next, output, None),
+            (None, true) => {
+                let hq = Some(&mut *state.hq);
+                sparse::step_net(&model.le, act, alpha, h, input, next, output, hq)
+            }
         }
     }
     state.swap();

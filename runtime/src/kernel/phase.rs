@@ -69,18 +69,21 @@ pub fn recurrent(
     let n = model.n_hidden();
     len(n, h.len(), hidden)?;
     len(n, acc.len(), hidden)?;
-    int8_present(model, int8.is_some())?;
-    let hq = match int8 {
-        Some(hq) if hq.len() <= n => {
-            return Err(KernelError::Scratch {
-                needed: n + 1,
-                got: hq.len(),
-            })
+    match int8 {
+        // SAFETY: validated model, sizes just checked.
+        None => with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, None) }),
+        Some(hq) => {
+            int8_present(model, true)?;
+            if hq.len() <= n {
+                return Err(KernelError::Scratch {
+                    needed: n + 1,
+                    got: hq.len(),
+                });
+            }
+            // SAFETY: validated model, sizes just checked, int8 present.
+            with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, Some(hq)) });
         }
-        hq => hq,
-    };
-    // SAFETY: validated model, sizes just checked, int8 present when asked for.
-    with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, hq) });
+    }
     Ok(())
 }
 

@@ -198,13 +198,21 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     o: &mut [f32],
     int8: bool,
 ) {
-    for (r, out) in o.iter_mut().enumerate() {
-        // SAFETY: forwarded.
-        unsafe {
-            *out = match (&net.int8, int8) {
-                (Some(q), true) => q.out_scale.at(r) * mat_dot_q(&net.w_out, q.out_q, r, h),
-                _ => mat_dot(&net.w_out, r, h),
-            } + net.b_o.at(r);
+    // The match outside the loops, so that each loop is straight-line code.
+    match (&net.int8, int8) {
+        (Some(q), true) => {
+            for (r, out) in o.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                unsafe {
+                    *out = q.out_scale.at(r) * mat_dot_q(&net.w_out, q.out_q, r, h) + net.b_o.at(r)
+                };
+            }
+        }
+        _ => {
+            for (r, out) in o.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                unsafe { *out = mat_dot(&net.w_out, r, h) + net.b_o.at(r) };
+            }
         }
     }
 }
