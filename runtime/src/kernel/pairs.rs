@@ -22,7 +22,11 @@
 //!
 //! Measured on the emulated Cortex-M4F (`cd firmware && cargo run --release`, default model: 256
 //! rows, 2,716 stored weights, 1,871 pairs, 2,136 pair slots with padding),
-//! `COST kernel=int8 part=recurrent`: see the README's Speed section.
+//! `COST kernel=int8 part=recurrent`: 10,024 instructions, 3.69 per stored weight, quantisation
+//! included (by instruction count about 900 of them: 28 per 8 units); the f32 kernel
+//! (`kernel::ell`) takes 3.82, and the previous int8 kernel, which widened every weight to f32 to
+//! multiply it with f32 activations, 6.84. Task performance of the default model over 64 trials per
+//! task (`tests/tests/default_model.rs`): int8 `last` 0.9094, `strict` 0.9000; f32 0.9102, 0.9008.
 
 use crate::format::{Load, QLANES, STEP_WORDS};
 
