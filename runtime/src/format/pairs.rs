@@ -195,3 +195,77 @@ pub(crate) fn validate<'a>(
         }),
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::format::{CsrRepr, LeSlice};
+
+    #[test]
+    fn rows_are_cut_into_pairs_of_adjacent_columns_from_the_left() {
+        let cols = [0u16, 1, 3, 5, 6, 7];
+        let q = [1i8, 2, 3, 4, 5, 6];
+        let mut i = 0;
+        let mut got = Vec::new();
+        while let Some((p, next)) = pair_at(i, cols.len(), |k| cols[k], |k| q[k]) {
+            got.push(p);
+            i = next;
+        }
+        assert_eq!(got, [(0, 1, 2), (3, 3, 0), (5, 4, 5), (7, 6, 0)]);
+        assert_eq!(count_pairs(0, cols.len(), |k| cols[k]), 4);
+        assert_eq!(count_pairs(2, 2, |k| cols[k]), 0);
+    }
+
+    /// Two rows: `[c0 c1 . c3]` and an empty one; one group (degree 2, lanes 1-3 padded).
+    #[test]
+    fn a_small_layout_word_by_word_and_its_checks() {
+        let c = CsrRepr {
+            rows: 2,
+            cols: 4,
+            row_ptr: vec![0, 3, 3],
+            col_idx: vec![0, 1, 3],
+            values: vec![0.5, -0.5, 1.0],
+        };
+        let q = [64i8, -64, 127];
+        let w = build(&c, &q);
+        let half = |a: i16, b: i16| u32::from(a as u16) | (u32::from(b as u16) << 16);
+        let want = [2, 0, 0, half(64, -64), 0, 0, 0, 6, 0, half(127, 0), 0, 0, 0];
+        assert_eq!(w, want);
+        let bytes = |w: &[u32]| w.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let row_ptr = bytes(&[0, 3, 3]);
+        let col: Vec<u8> = [0u16, 1, 3].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let val: Vec<u8> = c.values.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let csr = crate::format::Csr {
+            rows: 2,
+            cols: 4,
+            row_ptr: LeSlice::new(&row_ptr).unwrap(),
+            col_idx: LeSlice::new(&col).unwrap(),
+            values: LeSlice::new(&val).unwrap(),
+        };
+        assert!(validate(&csr, &q, &bytes(&w)).is_ok());
+        // A wrong weight, a wrong offset, a degree of 0 or 3, a missing or an extra word.
+        for (k, v) in [(3, half(64, -63)), (7, 4), (0, 0), (0, 3)] {
+            let mut bad = w.clone();
+            bad[k] = v;
+            assert!(validate(&csr, &q, &bytes(&bad)).is_err(), "word {k} = {v}");
+        }
+        assert!(matches!(
+            validate(&csr, &q, &bytes(&w[..w.len() - 1])),
+            Err(FormatError::Length { .. })
+        ));
+        let mut long = w.clone();
+        long.push(0);
+        assert!(matches!(
+            validate(&csr, &q, &bytes(&long)),
+            Err(FormatError::Length { .. })
+        ));
+        // The same words checked against other int8 weights.
+        assert_eq!(
+            validate(&csr, &[127, 127, 127], &bytes(&w)).map(|_| ()),
+            Err(FormatError::ColumnIndex {
+                part: Part::Int8RecurrentKernel,
+                row: 0
+            })
+        );
+    }
+}
