@@ -121,7 +121,9 @@ fn per_call(meter: &Meter, mut f: impl FnMut()) -> (f32, u32) {
 /// product (with bias) per stored input weight, activation and leak per unit, readout per stored
 /// output weight, and the whole step next to the sum of the parts.
 ///
-/// `h` and `next` are a warmed-up hidden state and a second buffer (n_hidden each), `u` a real input.
+/// `h` and `next` are a warmed-up hidden state and a second buffer (n_hidden each), `hq` the int8
+/// scratch (n_hidden + 1 entries; the int8 recurrent phase quantises `h` into it, and its cost
+/// counts), `u` a real input.
 /// The recurrent product and the readout are timed alone (they only read `h`); input and activation
 /// by difference, (recurrent + input) minus recurrent and (recurrent + input + activation) minus
 /// (recurrent + input), so that every repetition sees the same pre-activation. `step_instr` is the
@@ -134,6 +136,7 @@ pub fn log_phases(
     int8: bool,
     h: &[f32],
     next: &mut [f32],
+    hq: &mut [i16],
     u: &[f32],
     out: &mut [f32],
     step_instr: f32,
@@ -144,13 +147,17 @@ pub fn log_phases(
             result = r;
         }
     };
-    let (rec, reps) = per_call(meter, || keep(phase::recurrent(model, h, next, int8)));
+    let mut rec_phase = |next: &mut [f32]| {
+        let scratch = if int8 { Some(&mut *hq) } else { None };
+        phase::recurrent(model, h, next, scratch)
+    };
+    let (rec, reps) = per_call(meter, || keep(rec_phase(next)));
     let (rec_in, _) = per_call(meter, || {
-        keep(phase::recurrent(model, h, next, int8));
+        keep(rec_phase(next));
         keep(phase::input(model, u, next, int8));
     });
     let (rec_in_act, _) = per_call(meter, || {
-        keep(phase::recurrent(model, h, next, int8));
+        keep(rec_phase(next));
         keep(phase::input(model, u, next, int8));
         keep(phase::activation(model, h, next));
     });

@@ -177,6 +177,7 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             reps
         );
         let (h, next) = scratch.state[..2 * n_hid].split_at_mut(n_hid);
+        let mut hq = [0i16; MAX_HIDDEN + 1];
         crate::cost::log_phases(
             meter,
             model,
@@ -184,6 +185,7 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             w == Weights::Int8,
             h,
             next,
+            &mut hq[..n_hid + 1],
             scratch.input,
             scratch.output,
             per_step,

@@ -56,7 +56,7 @@ fn model() -> Vec<u8> {
         seed: 1,
         int8: None,
     };
-    m.quantize_int8();
+    m.quantize_int8(1.0);
     m.to_bytes().expect("valid benchmark model")
 }
 
@@ -131,9 +131,13 @@ fn bench(c: &mut Criterion) {
     // The recurrent sparse product alone (kernel::phase), per stored recurrent weight.
     let nnz = view.recurrent().nnz();
     let (h, mut acc) = (s_sparse.hidden().to_vec(), vec![0.0f32; n]);
+    let mut hq = vec![0i16; n + 1];
     for int8 in [false, true] {
         let t = time(
-            || phase::recurrent(&view, black_box(&h), &mut acc, int8).unwrap(),
+            || {
+                let scratch = if int8 { Some(&mut hq[..]) } else { None };
+                phase::recurrent(&view, black_box(&h), &mut acc, scratch).unwrap()
+            },
             200,
             15,
         );

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! let mut tasks = [Task::base(Base::Go); 132];
-//! let mut state = [0.0; 2 * 625];
+//! let mut state = [0.0; 2 * 625 + 313];   // State::buffer_len(625)
 //! let (mut input, mut output) = ([0.0; 33 + 20], [0.0; 17]);
 //! let mut decisions = [0u8; 512];           // >= eval::max_trial_len(&model, &cfg)
 //! let mut bufs = EvalBuffers { tasks: &mut tasks, state: &mut state, input: &mut input,
@@ -138,6 +138,50 @@ pub fn evaluate(
     bufs: &mut EvalBuffers<'_>,
     scores: &mut [Score],
 ) -> Result<(), EvalError> {
+    need(model.n_tasks(), scores.len())?;
+    for score in scores.iter_mut().take(model.n_tasks()) {
+        *score = Score::default();
+    }
+    run_trials(
+        model,
+        cfg,
+        bufs,
+        |_| {},
+        |rule, trial, decisions| {
+            if let Some(score) = scores.get_mut(rule) {
+                score.add_decisions(trial, decisions);
+            }
+        },
+    )
+}
+
+/// The largest `|h|` of any hidden unit at any step of the trials [`evaluate`] runs (with the
+/// weights `cfg.int8` picks): the range the exporter calibrates the int8 activation format with.
+pub fn max_activation(
+    model: &ModelView<'_>,
+    cfg: &EvalConfig,
+    bufs: &mut EvalBuffers<'_>,
+) -> Result<f32, EvalError> {
+    let mut max = 0.0f32;
+    run_trials(
+        model,
+        cfg,
+        bufs,
+        |h| max = h.iter().fold(max, |m, x| m.max(x.abs())),
+        |_, _, _| {},
+    )?;
+    Ok(max)
+}
+
+/// Runs `cfg.trials` trials of every task from h = 0; `on_step(h)` after every step,
+/// `on_trial(rule, trial, decisions)` after every trial.
+fn run_trials(
+    model: &ModelView<'_>,
+    cfg: &EvalConfig,
+    bufs: &mut EvalBuffers<'_>,
+    mut on_step: impl FnMut(&[f32]),
+    mut on_trial: impl FnMut(usize, &tasks::Trial, &[u8]),
+) -> Result<(), EvalError> {
     let n_tasks = model.n_tasks();
     if n_tasks == 0 {
         return Err(EvalError::NoTasks);
@@ -146,7 +190,6 @@ pub fn evaluate(
         return Err(EvalError::Shape);
     }
     need(n_tasks, bufs.tasks.len())?;
-    need(n_tasks, scores.len())?;
     cfg.generator.validate()?;
     need(max_trial_len(model, &cfg.generator), bufs.decisions.len())?;
     for (i, t) in bufs.tasks[..n_tasks].iter_mut().enumerate() {
@@ -159,8 +202,7 @@ pub fn evaluate(
     } else {
         kernel::step
     };
-    for (rule, score) in scores[..n_tasks].iter_mut().enumerate() {
-        *score = Score::default();
+    for rule in 0..n_tasks {
         for i in 0..cfg.trials {
             let (trial, mut rng) = eval_trial(&list, rule, cfg.seed, u64::from(i), &cfg.generator)?;
             let len = trial.len();
@@ -174,8 +216,9 @@ pub fn evaluate(
                 trial.write_step(t, &mut rng, bufs.input)?;
                 step(model, &mut state, bufs.input, bufs.output)?;
                 *d = argmax(bufs.output) as u8;
+                on_step(state.hidden());
             }
-            score.add_decisions(&trial, decisions);
+            on_trial(rule, &trial, decisions);
         }
     }
     Ok(())

@@ -66,7 +66,8 @@ pub fn active_connections(model: &ModelView<'_>) -> u32 {
     active(model).0
 }
 
-/// Bytes of RAM for [`crate::kernel::step`]: state buffer, input and output vectors.
+/// Bytes of RAM for [`crate::kernel::step`] and [`crate::kernel::step_int8`]: state buffer
+/// (with the int8 scratch), input and output vectors.
 pub fn ram_bytes(model: &ModelView<'_>) -> usize {
     4 * (crate::kernel::State::buffer_len(model.n_hidden()) + model.n_inputs() + model.n_outputs())
 }

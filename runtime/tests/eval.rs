@@ -4,6 +4,7 @@
 
 use gyrus_runtime::eval::{self, EvalBuffers, EvalConfig, EvalError};
 use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout};
+use gyrus_runtime::kernel::State;
 use gyrus_runtime::tasks::{self, eval_trial, Base, Config, Score, Task, TaskList};
 
 const TASKS: [&str; 4] = ["go", "dlyanti", "dms", "goseqr"];
@@ -39,7 +40,7 @@ fn tiny() -> ModelRepr {
         seed: 0,
         int8: None,
     };
-    m.quantize_int8();
+    m.quantize_int8(1.0);
     m
 }
 
@@ -64,7 +65,7 @@ fn expected(cfg: &EvalConfig) -> Vec<Score> {
 
 fn run(view: &ModelView<'_>, cfg: &EvalConfig) -> Result<Vec<Score>, EvalError> {
     let mut task_buf = [Task::base(Base::Go); 8];
-    let mut state = [0.0; 2];
+    let mut state = [0.0; State::buffer_len(1)];
     let mut input = vec![0.0; view.n_inputs()];
     let mut output = [0.0; 17];
     let mut decisions = vec![0u8; eval::max_trial_len(view, &cfg.generator)];

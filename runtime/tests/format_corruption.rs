@@ -5,7 +5,9 @@
 mod common;
 
 use common::{random_model, Spec};
-use gyrus_runtime::format::{crc32, FormatError, ModelView, CRC_LEN, HEADER_LEN};
+use gyrus_runtime::format::{
+    crc32, FormatError, ModelRepr, ModelView, CRC_LEN, HEADER_LEN, MAX_ACT_FRAC_BITS, VERSION,
+};
 use gyrus_runtime::kernel::{self, State};
 use proptest::prelude::*;
 use std::sync::OnceLock;
@@ -118,15 +120,96 @@ proptest! {
     }
 
     #[test]
-    fn unknown_versions_are_refused_by_version(version in 2u16..) {
+    fn unknown_versions_are_refused_by_version(version in any::<u16>()) {
+        prop_assume!(version != VERSION);
         let mut blob = valid().to_vec();
         blob[4..6].copy_from_slice(&version.to_le_bytes());
         fix_crc(&mut blob);
         prop_assert_eq!(
             ModelView::from_bytes(&blob).unwrap_err(),
-            FormatError::UnsupportedVersion { found: version, supported: 1 }
+            FormatError::UnsupportedVersion { found: version, supported: VERSION }
         );
     }
+
+    /// The int8 pair layout is checked word by word: any edit of it (CRC recomputed) is refused.
+    #[test]
+    fn edits_of_the_int8_pair_layout_are_refused(edits in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4)) {
+        let mut blob = valid().to_vec();
+        let at = pair_section(&blob);
+        for (i, x) in &edits {
+            blob[at.start + i.index(at.len())] ^= *x;
+        }
+        fix_crc(&mut blob);
+        prop_assert!(ModelView::from_bytes(&blob).is_err());
+    }
+
+    /// Any activation format above the maximum is refused.
+    #[test]
+    fn activation_formats_above_the_maximum_are_refused(bits in (MAX_ACT_FRAC_BITS + 1)..) {
+        let mut m = ModelRepr::from_bytes(valid()).unwrap();
+        m.int8.as_mut().unwrap().act_frac_bits = bits;
+        prop_assert_eq!(
+            ModelView::from_bytes(&m.emit()).unwrap_err(),
+            FormatError::ActivationFormat(bits)
+        );
+    }
+}
+
+/// Where the int8 pair layout of [`valid`] lies: its words, written out from the documented rule
+/// (`common::pair_words`), found in the blob.
+fn pair_section(blob: &[u8]) -> std::ops::Range<usize> {
+    let m = ModelRepr::from_bytes(blob).unwrap();
+    let want: Vec<u8> = common::pair_words(&m)
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    let start = blob
+        .windows(want.len())
+        .position(|w| w == want.as_slice())
+        .expect("the blob holds the documented pair layout");
+    start..start + want.len()
+}
+
+#[test]
+fn the_int8_pair_layout_is_the_documented_one() {
+    let blob = valid();
+    let at = pair_section(blob);
+    // More than the header and one step: the layout is not trivial.
+    assert!(at.len() > 4 * 7, "{} bytes", at.len());
+}
+
+/// A row whose `sum |q|` exceeds the bound is refused (its i32 sum could overflow): 600 units, one
+/// dense row of weights +-1 (q = +-127).
+#[test]
+fn int8_rows_that_could_overflow_are_refused() {
+    let n = 600;
+    let mut w = vec![0.0f32; n * n];
+    for (c, v) in w[..n].iter_mut().enumerate() {
+        *v = if c % 3 == 0 { -1.0 } else { 1.0 };
+    }
+    let mut m = common::random_model(5, Spec::default());
+    m.n_hidden = n;
+    m.sheet_rows = 30;
+    m.sheet_cols = 20;
+    m.positions = (0..n as u16).map(|u| (u / 20, u % 20)).collect();
+    m.recurrent = gyrus_runtime::format::CsrRepr::from_dense(n, n, &w, |x| x != 0.0);
+    m.input = gyrus_runtime::format::MatrixRepr::compact(n, m.n_inputs, &vec![0.1; n * m.n_inputs]);
+    m.output =
+        gyrus_runtime::format::MatrixRepr::compact(m.n_outputs, n, &vec![0.1; n * m.n_outputs]);
+    m.b_h = vec![0.0; n];
+    assert!(m.to_bytes().is_ok(), "the f32 model is valid");
+    m.quantize_int8(1.0);
+    assert_eq!(
+        ModelView::from_bytes(&m.emit()).unwrap_err(),
+        FormatError::Int8RowRange { row: 0 }
+    );
+    // 516 entries of |q| = 127 stay within the bound (65,532).
+    for v in &mut w[516..n] {
+        *v = 0.0;
+    }
+    m.recurrent = gyrus_runtime::format::CsrRepr::from_dense(n, n, &w, |x| x != 0.0);
+    m.quantize_int8(1.0);
+    assert!(ModelView::from_bytes(&m.emit()).is_ok());
 }
 
 #[test]

@@ -92,7 +92,10 @@ fn a_misaligned_copy_opens_and_steps_bit_identically() {
     assert!(fast.is_zero_copy());
     assert!(!slow.is_zero_copy());
     let n = repr.n_hidden;
-    let (mut b1, mut b2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+    let (mut b1, mut b2) = (
+        vec![0.0; State::buffer_len(n)],
+        vec![0.0; State::buffer_len(n)],
+    );
     let (mut s1, mut s2) = (
         State::new(n, &mut b1).unwrap(),
         State::new(n, &mut b2).unwrap(),
@@ -213,7 +216,7 @@ fn invalid_models_are_refused_with_the_right_error() {
     assert_eq!(refused(&m), FormatError::Pitch);
 
     let mut m = good.clone();
-    m.quantize_int8();
+    m.quantize_int8(1.0);
     m.int8.as_mut().unwrap().rec_scale[0] = -1.0;
     assert_eq!(
         refused(&m),
@@ -224,7 +227,7 @@ fn invalid_models_are_refused_with_the_right_error() {
     );
 
     let mut m = good.clone();
-    m.quantize_int8();
+    m.quantize_int8(1.0);
     m.int8.as_mut().unwrap().in_q.pop();
     assert!(matches!(
         refused(&m),
@@ -249,16 +252,16 @@ fn fix_crc(blob: &mut [u8]) {
 #[test]
 fn header_errors() {
     let blob = random_model(6, Spec::default()).emit();
-    let mut v2 = blob.clone();
-    v2[4] = 2;
+    let mut v1 = blob.clone();
+    v1[4] = 1;
     let want = FormatError::UnsupportedVersion {
-        found: 2,
-        supported: 1,
+        found: 1,
+        supported: 2,
     };
-    assert_eq!(ModelView::from_bytes(&v2).unwrap_err(), want);
-    fix_crc(&mut v2);
-    assert_eq!(ModelView::from_bytes(&v2).unwrap_err(), want);
-    assert!(want.to_string().contains("version 2"));
+    assert_eq!(ModelView::from_bytes(&v1).unwrap_err(), want);
+    fix_crc(&mut v1);
+    assert_eq!(ModelView::from_bytes(&v1).unwrap_err(), want);
+    assert!(want.to_string().contains("version 1"));
 
     let mut bad = blob.clone();
     bad[0] = b'X';

@@ -22,6 +22,7 @@ fn traces(view: &ModelView<'_>, int8: bool, seed: u64) -> (Vec<u32>, Vec<u32>) {
     let mut state = State::new(n, &mut buf).unwrap();
     let (mut h, mut next) = (vec![0.0f32; n], vec![0.0f32; n]);
     let (mut o1, mut o2) = (vec![0.0; no], vec![0.0; no]);
+    let mut hq = vec![0i16; n + 1];
     let (mut t1, mut t2) = (Vec::new(), Vec::new());
     for _ in 0..12 {
         let u: Vec<f32> = (0..ni).map(|_| 2.0 * rng.uniform() - 0.5).collect();
@@ -30,7 +31,8 @@ fn traces(view: &ModelView<'_>, int8: bool, seed: u64) -> (Vec<u32>, Vec<u32>) {
         } else {
             kernel::step(view, &mut state, &u, &mut o1).unwrap();
         }
-        phase::recurrent(view, &h, &mut next, int8).unwrap();
+        let scratch = if int8 { Some(&mut hq[..]) } else { None };
+        phase::recurrent(view, &h, &mut next, scratch).unwrap();
         phase::input(view, &u, &mut next, int8).unwrap();
         phase::activation(view, &h, &mut next).unwrap();
         phase::readout(view, &next, &mut o2, int8).unwrap();
@@ -85,15 +87,31 @@ fn phases_check_sizes() {
     let (h, mut acc) = (vec![0.0; n], vec![0.0; n]);
     let mut short = vec![0.0; n - 1];
     assert_eq!(
-        phase::recurrent(&view, &h, &mut short, false),
+        phase::recurrent(&view, &h, &mut short, None),
         Err(KernelError::Hidden {
             needed: n,
             got: n - 1
         })
     );
     assert_eq!(
-        phase::recurrent(&view, &h, &mut acc, true),
+        phase::recurrent(&view, &h, &mut acc, Some(&mut vec![0; n + 1])),
         Err(KernelError::NoInt8)
+    );
+    let int8 = random_model(
+        3,
+        Spec {
+            int8: true,
+            ..Spec::default()
+        },
+    )
+    .emit();
+    let int8 = ModelView::from_bytes(&int8).unwrap();
+    assert_eq!(
+        phase::recurrent(&int8, &h, &mut acc, Some(&mut vec![0; n])),
+        Err(KernelError::Scratch {
+            needed: n + 1,
+            got: n
+        })
     );
     assert_eq!(
         phase::input(&view, &vec![0.0; ni + 1], &mut acc, false),

@@ -101,7 +101,10 @@ fn sparse_and_dense_kernels_match_the_f64_reference() {
         let view = ModelView::from_bytes(&blob).unwrap();
         let n = repr.n_hidden;
         let mut reference = Reference::new(&repr);
-        let (mut b1, mut b2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+        let (mut b1, mut b2) = (
+            vec![0.0; State::buffer_len(n)],
+            vec![0.0; State::buffer_len(n)],
+        );
         let mut sparse = State::new(n, &mut b1).unwrap();
         let mut dense_state = State::new(n, &mut b2).unwrap();
         let mut dbuf = vec![0.0; dense::Dense::buffer_len(&view)];
@@ -139,7 +142,10 @@ fn int8_kernel_stays_close_to_f32() {
     let blob = repr.emit();
     let view = ModelView::from_bytes(&blob).unwrap();
     let n = repr.n_hidden;
-    let (mut b1, mut b2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+    let (mut b1, mut b2) = (
+        vec![0.0; State::buffer_len(n)],
+        vec![0.0; State::buffer_len(n)],
+    );
     let (mut s1, mut s2) = (
         State::new(n, &mut b1).unwrap(),
         State::new(n, &mut b2).unwrap(),
@@ -187,15 +193,17 @@ fn sizes_are_checked() {
         ModelView::from_bytes(&b2).unwrap(),
     );
     let n = with.n_hidden;
-    let mut small = vec![0.0; 2 * n - 1];
+    let len = State::buffer_len(n);
+    assert_eq!(len, 2 * n + (n + 2) / 2);
+    let mut small = vec![0.0; len - 1];
     assert_eq!(
         State::new(n, &mut small).unwrap_err(),
         KernelError::StateBuffer {
-            needed: 2 * n,
-            got: 2 * n - 1
+            needed: len,
+            got: len - 1
         }
     );
-    let mut buf = vec![0.0; 2 * n + 10];
+    let mut buf = vec![0.0; len + 10];
     let mut s = State::new(n, &mut buf).unwrap();
     let mut out = vec![0.0; 17];
     assert_eq!(
@@ -210,7 +218,7 @@ fn sizes_are_checked() {
         kernel::step_int8(&v2, &mut s, &[0.0; 35], &mut out).unwrap_err(),
         KernelError::NoInt8
     );
-    let mut other_buf = vec![0.0; 4];
+    let mut other_buf = vec![0.0; State::buffer_len(2)];
     let mut other = State::new(2, &mut other_buf).unwrap();
     assert_eq!(
         kernel::step(&v1, &mut other, &[0.0; 35], &mut out).unwrap_err(),
@@ -223,4 +231,72 @@ fn sizes_are_checked() {
     );
     s.reset();
     assert!(s.hidden().iter().all(|&h| h == 0.0));
+}
+
+/// The int8 recurrent product is exactly its documented integer arithmetic, written out here from
+/// the public view: `hq = sat16(trunc(h 2^f))` (the scratch holds it, `hq[n] = 0`), each row's
+/// `S = sum q hq` exact, and `acc = (S as f32 * 2^-f) * s`; on models with partial groups and
+/// relu and tanh formats, aligned and misaligned blobs, and hidden values that saturate.
+#[test]
+fn int8_recurrent_product_is_the_documented_integer_sum() {
+    use gyrus_runtime::kernel::phase;
+    for (k, activation) in [Activation::Tanh, Activation::Relu].into_iter().enumerate() {
+        let repr = random_model(
+            20 + k as u64,
+            Spec {
+                int8: true,
+                rows: 5,
+                cols: 7,
+                radius: 2.3,
+                activation,
+                ..Spec::default()
+            },
+        );
+        let blob = repr.emit();
+        let (al, mis) = (common::Aligned::new(&blob), common::Misaligned::new(&blob));
+        for view in [
+            ModelView::from_bytes(al.bytes()).unwrap(),
+            ModelView::from_bytes(mis.bytes()).unwrap(),
+        ] {
+            let n = view.n_hidden();
+            assert!(n % 4 != 0, "a partial group");
+            let q = view.int8().unwrap();
+            let f = q.act_frac_bits;
+            let top = 32768.0 / (1u32 << f) as f32;
+            // From below -top to above top: saturating at both ends.
+            let h: Vec<f32> = (0..n)
+                .map(|j| (j as f32 / (n - 1) as f32 * 2.4 - 1.2) * top)
+                .collect();
+            let want_hq: Vec<i16> = h
+                .iter()
+                .map(|&x| (x * (1u32 << f) as f32).trunc().clamp(-32768.0, 32767.0) as i16)
+                .chain([0])
+                .collect();
+            assert!(want_hq.contains(&32767) && want_hq.contains(&-32768));
+            let rec = view.recurrent();
+            let want: Vec<u32> = (0..n)
+                .map(|r| {
+                    let (s, e) = (
+                        rec.row_ptr.get(r).unwrap() as usize,
+                        rec.row_ptr.get(r + 1).unwrap() as usize,
+                    );
+                    let sum: i64 = (s..e)
+                        .map(|i| {
+                            i64::from(q.rec_q[i])
+                                * i64::from(want_hq[usize::from(rec.col_idx.get(i).unwrap())])
+                        })
+                        .sum();
+                    let d = 1.0 / (1u32 << f) as f32;
+                    ((sum as i32 as f32) * d * q.rec_scale.get(r).unwrap()).to_bits()
+                })
+                .collect();
+            let mut hq = vec![7i16; n + 1];
+            let mut acc = vec![f32::NAN; n];
+            phase::recurrent(&view, &h, &mut acc, Some(&mut hq)).unwrap();
+            assert_eq!(hq, want_hq);
+            let got: Vec<u32> = acc.iter().map(|x| x.to_bits()).collect();
+            assert_eq!(got, want);
+            assert!(acc.iter().any(|&x| x != 0.0));
+        }
+    }
 }

@@ -86,7 +86,10 @@ fn model() -> ModelRepr {
         seed: SEED,
         int8: None,
     };
-    m.quantize_int8();
+    // The activation format is calibrated on the model's own trials, as the exporter does.
+    let act_max = gyrus_trainer::export::calibrate_activation(&m)
+        .unwrap_or_else(|e| panic!("calibration failed: {e}"));
+    m.quantize_int8(gyrus_trainer::export::CALIBRATION_HEADROOM * act_max);
     m
 }
 

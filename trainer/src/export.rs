@@ -12,7 +12,9 @@
 //!    biases zeroed), so that its evaluation is the pruned model's performance.
 //! 4. [`build_model`]: the kept units in increasing original index order at their unchanged sheet
 //!    positions, the trainer-side wiring length and active-connection count ([`wiring`], the
-//!    definition of `shared/spec/models.md`, "Measures"), optionally the int8 variant.
+//!    definition of `shared/spec/models.md`, "Measures"), optionally the int8 variant, whose
+//!    activation format is calibrated on the f32 model's own trials ([`calibrate_activation`];
+//!    tanh uses a fixed Q1.15).
 //!
 //! ```text
 //! let pruned = export::prune(run.network(), 1e-2)?;
@@ -297,9 +299,45 @@ pub fn build_model(pruned: &Pruned, tasks: &Tasks, seed: u64, int8: bool) -> Res
         int8: None,
     };
     if int8 {
-        m.quantize_int8();
+        let act_max = match m.activation {
+            fmt::Activation::Tanh => 1.0,
+            _ => CALIBRATION_HEADROOM * calibrate_activation(&m)?,
+        };
+        m.quantize_int8(act_max);
     }
     Ok(m)
+}
+
+/// Trials per task of the int8 activation calibration ([`calibrate_activation`]).
+pub const CALIBRATION_TRIALS: u32 = 16;
+/// Seed of the calibration trials (not the evaluation seeds, so that the reported int8 scores
+/// are on trials the calibration did not see).
+pub const CALIBRATION_SEED: u64 = 0xCA11B;
+/// Range kept above the calibrated largest |h| before saturating (relu and softplus; the int8
+/// format then takes the most fraction bits that hold it, so the margin is 1.5x to 3x).
+pub const CALIBRATION_HEADROOM: f32 = 1.5;
+
+/// The largest |h| of the f32 model over [`CALIBRATION_TRIALS`] seeded trials of each of its tasks
+/// (the runtime's own kernel and trials, [`gyrus_runtime::eval::max_activation`]).
+pub fn calibrate_activation(model: &ModelRepr) -> Result<f32> {
+    let blob = model.to_bytes()?;
+    let view = ModelView::from_bytes(&blob)?;
+    let generator = tasks::Config::default();
+    let cfg = EvalConfig::new(CALIBRATION_SEED, CALIBRATION_TRIALS);
+    let mut task_buf = vec![Task::base(tasks::Base::Go); view.n_tasks()];
+    let mut state = vec![0.0; State::buffer_len(view.n_hidden())];
+    let mut input = vec![0.0; view.n_inputs()];
+    let mut output = vec![0.0; view.n_outputs()];
+    let mut decisions = vec![0u8; rt_eval::max_trial_len(&view, &generator)];
+    let mut bufs = EvalBuffers {
+        tasks: &mut task_buf,
+        state: &mut state,
+        input: &mut input,
+        output: &mut output,
+        decisions: &mut decisions,
+    };
+    rt_eval::max_activation(&view, &cfg, &mut bufs)
+        .map_err(|e| anyhow::anyhow!("int8 calibration failed: {e}"))
 }
 
 /// The runtime's own evaluation of a blob ([`gyrus_runtime::eval::evaluate`]): one score per task

@@ -101,7 +101,13 @@ fn export_then_inspect_a_tiny_run() {
 
     let png = dir.join("sheet.png");
     let info = ok(&["inspect", s(&blob_path), "--out", s(&png)]);
-    assert!(info.contains("format version 1"), "{info}");
+    let version = format!("format version {}", gyrus_runtime::format::VERSION);
+    assert!(info.contains(&version), "{info}");
+    let q = view.int8().expect("exported with --quantize int8");
+    assert!(
+        info.contains(&format!("{} fraction bits", q.act_frac_bits)),
+        "{info}"
+    );
     assert!(info.contains("go,dm1"), "{info}");
     assert!(info.contains("int8 variant        yes"), "{info}");
     assert_eq!(field(&info, "flash bytes"), blob.len().to_string());

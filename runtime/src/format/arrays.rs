@@ -60,6 +60,9 @@ impl<F, U, H> Matrix<F, U, H> {
 /// structure as the f32 values of the same matrix.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Int8<'a, F> {
+    /// Fraction bits `f` of the quantised hidden state the int8 recurrent product reads:
+    /// `hq = sat16(trunc(h 2^f))`, so activations are `hq 2^-f`.
+    pub act_frac_bits: u8,
     /// Recurrent weights (one per stored f32 recurrent entry).
     pub rec_q: &'a [i8],
     /// One scale per recurrent row.
@@ -80,8 +83,8 @@ pub(crate) struct Net<'a, F, U, H> {
     pub rec: Csr<F, U, H>,
     /// `rec` in the kernel's lane-grouped layout.
     pub rec_ell: Ell<F, H>,
-    /// `int8.rec_q` in the kernel's layout (present with `int8`).
-    pub rec_q_ell: Option<&'a [i8]>,
+    /// `int8.rec_q` in the int8 kernel's pair-group layout (`format::pairs`; present with `int8`).
+    pub rec_q_pairs: Option<U>,
     pub w_in: Matrix<F, U, H>,
     pub w_out: Matrix<F, U, H>,
     pub b_h: F,
@@ -164,6 +167,7 @@ impl<'a> LeNet<'a> {
         let int8 = match &self.int8 {
             None => None,
             Some(q) => Some(Int8 {
+                act_frac_bits: q.act_frac_bits,
                 rec_q: q.rec_q,
                 rec_scale: q.rec_scale.as_slice()?,
                 in_q: q.in_q,
@@ -175,7 +179,10 @@ impl<'a> LeNet<'a> {
         Some(Net {
             rec: self.rec.fast()?,
             rec_ell: self.rec_ell.fast()?,
-            rec_q_ell: self.rec_q_ell,
+            rec_q_pairs: match self.rec_q_pairs {
+                Some(p) => Some(p.as_slice()?),
+                None => None,
+            },
             w_in: self.w_in.fast()?,
             w_out: self.w_out.fast()?,
             b_h: self.b_h.as_slice()?,

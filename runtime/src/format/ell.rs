@@ -16,8 +16,7 @@
 //! [`MAX_KERNEL_HIDDEN`] hidden units). The kernel sums the `LANES` rows of a group in lockstep:
 //! one load brings the next weight of every row, one load eight byte offsets.
 //!
-//! The layout is fully determined by the compressed rows (and the int8 weights by `rec_q`):
-//! opening a blob checks that it is exactly that, slot by slot, and that the lanes' rows are the
+//! The layout is fully determined by the compressed rows: opening a blob checks that it is exactly that, slot by slot, and that the lanes' rows are the
 //! kernel order (strictly ordered, so they form a permutation of the rows), so the public
 //! [`CsrView`] and the kernel always describe the same matrix.
 
@@ -68,13 +67,11 @@ pub(crate) struct EllRepr {
     pub head: Vec<u16>,
     pub off: Vec<u16>,
     pub values: Vec<f32>,
-    /// The int8 weights in the same slots, when given.
-    pub q: Option<Vec<i8>>,
 }
 
 #[cfg(feature = "std")]
 impl EllRepr {
-    pub(crate) fn build(c: &super::CsrRepr, q: Option<&[i8]>) -> Self {
+    pub(crate) fn build(c: &super::CsrRepr) -> Self {
         let range = |r: usize| {
             let at = |i: usize| c.row_ptr.get(i).map_or(0, |&p| p as usize);
             let (s, e) = (at(r), at(r + 1));
@@ -90,7 +87,6 @@ impl EllRepr {
             head: Vec::with_capacity(groups * HEADER),
             off: Vec::new(),
             values: Vec::new(),
-            q: q.map(|_| Vec::new()),
         };
         for g in 0..groups {
             let lanes = (g * LANES..(g + 1) * LANES).map(|p| order.get(p).copied());
@@ -114,13 +110,6 @@ impl EllRepr {
                     } else {
                         0.0
                     });
-                    if let (Some(dst), Some(src)) = (out.q.as_mut(), q) {
-                        dst.push(if real {
-                            src.get(i).copied().unwrap_or(0)
-                        } else {
-                            0
-                        });
-                    }
                 }
             }
         }
@@ -182,28 +171,6 @@ pub(crate) fn validate<'a>(
         }
     })?;
     Ok(ell)
-}
-
-/// Checks the int8 weights in kernel layout against the compressed rows' `q_csr`.
-pub(crate) fn validate_q<'a>(
-    csr: &CsrView<'a>,
-    ell: &EllView<'a>,
-    q: &'a [u8],
-    q_csr: &[i8],
-) -> Result<&'a [i8], FormatError> {
-    let part = Part::Int8RecurrentKernel;
-    if q.len() != ell.values.len() {
-        return Err(length(part, ell.values.len(), q.len()));
-    }
-    let q: &'a [i8] = bytemuck::cast_slice(q);
-    check_slots(csr, ell, part, |slot, entry| {
-        let got = q.get(slot).copied();
-        match entry {
-            Some(i) => got.is_some() && got == q_csr.get(i).copied(),
-            None => got == Some(0),
-        }
-    })?;
-    Ok(q)
 }
 
 /// Stored entries `(start, end)` of row `r` of a validated `csr`.
@@ -368,7 +335,7 @@ mod tests {
     #[test]
     fn layout_holds_every_entry_in_its_lane_and_step_in_kernel_order() {
         let c = sample();
-        let e = EllRepr::build(&c, None);
+        let e = EllRepr::build(&c);
         assert_eq!(e.head.len(), 3 * HEADER);
         // Kernel order, written out: longest rows first, ties by index; lanes past the end 0.
         let mut order: Vec<usize> = (0..c.rows).collect();
@@ -430,9 +397,9 @@ mod tests {
     #[test]
     fn a_layout_that_differs_from_the_rows_is_refused() {
         let c = sample();
-        let good = EllRepr::build(&c, None);
+        let good = EllRepr::build(&c);
         let bad_col = |f: &dyn Fn(&mut EllRepr)| {
-            let mut e = EllRepr::build(&c, None);
+            let mut e = EllRepr::build(&c);
             f(&mut e);
             let b = bytes(&c, &e);
             open(&b, c.rows).map(|_| ())
@@ -487,22 +454,6 @@ mod tests {
     }
 
     #[test]
-    fn int8_layout_follows_the_same_slots() {
-        let c = sample();
-        let q: Vec<i8> = (0..c.nnz()).map(|k| (k % 200) as i8 - 100).collect();
-        let e = EllRepr::build(&c, Some(&q));
-        let b = bytes(&c, &e);
-        let view = open(&b, c.rows).unwrap();
-        let qe: Vec<u8> = e.q.as_ref().unwrap().iter().map(|&v| v as u8).collect();
-        let m = csr(&b, c.rows);
-        assert!(validate_q(&m, &view, &qe, &q).is_ok());
-        let mut wrong = qe.clone();
-        wrong[0] ^= 1;
-        assert!(validate_q(&m, &view, &wrong, &q).is_err());
-        assert!(validate_q(&m, &view, &qe[1..], &q).is_err());
-    }
-
-    #[test]
     fn too_many_hidden_units_for_u16_byte_offsets() {
         let n = MAX_KERNEL_HIDDEN + 1;
         let c = CsrRepr {
@@ -512,7 +463,7 @@ mod tests {
             col_idx: Vec::new(),
             values: Vec::new(),
         };
-        let b = bytes(&c, &EllRepr::build(&c, None));
+        let b = bytes(&c, &EllRepr::build(&c));
         assert_eq!(open(&b, n).unwrap_err(), FormatError::Dimensions);
     }
 }

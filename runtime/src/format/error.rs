@@ -146,6 +146,15 @@ pub enum FormatError {
         /// Position in the task list.
         index: u32,
     },
+    /// An int8 recurrent row whose `sum |q|` exceeds
+    /// [`MAX_ROW_ABS_Q`](super::MAX_ROW_ABS_Q): its i32 sum could overflow.
+    Int8RowRange {
+        /// The row.
+        row: u32,
+    },
+    /// The int8 activation format has more fraction bits than
+    /// [`MAX_ACT_FRAC_BITS`](super::MAX_ACT_FRAC_BITS).
+    ActivationFormat(u8),
 }
 
 impl fmt::Display for FormatError {
@@ -198,6 +207,16 @@ impl fmt::Display for FormatError {
             Alpha => f.write_str("leak alpha outside (0, 1]"),
             Pitch => f.write_str("grid pitch must be finite and positive"),
             TaskName { index } => write!(f, "task name {index} does not parse"),
+            Int8RowRange { row } => write!(
+                f,
+                "int8 recurrent row {row}: sum of |q| above {} (the i32 sum could overflow)",
+                super::MAX_ROW_ABS_Q
+            ),
+            ActivationFormat(b) => write!(
+                f,
+                "int8 activation format with {b} fraction bits (at most {})",
+                super::MAX_ACT_FRAC_BITS
+            ),
         }
     }
 }

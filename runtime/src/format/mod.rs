@@ -41,6 +41,7 @@ mod ell;
 mod enums;
 mod error;
 mod le;
+mod pairs;
 #[cfg(feature = "std")]
 mod repr;
 mod view;
@@ -55,14 +56,19 @@ pub use enums::{Activation, Readout};
 pub use error::{FormatError, Part};
 pub(crate) use le::Load;
 pub use le::{LeScalar, LeSlice};
+pub use pairs::MAX_ROW_ABS_Q;
+pub(crate) use pairs::{QLANES, STEP_WORDS};
 #[cfg(feature = "std")]
 pub use repr::{CsrRepr, Int8Repr, MatrixRepr, ModelRepr};
 pub use view::ModelView;
 
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"GYRS";
-/// The format version this runtime writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this runtime writes and reads (2: the int8 variant carries its activation
+/// format and the pair-group layout of `format::pairs`).
+pub const VERSION: u16 = 2;
+/// The most fraction bits of the int8 activation format (`Int8::act_frac_bits`).
+pub const MAX_ACT_FRAC_BITS: u8 = 24;
 /// Length of the fixed header (magic, version, reserved, total length).
 pub const HEADER_LEN: usize = 12;
 /// Length of the trailing CRC-32.

@@ -6,9 +6,10 @@ use super::crc::crc32;
 use super::ell::EllRepr;
 use super::enums::{Activation, Readout};
 use super::error::FormatError;
+use super::pairs;
 use super::view::ModelView;
 use super::wire::{Body, CsrWire, EllWire, Int8Wire, MatWire, Section};
-use super::{CRC_LEN, HEADER_LEN, MAGIC, VERSION};
+use super::{CRC_LEN, HEADER_LEN, MAGIC, MAX_ACT_FRAC_BITS, VERSION};
 
 /// An owned compressed-row matrix (see [`super::Csr`] for the layout rules).
 #[derive(Clone, Debug, PartialEq)]
@@ -170,9 +171,13 @@ impl MatrixRepr {
     }
 }
 
-/// The int8 variant: `w ~= scale[row] * q` for every stored f32 weight, `q` in -127..=127.
+/// The int8 variant: `w ~= scale[row] * q` for every stored f32 weight, `q` in -127..=127, and
+/// the activation format of the int8 recurrent product.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Int8Repr {
+    /// Fraction bits `f` of the quantised hidden state, `hq = sat16(trunc(h 2^f))` (at most
+    /// [`MAX_ACT_FRAC_BITS`]); see [`Int8Repr::act_frac_bits_for`].
+    pub act_frac_bits: u8,
     /// Recurrent weights, one per stored recurrent entry.
     pub rec_q: Vec<i8>,
     /// Per-row scales of the recurrent weights.
@@ -185,6 +190,18 @@ pub struct Int8Repr {
     pub out_q: Vec<i8>,
     /// Per-row scales of the output weights.
     pub out_scale: Vec<f32>,
+}
+
+impl Int8Repr {
+    /// The most fraction bits (at most [`MAX_ACT_FRAC_BITS`]) for which `act_max * 2^f <= 32768`:
+    /// hidden values up to `act_max` in magnitude are then quantised without saturating (tanh:
+    /// `act_max = 1`, 15 bits).
+    pub fn act_frac_bits_for(act_max: f32) -> u8 {
+        (0..=MAX_ACT_FRAC_BITS)
+            .rev()
+            .find(|&f| act_max.abs() * (1u32 << f) as f32 <= 32768.0)
+            .unwrap_or(0)
+    }
 }
 
 /// Symmetric per-row quantisation: scale = max |w| of the row / 127 (0 for an all-zero row),
@@ -325,8 +342,10 @@ impl Padder<'_> {
 
 impl ModelRepr {
     /// Fills [`ModelRepr::int8`] from the f32 weights: per row, scale = max |w| / 127 and
-    /// q = round(w / scale) (symmetric, no zero point). Deterministic.
-    pub fn quantize_int8(&mut self) {
+    /// q = round(w / scale) (symmetric, no zero point); the hidden state is quantised with
+    /// [`Int8Repr::act_frac_bits_for`]`(act_max)`, `act_max` the largest |h| to represent (the
+    /// exporter calibrates it over trials; 1 for tanh). Deterministic.
+    pub fn quantize_int8(&mut self, act_max: f32) {
         let rec = MatrixRepr::Csr(self.recurrent.clone());
         let (rec_q, rec_scale) = quantize(rec.values(), &rec.value_rows(), self.n_hidden);
         let (in_q, in_scale) =
@@ -337,6 +356,7 @@ impl ModelRepr {
             self.n_outputs,
         );
         self.int8 = Some(Int8Repr {
+            act_frac_bits: Int8Repr::act_frac_bits_for(act_max),
             rec_q,
             rec_scale,
             in_q,
@@ -384,6 +404,7 @@ impl ModelRepr {
     /// Copies an opened blob into an owned model.
     pub fn parse(view: &ModelView<'_>) -> Self {
         let int8 = view.int8().map(|q| Int8Repr {
+            act_frac_bits: q.act_frac_bits,
             rec_q: q.rec_q.to_vec(),
             rec_scale: q.rec_scale.iter().collect(),
             in_q: q.in_q.to_vec(),
@@ -425,16 +446,13 @@ impl ModelRepr {
 
     fn arrays(&self) -> Arrays {
         let pos: Vec<u16> = self.positions.iter().flat_map(|&(r, c)| [r, c]).collect();
-        let ell = EllRepr::build(
-            &self.recurrent,
-            self.int8.as_ref().map(|q| q.rec_q.as_slice()),
-        );
+        let ell = EllRepr::build(&self.recurrent);
         let int8 = self.int8.as_ref().map(|q| {
             let i8s = |v: &[i8]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
             [
                 i8s(&q.rec_q),
                 le_bytes(&q.rec_scale, f32::to_le_bytes),
-                i8s(ell.q.as_deref().unwrap_or_default()),
+                le_bytes(&pairs::build(&self.recurrent, &q.rec_q), u32::to_le_bytes),
                 i8s(&q.in_q),
                 le_bytes(&q.in_scale, f32::to_le_bytes),
                 i8s(&q.out_q),
@@ -471,15 +489,20 @@ impl ModelRepr {
         let w_out = p.mat(&a.w_out);
         let b_h = p.sec(&a.b_h);
         let b_o = p.sec(&a.b_o);
-        let int8 = a.int8.as_ref().map(|q| Int8Wire {
-            rec_q: p.sec(&q[0]),
-            rec_scale: p.sec(&q[1]),
-            rec_q_ell: p.sec(&q[2]),
-            in_q: p.sec(&q[3]),
-            in_scale: p.sec(&q[4]),
-            out_q: p.sec(&q[5]),
-            out_scale: p.sec(&q[6]),
-        });
+        let int8 = a
+            .int8
+            .as_ref()
+            .zip(self.int8.as_ref())
+            .map(|(q, r)| Int8Wire {
+                act_frac_bits: r.act_frac_bits,
+                rec_q: p.sec(&q[0]),
+                rec_scale: p.sec(&q[1]),
+                rec_q_pairs: p.sec(&q[2]),
+                in_q: p.sec(&q[3]),
+                in_scale: p.sec(&q[4]),
+                out_q: p.sec(&q[5]),
+                out_scale: p.sec(&q[6]),
+            });
         let tasks = self.tasks.join(",");
         let body = Body {
             n_inputs: self.n_inputs as u32,

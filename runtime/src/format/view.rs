@@ -6,8 +6,9 @@ use super::ell;
 use super::enums::{Activation, Readout};
 use super::error::{FormatError, Part};
 use super::le::{LeScalar, LeSlice};
+use super::pairs;
 use super::wire::{Body, CsrWire, MatWire, Section};
-use super::{CRC_LEN, HEADER_LEN, MAGIC, VERSION};
+use super::{CRC_LEN, HEADER_LEN, MAGIC, MAX_ACT_FRAC_BITS, VERSION};
 
 /// A validated model blob, borrowed. Opening checks every length, index, offset, code and float
 /// once, so that the accessors and the kernels never fail afterwards.
@@ -384,13 +385,16 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
     let w_out = matrix(&b.w_out, Part::Output, n_out, n_h)?;
     let b_h = bias(&b.b_h, Part::HiddenBias, n_h)?;
     let b_o = bias(&b.b_o, Part::OutputBias, n_out)?;
-    let mut rec_q_ell = None;
+    let mut rec_q_pairs = None;
     let int8 = match &b.int8 {
         None => None,
         Some(q) => {
+            if q.act_frac_bits > MAX_ACT_FRAC_BITS {
+                return Err(FormatError::ActivationFormat(q.act_frac_bits));
+            }
             let (rec_q, rec_scale) =
                 quant(&q.rec_q, &q.rec_scale, Part::Int8Recurrent, rec.nnz(), n_h)?;
-            rec_q_ell = Some(ell::validate_q(&rec, &rec_ell, q.rec_q_ell.data, rec_q)?);
+            rec_q_pairs = Some(pairs::validate(&rec, rec_q, q.rec_q_pairs.data)?);
             let (in_q, in_scale) =
                 quant(&q.in_q, &q.in_scale, Part::Int8Input, w_in.stored(), n_h)?;
             let (out_q, out_scale) = quant(
@@ -401,6 +405,7 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
                 n_out,
             )?;
             Some(Int8 {
+                act_frac_bits: q.act_frac_bits,
                 rec_q,
                 rec_scale,
                 in_q,
@@ -413,7 +418,7 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
     let le = Net {
         rec,
         rec_ell,
-        rec_q_ell,
+        rec_q_pairs,
         w_in,
         w_out,
         b_h,

@@ -44,17 +44,19 @@ pub(crate) enum MatWire<'a> {
     Csr(#[serde(borrow)] CsrWire<'a>),
 }
 
-/// The int8 variant: per matrix, the int8 weights (same structure as the f32 ones) and one f32
-/// scale per row.
+/// The int8 variant: the activation format, then per matrix the int8 weights (same structure as
+/// the f32 ones) and one f32 scale per row.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) struct Int8Wire<'a> {
+    /// Fraction bits of the quantised hidden state (`hq = sat16(trunc(h 2^f))`).
+    pub act_frac_bits: u8,
     #[serde(borrow)]
     pub rec_q: Section<'a>,
     #[serde(borrow)]
     pub rec_scale: Section<'a>,
-    /// `rec_q` in the kernel's lane-grouped layout (i8 per slot).
+    /// `rec_q` in the int8 kernel's pair-group layout (`format::pairs`, u32 words).
     #[serde(borrow)]
-    pub rec_q_ell: Section<'a>,
+    pub rec_q_pairs: Section<'a>,
     #[serde(borrow)]
     pub in_q: Section<'a>,
     #[serde(borrow)]
@@ -126,7 +128,7 @@ impl<'a> Body<'a> {
             out.extend([
                 q.rec_q.data,
                 q.rec_scale.data,
-                q.rec_q_ell.data,
+                q.rec_q_pairs.data,
                 q.in_q.data,
                 q.in_scale.data,
                 q.out_q.data,

@@ -17,35 +17,22 @@
 //! at their rows. Whole groups run there, a partial last group in the portable loop below, which
 //! performs the same float operations in the same order, so the bits agree.
 //!
-//! int8: the weights are converted to f32 (exact) and summed in the same order; the row's scale
-//! multiplies the sum once, as before. On Arm the same lockstep loop widens the 8 weights of a step
-//! itself (`ldrd`, `sxtb`, `vmov`, `vcvt.f32.s32`: 21 instructions), 48 per 8 slots in all; the
-//! float accumulation keeps the f32 path's numerics. With f32 activations the M4F needs at least
-//! one instruction per weight to make it a float (`vcvt`, or a table `vldr` plus its address),
-//! besides the address, load and `vmla` per slot, so int8 stays above 5 per slot; reaching the f32
-//! path's cost would need integer activations (quantised `h`, `smla*` MACs), which changes the
-//! int8 numerics.
-//!
 //! Measured on the emulated Cortex-M4F (`cd firmware && cargo run --release`, default model:
 //! 256 rows, 2716 stored weights), `COST ... part=recurrent`, instructions per stored weight:
-//! f32 3.82 (4.13 with groups of consecutive rows, 8.36 with the row-by-row loop), int8 6.84
-//! (7.52 with groups of consecutive rows).
+//! f32 3.82 (4.13 with groups of consecutive rows, 8.36 with the row-by-row loop).
+//!
+//! The int8 weights have their own layout and kernel, with integer activations
+//! (`format::pairs`, `kernel::pairs`).
 
 use crate::format::{Ell, LeSlice, Load, HEADER, LANES};
 
-/// The f32 and int8 recurrent products over one storage of the layout.
+/// The f32 recurrent product over one storage of the layout.
 pub(crate) trait RecKernel {
     /// `acc[r] = sum_k w[r][k] x[col[r][k]]` for every row.
     ///
     /// # Safety
     /// A validated layout; `x` and `acc` of length `rows`.
     unsafe fn rec_f32(&self, x: &[f32], acc: &mut [f32]);
-
-    /// `acc[r] = scale(r) * sum_k q[r][k] x[col[r][k]]`, `q` in slot order.
-    ///
-    /// # Safety
-    /// As [`RecKernel::rec_f32`]; `q` has one entry per slot.
-    unsafe fn rec_i8(&self, q: &[i8], scale: impl Fn(usize) -> f32, x: &[f32], acc: &mut [f32]);
 }
 
 /// Entry `i` of the header of group `g` (0: degree; `2 + l`: byte offset of lane `l`'s row).
@@ -119,45 +106,6 @@ impl RecKernel for Ell<LeSlice<'_, f32>, LeSlice<'_, u16>> {
             })
         }
     }
-
-    unsafe fn rec_i8(&self, q: &[i8], scale: impl Fn(usize) -> f32, x: &[f32], acc: &mut [f32]) {
-        // SAFETY: forwarded.
-        unsafe { rec_i8_portable(self.head, self.off, self.rows, q, 0, 0, x, acc) }
-        scale_rows(scale, acc);
-    }
-}
-
-/// `acc[r] *= scale(r)`.
-#[inline(always)]
-fn scale_rows(scale: impl Fn(usize) -> f32, acc: &mut [f32]) {
-    for (i, a) in acc.iter_mut().enumerate() {
-        *a *= scale(i);
-    }
-}
-
-/// The int8 sums (before the scales), portable (both storages), for groups `first..` whose
-/// slots start at `base`.
-///
-/// # Safety
-/// As [`RecKernel::rec_i8`] and [`each_group`].
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn rec_i8_portable<H: Load<u16>>(
-    h: H,
-    off: H,
-    rows: usize,
-    q: &[i8],
-    first: usize,
-    base: usize,
-    x: &[f32],
-    acc: &mut [f32],
-) {
-    // SAFETY: forwarded; `q` has one entry per slot.
-    unsafe {
-        each_group(h, rows, acc, first, base, |b, d| {
-            group(off, b, d, x, |s| f32::from(*q.get_unchecked(s)))
-        })
-    };
 }
 
 impl RecKernel for Ell<&[f32], &[u16]> {
@@ -182,25 +130,6 @@ impl RecKernel for Ell<&[f32], &[u16]> {
             }
         }
     }
-
-    unsafe fn rec_i8(&self, q: &[i8], scale: impl Fn(usize) -> f32, x: &[f32], acc: &mut [f32]) {
-        #[cfg(target_arch = "arm")]
-        // SAFETY: forwarded; `q` is 4-aligned when it is not empty.
-        unsafe {
-            let (first, base) = if (q.as_ptr() as usize).is_multiple_of(4) {
-                arm::rec_i8(self, q, x, acc)
-            } else {
-                (0, 0)
-            };
-            rec_i8_portable(self.head, self.off, self.rows, q, first, base, x, acc)
-        }
-        #[cfg(not(target_arch = "arm"))]
-        // SAFETY: forwarded.
-        unsafe {
-            rec_i8_portable(self.head, self.off, self.rows, q, 0, 0, x, acc)
-        }
-        scale_rows(scale, acc);
-    }
 }
 
 #[cfg(target_arch = "arm")]
@@ -209,7 +138,7 @@ mod arm {
 
     /// Loads 8 byte offsets, gathers the 8 values of `x` they point at into s16-s23, and multiplies
     /// (`$op` = `vmul.f32`) or multiplies and adds (`vmla.f32`) them with the weights in s8-s15
-    /// into the lane sums s0-s7. Shared by [`step`] and [`step_q`].
+    /// into the lane sums s0-s7.
     macro_rules! gather_mac {
         ($op:literal) => {
             concat!(
@@ -255,38 +184,6 @@ mod arm {
     macro_rules! step {
         ($op:literal) => {
             concat!("vldmia {w}!, {{s8-s15}}\n", gather_mac!($op),)
-        };
-    }
-
-    /// Loads 8 int8 weights (two words at `{q}`, as f32 into s8-s15), then the offsets and the 8
-    /// values of `x` like [`step`], and multiplies (`vmul.f32`) or multiplies and adds
-    /// (`vmla.f32`) into s0-s7.
-    macro_rules! step_q {
-        ($op:literal) => {
-            concat!(
-                "ldrd {t}, {u}, [{q}], #8\n",
-                "sxtb r0, {t}\n",
-                "sxtb r1, {t}, ror #8\n",
-                "sxtb r2, {t}, ror #16\n",
-                "asrs r3, {t}, #24\n",
-                "vmov s8, s9, r0, r1\n",
-                "vmov s10, s11, r2, r3\n",
-                "sxtb r0, {u}\n",
-                "sxtb r1, {u}, ror #8\n",
-                "sxtb r2, {u}, ror #16\n",
-                "asrs r3, {u}, #24\n",
-                "vmov s12, s13, r0, r1\n",
-                "vmov s14, s15, r2, r3\n",
-                "vcvt.f32.s32 s8, s8\n",
-                "vcvt.f32.s32 s9, s9\n",
-                "vcvt.f32.s32 s10, s10\n",
-                "vcvt.f32.s32 s11, s11\n",
-                "vcvt.f32.s32 s12, s12\n",
-                "vcvt.f32.s32 s13, s13\n",
-                "vcvt.f32.s32 s14, s14\n",
-                "vcvt.f32.s32 s15, s15\n",
-                gather_mac!($op),
-            )
         };
     }
 
@@ -398,66 +295,6 @@ mod arm {
         }
     }
 
-    /// [`groups`] with int8 weights (`*q`, one byte per slot, 4-aligned; advanced).
-    ///
-    /// # Safety
-    /// As [`groups`], with the int8 weights of the groups' slots readable at `*q`.
-    #[inline(always)]
-    unsafe fn groups_q(
-        x: *const f32,
-        hp: &mut *const u16,
-        o: &mut *const u16,
-        q: &mut *const i8,
-        acc: *mut f32,
-        n: usize,
-    ) {
-        // SAFETY: the caller's contract; touches only the registers listed.
-        unsafe {
-            block!(
-                group_loop!(step_q!("vmul.f32"), step_q!("vmla.f32"));
-                x = in(reg) x,
-                hp = inout(reg) *hp,
-                o = inout(reg) *o,
-                q = inout(reg) *q,
-                acc = in(reg) acc,
-                n = inout(reg) n => _,
-                d = out(reg) _,
-                t = out(reg) _,
-                u = out(reg) _,
-            );
-        }
-    }
-
-    /// The int8 sums (before the scales) of the whole groups; returns the next group and its
-    /// first slot, for the portable loop to finish the partial last group.
-    ///
-    /// # Safety
-    /// As [`super::RecKernel::rec_i8`] on a zero-copy layout; `q` 4-aligned.
-    pub(super) unsafe fn rec_i8(
-        e: &Ell<&[f32], &[u16]>,
-        q: &[i8],
-        x: &[f32],
-        acc: &mut [f32],
-    ) -> (usize, usize) {
-        let (mut hp, mut o, mut qp) = (e.head.as_ptr(), e.off.as_ptr(), q.as_ptr());
-        let whole = e.rows / LANES;
-        if whole > 0 {
-            // SAFETY: as in `rec_f32`; groups hold multiples of 8 slots, so `qp` stays 4-aligned.
-            unsafe {
-                groups_q(
-                    x.as_ptr(),
-                    &mut hp,
-                    &mut o,
-                    &mut qp,
-                    acc.as_mut_ptr(),
-                    whole,
-                )
-            };
-        }
-        // SAFETY: `qp` advanced within `q`.
-        (whole, unsafe { qp.offset_from(q.as_ptr()) } as usize)
-    }
-
     /// The f32 product of the whole groups (the lanes scattered to their rows of `acc`); returns
     /// the next group and its first slot, for the portable loop to finish the partial last group.
     ///
@@ -557,7 +394,7 @@ mod tests {
         }
         for view in [fast, slow] {
             let mut got = vec![f32::NAN; n];
-            crate::kernel::phase::recurrent(&view, &x, &mut got, false).unwrap();
+            crate::kernel::phase::recurrent(&view, &x, &mut got, None).unwrap();
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want));
             assert!(got[8..16].iter().all(|&v| v == 0.0));

@@ -7,7 +7,7 @@
 //! (`shared/spec/models.md`, "The network"). Use:
 //! ```text
 //! let model = ModelView::from_bytes(BLOB)?;
-//! let mut buf = [0.0f32; 2 * 625];                      // State::buffer_len(n_hidden)
+//! let mut buf = [0.0f32; 2 * 625 + 313];                // State::buffer_len(n_hidden)
 //! let mut state = State::new(model.n_hidden(), &mut buf)?;
 //! kernel::step(&model, &mut state, &input, &mut output)?;   // state.hidden() is h'
 //! ```
@@ -15,9 +15,12 @@
 //!   compressed rows (8 rows summed in lockstep, inline assembly on Cortex-M4F; cost ~ stored
 //!   weights plus padding, see `format::ell`), with each row's terms summed in index order.
 //! - [`step_int8`]: the blob's int8 variant. Each weight is `q * s` with `q` an i8 and `s` one f32
-//!   scale per row (symmetric, no zero point, `s = max|w| / 127`); a row's dot product is
-//!   accumulated as `sum q_j x_j` in f32 and multiplied by `s` once. Activations, biases and the
-//!   state stay f32; the saving is weight memory (1 byte instead of 4), not arithmetic.
+//!   scale per row (symmetric, no zero point, `s = max|w| / 127`). The recurrent product runs on
+//!   integers: `h` is quantised once per step to i16 in the blob's fixed-point format (`f`
+//!   fraction bits, `hq = sat16(trunc(h 2^f))`), each row sums `q hq` exactly in i32 over the
+//!   blob's pair-group layout (adjacent columns two at a time, `smlad` on Cortex-M4F; see
+//!   `format::pairs`), and `acc = (sum 2^-f) s` once per row. The input and output products sum
+//!   `q x` in f32 and multiply by `s` once; biases and the state stay f32.
 //! - [`dense::step_dense`]: the same network with dense matrices, the baseline of the benchmark.
 //! - [`delta`]: event-driven steps; a unit sends its change to its targets only when it moved
 //!   by more than a threshold (incremental sums, outgoing weights built into caller buffers).
@@ -34,6 +37,7 @@ mod activation;
 pub mod delta;
 pub mod dense;
 mod ell;
+mod pairs;
 pub mod phase;
 mod sparse;
 mod state;
@@ -77,6 +81,13 @@ pub enum KernelError {
     },
     /// [`step_int8`] on a blob without the int8 variant.
     NoInt8,
+    /// The int8 scratch of [`phase::recurrent`] is too short.
+    Scratch {
+        /// Entries needed (`n_hidden + 1`).
+        needed: usize,
+        /// Entries given.
+        got: usize,
+    },
     /// A dense buffer has the wrong length ([`dense::Dense`]).
     DenseBuffer {
         /// Floats needed.
@@ -102,6 +113,9 @@ impl fmt::Display for KernelError {
                 write!(f, "output has {got} values, the model gives {needed}")
             }
             KernelError::NoInt8 => f.write_str("the model blob has no int8 variant"),
+            KernelError::Scratch { needed, got } => {
+                write!(f, "int8 scratch has {got} entries, {needed} needed")
+            }
             KernelError::DenseBuffer { needed, got } => {
                 write!(f, "dense buffer has {got} floats, {needed} needed")
             }
@@ -157,15 +171,21 @@ fn run(
         return Err(KernelError::NoInt8);
     }
     let (act, alpha) = (model.activation(), model.alpha());
-    // SAFETY: the model was validated when opened, and the sizes were just checked.
+    let (h, next) = (&*state.h, &mut *state.next);
+    // SAFETY: the model was validated when opened, and the sizes were just checked (the state's
+    // int8 scratch has n_hidden + 1 entries). One call per case, so that the f32 step is compiled
+    // without the int8 branches.
     unsafe {
-        match &model.fast {
-            Some(net) => {
-                sparse::step_net(net, act, alpha, state.h, input, state.next, output, int8)
+        match (&model.fast, int8) {
+            (Some(net), false) => sparse::step_net(net, act, alpha, h, input, next, output, None),
+            (Some(net), true) => {
+                sparse::step_net(net, act, alpha, h, input, next, output, Some(state.hq))
             }
-            None => sparse::step_net(
-                &model.le, act, alpha, state.h, input, state.next, output, int8,
-            ),
+            (None, false) => sparse::step_net(&model.le, act, alpha, h, input, next, output, None),
+            (None, true) => {
+                let hq = Some(&mut *state.hq);
+                sparse::step_net(&model.le, act, alpha, h, input, next, output, hq)
+            }
         }
     }
     state.swap();

@@ -4,11 +4,16 @@
 //! run the same code:
 //!
 //! ```text
-//! phase::recurrent(&model, h, next, int8)?;   // next = W h                 (int8: s * (q h))
+//! phase::recurrent(&model, h, next, None)?;   // next = W h          (int8: Some(hq), see below)
 //! phase::input(&model, u, next, int8)?;       // next = next + W_in u + b_h (int8: s' * (q' u))
 //! phase::activation(&model, h, next)?;        // next = (1 - alpha) h + alpha phi(next)
 //! phase::readout(&model, next, out, int8)?;   // out  = W_out next + b_o    (int8: s_o * (q_o next))
 //! ```
+//!
+//! The int8 recurrent product takes a scratch of `n_hidden + 1` i16, where it quantises `h`
+//! (`phase::recurrent(&model, h, next, Some(hq))`: `next = ((q hq) 2^-f) s`, see
+//! `kernel::pairs`); its cost includes the quantisation. [`super::step_int8`] uses the state's
+//! scratch ([`super::State`]).
 //!
 //! Every function checks the lengths of its vectors (and, with `int8`, that the blob has the int8
 //! variant) and is an `#[inline(never)]` entry point.
@@ -50,21 +55,35 @@ macro_rules! with_net {
     };
 }
 
-/// Recurrent product: `acc = W h` with the f32 weights, or `acc_i = s_i sum_j q_ij h_j` with the
-/// int8 ones. `h` and `acc` have n_hidden entries. Cost ~ stored recurrent weights.
+/// Recurrent product: `acc = W h` with the f32 weights (`int8 = None`), or with the int8 ones
+/// given a scratch of at least `n_hidden + 1` entries (`int8 = Some(hq)`): `h` quantised into
+/// `hq`, then `acc_i = ((sum_j q_ij hq_j) 2^-f) s_i`. `h` and `acc` have n_hidden entries. Cost ~
+/// stored recurrent weights (int8: pairs of adjacent columns, plus the quantisation).
 #[inline(never)]
 pub fn recurrent(
     model: &ModelView<'_>,
     h: &[f32],
     acc: &mut [f32],
-    int8: bool,
+    int8: Option<&mut [i16]>,
 ) -> Result<(), KernelError> {
     let n = model.n_hidden();
     len(n, h.len(), hidden)?;
     len(n, acc.len(), hidden)?;
-    int8_present(model, int8)?;
-    // SAFETY: validated model, sizes just checked, int8 present when asked for.
-    with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, int8) });
+    match int8 {
+        // SAFETY: validated model, sizes just checked.
+        None => with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, None) }),
+        Some(hq) => {
+            int8_present(model, true)?;
+            if hq.len() <= n {
+                return Err(KernelError::Scratch {
+                    needed: n + 1,
+                    got: hq.len(),
+                });
+            }
+            // SAFETY: validated model, sizes just checked, int8 present.
+            with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, Some(hq)) });
+        }
+    }
     Ok(())
 }
 

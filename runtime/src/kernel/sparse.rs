@@ -14,6 +14,7 @@ use crate::format::{Activation, Csr, Ell, Load, Matrix, Net};
 
 use super::activation::leaky_update;
 use super::ell::RecKernel;
+use super::pairs::{self, PairKernel, Pairs};
 
 /// `sum_k w(k) * x[col[k]]` over the entries `s..e`, in order.
 ///
@@ -122,26 +123,34 @@ unsafe fn mat_dot_q<F, U: Load<u32>, H: Load<u16>>(
     }
 }
 
-/// Recurrent part of the pre-activation: `acc_i = W_i. h` (f32) or `acc_i = s_i (q_i. h)` (int8),
-/// over the lane-grouped layout (`kernel::ell`).
+/// Recurrent part of the pre-activation: `acc_i = W_i. h` (f32, over the lane-grouped layout,
+/// `kernel::ell`) or, given the int8 scratch `hq`, `acc_i = (q_i. hq) 2^-f s_i` with `hq` the
+/// quantised `h` (`kernel::pairs`).
 ///
 /// # Safety
-/// Validated `net`; `h`, `acc` of length n_hidden; with `int8`, `net.int8` present.
+/// Validated `net`; `h`, `acc` of length n_hidden; with `hq` (length > n_hidden), `net.int8`
+/// present.
 #[inline(always)]
 pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     net: &Net<'_, F, U, H>,
     h: &[f32],
     acc: &mut [f32],
-    int8: bool,
+    hq: Option<&mut [i16]>,
 ) where
     Ell<F, H>: RecKernel,
+    Pairs<U, F>: PairKernel,
 {
-    // SAFETY: forwarded; `rec_q_ell` is present exactly when `int8` is.
+    // SAFETY: forwarded; `rec_q_pairs` is present exactly when `int8` is.
     unsafe {
-        match (&net.int8, net.rec_q_ell, int8) {
-            (Some(q), Some(qe), true) => {
-                let s = q.rec_scale;
-                net.rec_ell.rec_i8(qe, |i| s.at(i), h, acc)
+        match (&net.int8, net.rec_q_pairs, hq) {
+            (Some(q), Some(words), Some(hq)) => {
+                let (k, d) = pairs::factors(q.act_frac_bits);
+                pairs::quantize(h, k, hq);
+                let p = Pairs {
+                    words,
+                    scale: q.rec_scale,
+                };
+                p.product(net.rec.rows, hq, d, acc)
             }
             _ => net.rec_ell.rec_f32(h, acc),
         }
@@ -189,13 +198,21 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     o: &mut [f32],
     int8: bool,
 ) {
-    for (r, out) in o.iter_mut().enumerate() {
-        // SAFETY: forwarded.
-        unsafe {
-            *out = match (&net.int8, int8) {
-                (Some(q), true) => q.out_scale.at(r) * mat_dot_q(&net.w_out, q.out_q, r, h),
-                _ => mat_dot(&net.w_out, r, h),
-            } + net.b_o.at(r);
+    // The match outside the loops, so that each loop is straight-line code.
+    match (&net.int8, int8) {
+        (Some(q), true) => {
+            for (r, out) in o.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                unsafe {
+                    *out = q.out_scale.at(r) * mat_dot_q(&net.w_out, q.out_q, r, h) + net.b_o.at(r)
+                };
+            }
+        }
+        _ => {
+            for (r, out) in o.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                unsafe { *out = mat_dot(&net.w_out, r, h) + net.b_o.at(r) };
+            }
         }
     }
 }
@@ -204,7 +221,8 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
 /// the same phases, in the same order, as the public `kernel::phase` functions.
 ///
 /// # Safety
-/// As [`recurrent`] and [`input`] plus `o` of length n_outputs.
+/// As [`recurrent`] and [`input`] plus `o` of length n_outputs; the int8 weights when `hq` (the
+/// int8 scratch) is given.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn step_net<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
@@ -215,13 +233,15 @@ pub(crate) unsafe fn step_net<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     u: &[f32],
     next: &mut [f32],
     o: &mut [f32],
-    int8: bool,
+    hq: Option<&mut [i16]>,
 ) where
     Ell<F, H>: RecKernel,
+    Pairs<U, F>: PairKernel,
 {
+    let int8 = hq.is_some();
     // SAFETY: forwarded.
     unsafe {
-        recurrent(net, h, next, int8);
+        recurrent(net, h, next, hq);
         input(net, u, next, int8);
         leaky_update(act, alpha, h, next);
         readout(net, next, o, int8);

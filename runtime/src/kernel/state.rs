@@ -2,9 +2,11 @@
 
 use super::KernelError;
 
-/// Hidden state over a caller buffer of [`State::buffer_len`] floats: the current `h` and a
-/// second half the next step writes into (the recurrent product needs the previous `h` whole, so
-/// the update cannot be in place); a step swaps the halves, copying nothing.
+/// Hidden state over a caller buffer of [`State::buffer_len`] floats: the current `h`, a second
+/// half the next step writes into (the recurrent product needs the previous `h` whole, so the
+/// update cannot be in place; a step swaps the halves, copying nothing), and the int8 step's
+/// scratch, `h` quantised to i16 (`n_hidden + 1` entries, in the buffer's last
+/// `(n_hidden + 2) / 2` floats).
 ///
 /// On a microcontroller use a `static mut [f32; 2 * N]` or a stack array; a buffer sized for the
 /// largest model serves smaller ones (only the first `2 * n_hidden` floats are used).
@@ -12,12 +14,14 @@ use super::KernelError;
 pub struct State<'a> {
     pub(crate) h: &'a mut [f32],
     pub(crate) next: &'a mut [f32],
+    pub(crate) hq: &'a mut [i16],
 }
 
 impl<'a> State<'a> {
-    /// Floats of buffer a state of `n_hidden` units needs.
+    /// Floats of buffer a state of `n_hidden` units needs: `2 n_hidden` for `h` and the next
+    /// state, `(n_hidden + 2) / 2` for the int8 scratch.
     pub const fn buffer_len(n_hidden: usize) -> usize {
-        2 * n_hidden
+        2 * n_hidden + (n_hidden + 2) / 2
     }
 
     /// A zero state of `n_hidden` units in the front of `buf`.
@@ -28,8 +32,10 @@ impl<'a> State<'a> {
             .get_mut(..needed)
             .ok_or(KernelError::StateBuffer { needed, got })?;
         buf.fill(0.0);
-        let (h, next) = buf.split_at_mut(n_hidden);
-        Ok(State { h, next })
+        let (h, rest) = buf.split_at_mut(n_hidden);
+        let (next, hq) = rest.split_at_mut(n_hidden);
+        let hq: &mut [i16] = bytemuck::cast_slice_mut(hq);
+        Ok(State { h, next, hq })
     }
 
     /// Number of hidden units.

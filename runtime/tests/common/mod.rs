@@ -101,7 +101,12 @@ pub fn random_model(seed: u64, s: Spec) -> ModelRepr {
         int8: None,
     };
     if s.int8 {
-        m.quantize_int8();
+        // tanh stays within [-1, 1]; the random relu/softplus networks here stay well below 4.
+        m.quantize_int8(if s.activation == Activation::Tanh {
+            1.0
+        } else {
+            4.0
+        });
     }
     m
 }
@@ -132,4 +137,55 @@ impl Misaligned {
     pub fn bytes(&self) -> &[u8] {
         &bytemuck::cast_slice::<u32, u8>(&self.0)[1..1 + self.1]
     }
+}
+
+/// The int8 recurrent pair-group layout of `m` (`format::pairs`), written out from its documented
+/// rule with plain vectors: rows in groups of 4 consecutive rows; each row's columns cut into pairs
+/// `(c, c + 1)` from the left (`q_{c+1} = 0` when `c + 1` is not stored); per group the degree
+/// `max(1, most pairs)`, then per step the byte offsets `2 c` of lanes 0|1 and 2|3 (u16 halves,
+/// padding 0) and one word of two i16 weights per lane.
+pub fn pair_words(m: &ModelRepr) -> Vec<u32> {
+    let (rec, q) = (&m.recurrent, &m.int8.as_ref().unwrap().rec_q);
+    let pairs = |r: usize| -> Vec<(u16, i8, i8)> {
+        let (s, e) = (rec.row_ptr[r] as usize, rec.row_ptr[r + 1] as usize);
+        let mut out = Vec::new();
+        let mut i = s;
+        while i < e {
+            let c = rec.col_idx[i];
+            if i + 1 < e && rec.col_idx[i + 1] == c + 1 {
+                out.push((c, q[i], q[i + 1]));
+                i += 2;
+            } else {
+                out.push((c, q[i], 0));
+                i += 1;
+            }
+        }
+        out
+    };
+    let mut words = Vec::new();
+    for g in 0..rec.rows.div_ceil(4) {
+        let lanes: Vec<Vec<(u16, i8, i8)>> = (0..4)
+            .map(|l| {
+                let r = 4 * g + l;
+                if r < rec.rows {
+                    pairs(r)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let d = lanes.iter().map(Vec::len).max().unwrap().max(1);
+        words.push(d as u32);
+        for k in 0..d {
+            let at = |l: usize| lanes[l].get(k).copied();
+            let off = |l: usize| at(l).map_or(0, |(c, _, _)| 2 * u32::from(c));
+            words.push(off(0) | off(1) << 16);
+            words.push(off(2) | off(3) << 16);
+            for l in 0..4 {
+                let (a, b) = at(l).map_or((0, 0), |(_, a, b)| (a, b));
+                words.push(u32::from(a as i16 as u16) | u32::from(b as i16 as u16) << 16);
+            }
+        }
+    }
+    words
 }

@@ -71,7 +71,13 @@ pub fn describe(model: &ModelView<'_>) -> String {
     );
     s += &format!(
         "int8 variant        {}\n",
-        if model.int8().is_some() { "yes" } else { "no" }
+        match model.int8() {
+            Some(q) => format!(
+                "yes (hidden state quantised with {} fraction bits)",
+                q.act_frac_bits
+            ),
+            None => "no".into(),
+        }
     );
     s += &format!(
         "active connections  {} (runtime), {} (trainer)\n",
