@@ -99,6 +99,19 @@ fn axpy_block(acc: &mut [f32; W], w: f32, x: &[f32; W]) {
 #[inline(always)]
 fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: usize, c0: usize) {
     #[cfg(target_arch = "x86_64")]
+    if super::simd::has_avx512() {
+        if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
+            return;
+        }
+        if let Ok(block) = <&mut [f32; 32]>::try_from(&mut *acc) {
+            // SAFETY: as above.
+            unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
+            return;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
             // SAFETY: the CPU supports AVX (checked just above).
@@ -156,6 +169,46 @@ unsafe fn gather_rows_avx<const L: usize>(
     for (q, v) in regs.iter().enumerate() {
         // SAFETY: 8 q + 8 <= L, inside `acc`.
         unsafe { _mm256_storeu_ps(p.add(8 * q), *v) };
+    }
+}
+
+/// [`gather_rows_avx`] with 512-bit registers (L = 16 R values in R registers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_rows_avx512<const L: usize>(
+    acc: &mut [f32; L],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+) {
+    use std::arch::x86_64::{
+        __m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps,
+    };
+    let p = acc.as_mut_ptr();
+    let mut r = [_mm512_setzero_ps(); 4];
+    let regs: &mut [__m512] = &mut r[..L / 16];
+    for (q, v) in regs.iter_mut().enumerate() {
+        // SAFETY: 16 q + 16 <= L, inside `acc`.
+        *v = unsafe { _mm512_loadu_ps(p.add(16 * q)) };
+    }
+    for (&i, &w) in idx.iter().zip(vals) {
+        let at = i as usize * stride + c0;
+        let x = src[at..at + L].as_ptr();
+        let wv = _mm512_set1_ps(w);
+        for (q, v) in regs.iter_mut().enumerate() {
+            // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
+            *v = _mm512_add_ps(
+                *v,
+                _mm512_mul_ps(wv, unsafe { _mm512_loadu_ps(x.add(16 * q)) }),
+            );
+        }
+    }
+    for (q, v) in regs.iter().enumerate() {
+        // SAFETY: 16 q + 16 <= L, inside `acc`.
+        unsafe { _mm512_storeu_ps(p.add(16 * q), *v) };
     }
 }
 
@@ -402,13 +455,42 @@ mod tests {
             let init: Vec<f32> = (0..len).map(|i| i as f32 * 0.01).collect();
             let mut fast = init.clone();
             gather_rows(&mut fast, &idx, &vals, &src, 80, 8);
-            let mut plain = init;
+            let mut plain = init.clone();
             for (&i, &w) in idx.iter().zip(&vals) {
                 for (l, p) in plain.iter_mut().enumerate() {
                     *p += w * src[i as usize * 80 + 8 + l];
                 }
             }
             assert_eq!(bits(&fast), bits(&plain));
+            // Each SIMD width on its own (the dispatcher above takes the widest).
+            #[cfg(target_arch = "x86_64")]
+            {
+                let run = |wide: bool| {
+                    let mut v = init.clone();
+                    match <&mut [f32; 64]>::try_from(&mut v[..]) {
+                        // SAFETY: called only where the features are present.
+                        Ok(blk) if wide => unsafe {
+                            gather_rows_avx512(blk, &idx, &vals, &src, 80, 8)
+                        },
+                        Ok(blk) => unsafe { gather_rows_avx(blk, &idx, &vals, &src, 80, 8) },
+                        Err(_) => {
+                            let blk = <&mut [f32; 32]>::try_from(&mut v[..]).unwrap();
+                            if wide {
+                                unsafe { gather_rows_avx512(blk, &idx, &vals, &src, 80, 8) }
+                            } else {
+                                unsafe { gather_rows_avx(blk, &idx, &vals, &src, 80, 8) }
+                            }
+                        }
+                    }
+                    v
+                };
+                if std::arch::is_x86_feature_detected!("avx") {
+                    assert_eq!(bits(&run(false)), bits(&plain));
+                }
+                if crate::train::simd::has_avx512() {
+                    assert_eq!(bits(&run(true)), bits(&plain));
+                }
+            }
         }
         // A tail (shorter than a block) takes the plain loop.
         let mut tail = vec![0.0f32; 7];
