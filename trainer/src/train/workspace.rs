@@ -19,6 +19,7 @@ use super::gemm::{matmul, View};
 use super::kernels::{row_sums, sparse_weight_grad, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_in_place;
 use super::noise::add_noise;
+use super::skinny::{nn, transpose, Mat};
 use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed};
 use crate::model::{Csr, Network, Structure};
 
@@ -50,6 +51,14 @@ pub struct Workspace {
     f: Vec<f32>,
     h: Vec<f32>,
     y: Vec<f32>,
+    /// The inputs with a column of ones, [T*B, I + 1] (dW_in and db_h from one product).
+    x1: Vec<f32>,
+    /// The logits, then dLoss/dlogits, transposed: [O, T*B].
+    yt: Vec<f32>,
+    /// dW_out transposed, [N, O].
+    gw_out_t: Vec<f32>,
+    /// [dW_in | db_h], [N, I + 1].
+    gw_in1: Vec<f32>,
     g: Vec<f32>,
     carry: Vec<f32>,
     w_dense: Vec<f32>,
@@ -88,6 +97,10 @@ impl Workspace {
             },
             h: vec![0.0; n * (tb + batch)],
             y: vec![0.0; tb * n_out],
+            x1: vec![0.0; tb * (n_in + 1)],
+            yt: vec![0.0; tb * n_out],
+            gw_out_t: vec![0.0; n * n_out],
+            gw_in1: vec![0.0; n * (n_in + 1)],
             g: vec![0.0; n * tb],
             carry: vec![0.0; n * batch],
             w_dense: Vec::new(),
@@ -158,6 +171,7 @@ impl Workspace {
             f,
             h,
             y,
+            yt,
             w_dense,
             step_prev,
             step_next,
@@ -234,21 +248,17 @@ impl Workspace {
             }
             step_forward(cfg.activation, cfg.alpha, n, st, a, f, h);
         }
-        // Y = H^T W_out^T + b_o, rows r = t*B + b.
-        matmul(
-            y,
-            View::rm(0, tb, no, no),
-            h,
-            View::cm(b, tb, n, ld_h),
+        // Y^T = W_out H + b_o ([O, TB]), then Y with rows r = t*B + b.
+        nn(
+            yt,
+            Mat::new(0, no, tb, tb),
             net.w_out(),
-            View::cm(0, n, no, n),
-            false,
+            Mat::new(0, no, n, n),
+            h,
+            Mat::new(b, n, tb, ld_h),
+            Some(net.b_o()),
         );
-        for row in y.chunks_exact_mut(no) {
-            for (v, &bo) in row.iter_mut().zip(net.b_o()) {
-                *v += bo;
-            }
-        }
+        transpose(yt, no, tb, no, y);
     }
 
     /// Mean cross-entropy over all T*B steps; turns the logits into dLoss/dlogits.
@@ -256,8 +266,9 @@ impl Workspace {
         cross_entropy_in_place(&mut self.y, self.n_out, targets)
     }
 
-    /// Backward pass after [`Workspace::forward`] and [`Workspace::loss`]: writes the gradient of
-    /// the mean cross-entropy into `grads` (the network's parameter layout; every entry written).
+    /// Backward pass after [`Workspace::forward`] on the same `inputs` and [`Workspace::loss`]:
+    /// writes the gradient of the mean cross-entropy into `grads` (the network's parameter
+    /// layout; every entry written).
     pub(crate) fn backward(
         &mut self,
         net: &Network,
@@ -273,6 +284,10 @@ impl Workspace {
             f,
             h,
             y,
+            yt,
+            x1,
+            gw_out_t,
+            gw_in1,
             g,
             carry,
             w_dense,
@@ -283,23 +298,19 @@ impl Workspace {
             dy_t,
             ..
         } = self;
-        // dW_out = dY^T H^T; db_o = column sums of dY.
-        matmul(
-            &mut grads[layout.w_out.clone()],
-            View::rm(0, no, n, n),
-            y,
-            View::cm(0, no, tb, no),
+        // dY^T, [O, TB]; dW_out^T = H dY (then transposed); db_o = row sums of dY^T.
+        transpose(y, tb, no, tb, yt);
+        nn(
+            gw_out_t,
+            Mat::new(0, n, no, no),
             h,
-            View::cm(b, tb, n, ld_h),
-            false,
+            Mat::new(b, n, tb, ld_h),
+            y,
+            Mat::new(0, tb, no, no),
+            None,
         );
-        let gbo = &mut grads[layout.b_o.clone()];
-        gbo.fill(0.0);
-        for row in y.chunks_exact(no) {
-            for (s, &v) in gbo.iter_mut().zip(row) {
-                *s += v;
-            }
-        }
+        transpose(gw_out_t, n, no, n, &mut grads[layout.w_out.clone()]);
+        row_sums(yt, tb, &mut grads[layout.b_o.clone()]);
         // Backward through time; g becomes dLoss/da.
         let rec = Self::rec(net, kernel, w_dense);
         if let Rec::Sparse(m, w) = rec {
@@ -311,10 +322,8 @@ impl Workspace {
                     ld_h,
                     off: s * b,
                 };
-                for (r, row) in y[s * b * no..(s + 1) * b * no].chunks_exact(no).enumerate() {
-                    for (o, &v) in row.iter().enumerate() {
-                        dy_t[o * b + r] = v;
-                    }
+                for (o, dst) in dy_t.chunks_exact_mut(b).enumerate() {
+                    dst.copy_from_slice(&yt[o * tb + s * b..o * tb + (s + 1) * b]);
                 }
                 let (phi, phi_ld, phi_off) = if cfg.alpha == 1.0 {
                     (&h[..], ld_h, st.off + b)
@@ -423,17 +432,25 @@ impl Workspace {
             }
             (Structure::FrozenIdentity, _) => {}
         }
-        // dW_in = dA X; db_h = row sums of dA.
+        // [dW_in | db_h] = dA [X | 1].
+        for (dst, src) in x1.chunks_exact_mut(ni + 1).zip(inputs.chunks_exact(ni)) {
+            dst[..ni].copy_from_slice(src);
+            dst[ni] = 1.0;
+        }
         matmul(
-            &mut grads[layout.w_in.clone()],
-            View::rm(0, n, ni, ni),
+            gw_in1,
+            View::rm(0, n, ni + 1, ni + 1),
             g,
             View::rm(0, n, tb, tb),
-            inputs,
-            View::rm(0, tb, ni, ni),
+            x1,
+            View::rm(0, tb, ni + 1, ni + 1),
             false,
         );
-        row_sums(g, tb, &mut grads[layout.b_h.clone()]);
+        let (gw_in, gb_h) = (layout.w_in.clone(), layout.b_h.clone());
+        for (i, row) in gw_in1.chunks_exact(ni + 1).enumerate() {
+            grads[gw_in.start + i * ni..gw_in.start + (i + 1) * ni].copy_from_slice(&row[..ni]);
+            grads[gb_h.start + i] = row[ni];
+        }
     }
 
     /// Logits of the last forward pass, [T*B, O] time-major (valid before [`Workspace::loss`]).
