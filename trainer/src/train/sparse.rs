@@ -13,7 +13,7 @@
 //! once per value, with software prefetch a few units ahead. The backward reads each column as
 //! a gathered sum (no scattered read-modify-write) from [`Transposed`], rebuilt once per pass.
 
-use super::kernels::Step;
+use super::kernels::{reduce16, Step};
 use super::simd::multiversion;
 use crate::model::{Activation, Csr};
 
@@ -27,6 +27,8 @@ pub(crate) struct Transposed {
     ptr: Vec<usize>,
     rows: Vec<u32>,
     vals: Vec<f32>,
+    /// Index of each entry in the compressed rows (where its weight gradient goes).
+    orig: Vec<u32>,
     /// W_out transposed, [N, O].
     w_out: Vec<f32>,
     /// 0..O (the readout's "rows" for [`gather_rows`]).
@@ -58,6 +60,7 @@ impl Transposed {
         }
         self.rows.resize(cols.len(), 0);
         self.vals.resize(cols.len(), 0.0);
+        self.orig.resize(cols.len(), 0);
         // Rows visited in increasing order, so each column's list is sorted by row.
         let mut next: Vec<usize> = self.ptr[..n].to_vec();
         for i in 0..n {
@@ -65,11 +68,33 @@ impl Transposed {
                 let c = cols[k] as usize;
                 self.rows[next[c]] = i as u32;
                 self.vals[next[c]] = w[k];
+                self.orig[next[c]] = k as u32;
                 next[c] += 1;
             }
         }
     }
 }
+
+impl Transposed {
+    /// Number of stored connections.
+    pub fn nnz(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// dW in compressed-row order from the per-connection lane sums the backward steps
+    /// accumulated ([`LANES`] per connection, in this transposed order).
+    pub fn reduce_weight_grad(&self, lanes: &[f32], dw: &mut [f32]) {
+        for (q, &k) in self.orig.iter().enumerate() {
+            let l: &[f32; LANES] = lanes[q * LANES..(q + 1) * LANES]
+                .try_into()
+                .expect("16 lanes");
+            dw[k as usize] = reduce16(l);
+        }
+    }
+}
+
+/// Lane sums kept per connection for its weight gradient: value c of a run goes to lane c % 16.
+pub(crate) const LANES: usize = 16;
 
 /// acc[l] += w * x[l] over one chunk (`x` at least as long as `acc`). A full register block
 /// goes through fixed-size arrays so that it is vectorised, not unrolled into scalars.
@@ -128,6 +153,195 @@ fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: 
     for (&i, &w) in idx.iter().zip(vals) {
         let r = i as usize * stride + c0;
         axpy(acc, w, &src[r..r + len]);
+    }
+}
+
+/// [`gather_rows`] fused with the weight gradient: for connection q (reading row `idx[q]` of
+/// `src`, x), also lanes[16 q + l % 16] += x[l] * hs[l] (hs: this unit's own state, read by
+/// every connection of the column). Same bits on every path.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gather_rows_dw(
+    acc: &mut [f32],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: &[f32],
+    lanes: &mut [f32],
+) {
+    assert!(hs.len() == acc.len() && lanes.len() == LANES * idx.len());
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::has_avx512() {
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 64]>::try_from(&mut *acc),
+            <&[f32; 64]>::try_from(hs),
+        ) {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 32]>::try_from(&mut *acc),
+            <&[f32; 32]>::try_from(hs),
+        ) {
+            // SAFETY: as above.
+            unsafe { gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 64]>::try_from(&mut *acc),
+            <&[f32; 64]>::try_from(hs),
+        ) {
+            // SAFETY: the CPU supports AVX (checked just above).
+            unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 32]>::try_from(&mut *acc),
+            <&[f32; 32]>::try_from(hs),
+        ) {
+            // SAFETY: as above.
+            unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+    }
+    gather_dw_plain(acc, idx, vals, src, stride, c0, hs, lanes);
+}
+
+/// The portable twin of [`gather_rows_dw`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gather_dw_plain(
+    acc: &mut [f32],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: &[f32],
+    lanes: &mut [f32],
+) {
+    let len = acc.len();
+    for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
+        let r = i as usize * stride + c0;
+        let x = &src[r..r + len];
+        axpy(acc, w, x);
+        for (l, (&xv, &hv)) in x.iter().zip(hs).enumerate() {
+            ln[l % LANES] += xv * hv;
+        }
+    }
+}
+
+/// [`gather_rows_dw`] with 512-bit registers (L = 16 R values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gather_dw_avx512<const L: usize>(
+    acc: &mut [f32; L],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: &[f32; L],
+    lanes: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        __m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps,
+    };
+    let p = acc.as_mut_ptr();
+    let mut r = [_mm512_setzero_ps(); 4];
+    let mut hv = [_mm512_setzero_ps(); 4];
+    let regs: &mut [__m512] = &mut r[..L / 16];
+    for (q, (v, h)) in regs.iter_mut().zip(hv.iter_mut()).enumerate() {
+        // SAFETY: 16 q + 16 <= L, inside `acc` and `hs`.
+        unsafe {
+            *v = _mm512_loadu_ps(p.add(16 * q));
+            *h = _mm512_loadu_ps(hs.as_ptr().add(16 * q));
+        }
+    }
+    for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
+        let at = i as usize * stride + c0;
+        let x = src[at..at + L].as_ptr();
+        let wv = _mm512_set1_ps(w);
+        // SAFETY: `ln` holds 16 values.
+        let mut la = unsafe { _mm512_loadu_ps(ln.as_ptr()) };
+        for (q, v) in regs.iter_mut().enumerate() {
+            // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
+            let xv = unsafe { _mm512_loadu_ps(x.add(16 * q)) };
+            *v = _mm512_add_ps(*v, _mm512_mul_ps(wv, xv));
+            la = _mm512_add_ps(la, _mm512_mul_ps(xv, hv[q]));
+        }
+        // SAFETY: as above.
+        unsafe { _mm512_storeu_ps(ln.as_mut_ptr(), la) };
+    }
+    for (q, v) in regs.iter().enumerate() {
+        // SAFETY: 16 q + 16 <= L, inside `acc`.
+        unsafe { _mm512_storeu_ps(p.add(16 * q), *v) };
+    }
+}
+
+/// [`gather_rows_dw`] with 256-bit registers (L = 8 R values; the 16 lanes in two registers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gather_dw_avx<const L: usize>(
+    acc: &mut [f32; L],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: &[f32; L],
+    lanes: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps,
+    };
+    let p = acc.as_mut_ptr();
+    let mut r = [_mm256_setzero_ps(); 8];
+    let mut hv = [_mm256_setzero_ps(); 8];
+    let regs: &mut [__m256] = &mut r[..L / 8];
+    for (q, (v, h)) in regs.iter_mut().zip(hv.iter_mut()).enumerate() {
+        // SAFETY: 8 q + 8 <= L, inside `acc` and `hs`.
+        unsafe {
+            *v = _mm256_loadu_ps(p.add(8 * q));
+            *h = _mm256_loadu_ps(hs.as_ptr().add(8 * q));
+        }
+    }
+    for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
+        let at = i as usize * stride + c0;
+        let x = src[at..at + L].as_ptr();
+        let wv = _mm256_set1_ps(w);
+        // SAFETY: `ln` holds 16 values.
+        let mut la = unsafe {
+            [
+                _mm256_loadu_ps(ln.as_ptr()),
+                _mm256_loadu_ps(ln.as_ptr().add(8)),
+            ]
+        };
+        for (q, v) in regs.iter_mut().enumerate() {
+            // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
+            let xv = unsafe { _mm256_loadu_ps(x.add(8 * q)) };
+            *v = _mm256_add_ps(*v, _mm256_mul_ps(wv, xv));
+            la[q % 2] = _mm256_add_ps(la[q % 2], _mm256_mul_ps(xv, hv[q]));
+        }
+        // SAFETY: as above.
+        unsafe {
+            _mm256_storeu_ps(ln.as_mut_ptr(), la[0]);
+            _mm256_storeu_ps(ln.as_mut_ptr().add(8), la[1]);
+        }
+    }
+    for (q, v) in regs.iter().enumerate() {
+        // SAFETY: 8 q + 8 <= L, inside `acc`.
+        unsafe { _mm256_storeu_ps(p.add(8 * q), *v) };
     }
 }
 
@@ -339,6 +553,14 @@ pub(crate) struct Bwd<'a> {
     pub g: &'a mut [f32],
     /// dLoss/dh carried between steps, [N, B] (read and written when alpha < 1).
     pub dh: &'a mut [f32],
+    /// h_t of unit j at `hs[j * hs_ld + hs_off ..][..B]` (for the weight gradient).
+    pub hs: &'a [f32],
+    /// Row length of `hs`.
+    pub hs_ld: usize,
+    /// Offset of this step's block in `hs`.
+    pub hs_off: usize,
+    /// Weight-gradient lane sums, [`LANES`] per connection in transposed order (accumulated).
+    pub lanes: &'a mut [f32],
 }
 
 /// dLoss/da = alpha phi'(a) dh, with phi' from y = phi(a).
@@ -398,7 +620,17 @@ fn backward_run(
             axpy(acc, 1.0 - alpha, &io.dh[rd..rd + len]);
         }
         let r = t.ptr[j]..t.ptr[j + 1];
-        gather_rows(acc, &t.rows[r.clone()], &t.vals[r], prev, s.b, c0);
+        let rh = j * io.hs_ld + io.hs_off + c0;
+        gather_rows_dw(
+            acc,
+            &t.rows[r.clone()],
+            &t.vals[r.clone()],
+            prev,
+            s.b,
+            c0,
+            &io.hs[rh..rh + len],
+            &mut io.lanes[LANES * r.start..LANES * r.end],
+        );
     }
     if alpha != 1.0 {
         io.dh[rd..rd + len].copy_from_slice(acc);
@@ -418,13 +650,17 @@ fn backward_run(
 multiversion! {
     /// One backward step over the transposed mask, fused with the readout gradient and the
     /// activation derivative: dh_t = W_out^T dy_t + (1 - alpha) dh_{t+1} + W^T da_{t+1};
-    /// da_t = alpha phi'(f_t) dh_t, written to `g` and the contiguous `next`.
+    /// da_t = alpha phi'(f_t) dh_t, written to `g` and the contiguous `next`. Also adds
+    /// da_{t+1}[i] h_t[j] to the weight-gradient lanes of every connection i <- j.
     pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, io: &mut Bwd<'_>) {
         let n = t.ptr.len() - 1;
         for j in 0..n {
             let ahead = j + AHEAD;
             prefetch(io.phi, ahead * io.phi_ld + io.phi_off, s.b);
             prefetch(io.g, ahead * s.ld + s.off, s.b);
+            if alpha != 1.0 {
+                prefetch(io.hs, ahead * io.hs_ld + io.hs_off, s.b);
+            }
             let mut c0 = 0;
             while c0 + W <= s.b {
                 let mut acc = [0.0f32; W];
@@ -503,6 +739,55 @@ mod tests {
         assert!((tail[0] - want).abs() < 1e-6);
     }
 
+    /// The fused weight-gradient gather gives the same bits on every path, and the lane sums
+    /// add up to the dot products.
+    #[test]
+    fn gather_dw_paths_agree() {
+        let src: Vec<f32> = (0..5 * 80).map(|i| (i as f32 * 0.37).sin()).collect();
+        let idx = [3u32, 0, 4];
+        let vals = [0.5f32, -1.25, 2.0];
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for len in [64usize, 32, 7] {
+            let hs: Vec<f32> = (0..len).map(|i| (i as f32 * 0.3).cos()).collect();
+            let init: Vec<f32> = (0..len).map(|i| i as f32 * 0.01).collect();
+            let lanes0: Vec<f32> = (0..3 * LANES).map(|i| i as f32 * 0.1).collect();
+            let mut acc_p = init.clone();
+            let mut lanes_p = lanes0.clone();
+            gather_dw_plain(&mut acc_p, &idx, &vals, &src, 80, 8, &hs, &mut lanes_p);
+            for (q, &i) in idx.iter().enumerate() {
+                let sum: f32 = lanes_p[q * LANES..(q + 1) * LANES].iter().sum::<f32>()
+                    - lanes0[q * LANES..(q + 1) * LANES].iter().sum::<f32>();
+                let want: f32 = (0..len).map(|l| src[i as usize * 80 + 8 + l] * hs[l]).sum();
+                assert!((sum - want).abs() < 1e-4, "{sum} vs {want}");
+            }
+            let mut acc = init.clone();
+            let mut lanes = lanes0.clone();
+            gather_rows_dw(&mut acc, &idx, &vals, &src, 80, 8, &hs, &mut lanes);
+            assert_eq!(bits(&acc), bits(&acc_p));
+            assert_eq!(bits(&lanes), bits(&lanes_p));
+            #[cfg(target_arch = "x86_64")]
+            if len == 64 {
+                let h: &[f32; 64] = hs[..].try_into().unwrap();
+                if std::arch::is_x86_feature_detected!("avx") {
+                    let mut a: [f32; 64] = init[..].try_into().unwrap();
+                    let mut ln = lanes0.clone();
+                    // SAFETY: AVX is present.
+                    unsafe { gather_dw_avx(&mut a, &idx, &vals, &src, 80, 8, h, &mut ln) };
+                    assert_eq!(bits(&a), bits(&acc_p));
+                    assert_eq!(bits(&ln), bits(&lanes_p));
+                }
+                if crate::train::simd::has_avx512() {
+                    let mut a: [f32; 64] = init[..].try_into().unwrap();
+                    let mut ln = lanes0.clone();
+                    // SAFETY: AVX-512F is present.
+                    unsafe { gather_dw_avx512(&mut a, &idx, &vals, &src, 80, 8, h, &mut ln) };
+                    assert_eq!(bits(&a), bits(&acc_p));
+                    assert_eq!(bits(&ln), bits(&lanes_p));
+                }
+            }
+        }
+    }
+
     #[test]
     fn transpose_lists_rows_per_column() {
         let mask = Csr::from_rows(3, vec![vec![0, 2], vec![1], vec![0, 1, 2]]).unwrap();
@@ -517,5 +802,6 @@ mod tests {
         assert_eq!(t.ptr, vec![0, 2, 4, 6]);
         assert_eq!(t.rows, vec![0, 2, 1, 2, 0, 2]);
         assert_eq!(t.vals, vec![1.0, 4.0, 3.0, 5.0, 2.0, 6.0]);
+        assert_eq!(t.orig, vec![0, 3, 2, 4, 1, 5]);
     }
 }

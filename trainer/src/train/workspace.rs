@@ -9,18 +9,18 @@
 //! - per step          A_t += W H_{t-1}              (one [N,N] x [N,B] GEMM, or sparse)
 //! - readout           Y = H^T W_out^T + b_o         ([TB,N] x [N,O], one GEMM)
 //! - backward per step carry = (1-alpha) dh + W^T dA_t
-//! - weight gradients  dW = dA H_prev^T, dW_in = dA X, dW_out = dY^T H^T (one GEMM each; sparse
-//!   masks take one dot product of length T*B per allowed connection instead).
+//! - weight gradients  dW = dA H_prev^T, dW_in = dA X, dW_out = dY^T H^T (one GEMM each; for
+//!   masks the backward steps accumulate dW per allowed connection, see `sparse.rs`).
 //!
 //! Masks (`sparse.rs`) fuse the per-step product with the element-wise updates, and compute the
 //! readout's dLoss/dh inside the backward step instead of as one [N, TB] GEMM.
 
 use super::gemm::{matmul, View};
-use super::kernels::{row_sums, sparse_weight_grad, step_backward, step_forward, Phi, Step};
+use super::kernels::{row_sums, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_in_place;
 use super::noise::add_noise;
 use super::skinny::{nn, transpose, Mat};
-use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed};
+use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed, LANES};
 use crate::model::{Csr, Network, Structure};
 
 /// How the per-step recurrent product is computed.
@@ -69,6 +69,8 @@ pub struct Workspace {
     step_next: Vec<f32>,
     /// One step's dLoss/dlogits transposed, [O, B] (masked backward).
     dy_t: Vec<f32>,
+    /// Weight-gradient lane sums of the masked backward (16 per connection).
+    dw_lanes: Vec<f32>,
 }
 
 impl Workspace {
@@ -109,6 +111,7 @@ impl Workspace {
             step_prev: vec![0.0; n * batch],
             step_next: vec![0.0; n * batch],
             dy_t: vec![0.0; n_out * batch],
+            dw_lanes: Vec::new(),
         })
     }
 
@@ -296,6 +299,7 @@ impl Workspace {
             step_prev,
             step_next,
             dy_t,
+            dw_lanes,
             ..
         } = self;
         // dY^T, [O, TB]; dW_out^T = H dY (then transposed); db_o = row sums of dY^T.
@@ -315,6 +319,8 @@ impl Workspace {
         let rec = Self::rec(net, kernel, w_dense);
         if let Rec::Sparse(m, w) = rec {
             transposed.rebuild(m, w, net.w_out());
+            dw_lanes.clear();
+            dw_lanes.resize(LANES * transposed.nnz(), 0.0);
             for s in (0..t).rev() {
                 let st = Step {
                     b,
@@ -339,6 +345,10 @@ impl Workspace {
                     next: step_next,
                     g,
                     dh: carry,
+                    hs: h,
+                    hs_ld: ld_h,
+                    hs_off: st.off + b,
+                    lanes: dw_lanes,
                 };
                 sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, &mut io);
                 std::mem::swap(step_prev, step_next);
@@ -414,8 +424,9 @@ impl Workspace {
                 View::cm(0, tb, n, ld_h),
                 false,
             ),
-            (Structure::Sparse(m), RecurrentKernel::Auto) => {
-                sparse_weight_grad(m.row_ptr(), m.cols(), tb, ld_h, g, h, gw)
+            // Summed by the backward steps.
+            (Structure::Sparse(_), RecurrentKernel::Auto) => {
+                transposed.reduce_weight_grad(dw_lanes, gw)
             }
             (Structure::Sparse(m), RecurrentKernel::DenseMasked) => {
                 gw_dense.resize(n * n, 0.0);
