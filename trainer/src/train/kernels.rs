@@ -20,12 +20,13 @@ pub(crate) struct Step {
 }
 
 multiversion! {
-    /// f = phi(a); h_t = (1 - alpha) h_{t-1} + alpha f, for every unit of one step. With
-    /// alpha = 1, phi(a) goes straight into h_t and `f` is not used (it may be empty).
+    /// f = phi(a); h_t = (1 - alpha) h_{t-1} + alpha f, for every unit of one step (`a` is this
+    /// step's [N, B] block). With alpha = 1, phi(a) goes straight into h_t and `f` is not used
+    /// (it may be empty).
     pub(crate) fn step_forward(act: Activation, alpha: f32, n: usize, s: Step, a: &[f32], f: &mut [f32], h: &mut [f32]) {
         for i in 0..n {
             let ra = i * s.ld + s.off;
-            let a_i = &a[ra..ra + s.b];
+            let a_i = &a[i * s.b..(i + 1) * s.b];
             let rh = i * s.ld_h + s.off;
             let (prev, next) = h[rh..rh + 2 * s.b].split_at_mut(s.b);
             if alpha == 1.0 {

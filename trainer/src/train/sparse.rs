@@ -462,7 +462,7 @@ pub(crate) struct Rows<'a> {
 
 /// Buffers one forward step reads and writes.
 pub(crate) struct Fwd<'a> {
-    /// Input part of the pre-activations (W_in u + b + noise), [N, T*B] unit-major.
+    /// Input part of this step's pre-activations (W_in u + b + noise), [N, B].
     pub a: &'a [f32],
     /// phi(a), [N, T*B] (written when alpha < 1).
     pub f: &'a mut [f32],
@@ -489,7 +489,7 @@ fn forward_run(
 ) {
     let len = acc.len();
     let ra = i * s.ld + s.off + c0;
-    acc.copy_from_slice(&io.a[ra..ra + len]);
+    acc.copy_from_slice(&io.a[i * s.b + c0..i * s.b + c0 + len]);
     let r = m.ptr[i]..m.ptr[i + 1];
     gather_rows(acc, &m.cols[r.clone()], &m.w[r], io.prev, s.b, c0);
     let rc = i * s.b + c0;
@@ -516,7 +516,6 @@ multiversion! {
         let n = m.ptr.len() - 1;
         for i in 0..n {
             let ahead = i + AHEAD;
-            prefetch(io.a, ahead * s.ld + s.off, s.b);
             prefetch(io.h, ahead * s.ld_h + s.off + s.b, s.b);
             if alpha != 1.0 {
                 prefetch(io.f, ahead * s.ld + s.off, s.b);

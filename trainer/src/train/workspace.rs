@@ -18,7 +18,7 @@
 use super::gemm::{matmul, View};
 use super::kernels::{row_sums, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_in_place;
-use super::noise::add_noise;
+use super::noise::add_noise_range;
 use super::skinny::{nn, transpose, Mat};
 use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed, LANES};
 use crate::model::{Csr, Network, Structure};
@@ -51,6 +51,9 @@ pub struct Workspace {
     f: Vec<f32>,
     h: Vec<f32>,
     y: Vec<f32>,
+    /// The inputs transposed, [I, T*B] with row length `ld_x`.
+    xt: Vec<f32>,
+    ld_x: usize,
     /// The inputs with a column of ones, [T*B, I + 1] (dW_in and db_h from one product).
     x1: Vec<f32>,
     /// The logits, then dLoss/dlogits, transposed: [O, T*B].
@@ -84,13 +87,16 @@ impl Workspace {
         let cfg = net.config();
         let (n, n_in, n_out) = (cfg.n_hidden(), cfg.n_inputs, cfg.n_outputs);
         let tb = seq_len * batch;
+        // Rows of X^T an odd number of cache lines apart, so that a block of their columns
+        // spreads over every L1 set.
+        let ld_x = (tb.div_ceil(16) | 1) * 16;
         Ok(Workspace {
             t: seq_len,
             b: batch,
             n,
             n_in,
             n_out,
-            a: vec![0.0; n * tb],
+            a: vec![0.0; n * batch],
             // phi(a) is kept apart from h only with a leak (alpha < 1).
             f: if cfg.alpha == 1.0 {
                 Vec::new()
@@ -99,6 +105,8 @@ impl Workspace {
             },
             h: vec![0.0; n * (tb + batch)],
             y: vec![0.0; tb * n_out],
+            xt: vec![0.0; ld_x * n_in],
+            ld_x,
             x1: vec![0.0; tb * (n_in + 1)],
             yt: vec![0.0; tb * n_out],
             gw_out_t: vec![0.0; n * n_out],
@@ -175,36 +183,21 @@ impl Workspace {
             h,
             y,
             yt,
+            xt,
+            ld_x,
             w_dense,
             step_prev,
             step_next,
             ..
         } = self;
-        // A = W_in X^T + b_h (+ noise).
-        matmul(
-            a,
-            View::rm(0, n, tb, tb),
-            net.w_in(),
-            View::rm(0, n, ni, ni),
-            inputs,
-            View::cm(0, ni, tb, ni),
-            false,
-        );
-        for (row, &bh) in a.chunks_exact_mut(tb).zip(net.b_h()) {
-            for v in row {
-                *v += bh;
-            }
-        }
-        if let Some((seed, sigma)) = noise {
-            if sigma > 0.0 {
-                add_noise(seed, sigma, a);
-            }
-        }
+        let ld_x = *ld_x;
+        transpose(inputs, tb, ni, ld_x, xt);
         for row in h.chunks_exact_mut(ld_h) {
             row[..b].fill(0.0);
         }
         let rec = Self::rec(net, kernel, w_dense);
         step_prev.fill(0.0);
+        let noise = noise.filter(|&(_, sigma)| sigma > 0.0);
         for s in 0..t {
             let st = Step {
                 b,
@@ -212,16 +205,37 @@ impl Workspace {
                 ld_h,
                 off: s * b,
             };
-            match rec {
-                Rec::Dense(w) => matmul(
-                    a,
-                    View::rm(st.off, n, b, tb),
-                    w,
-                    View::rm(0, n, n, n),
-                    h,
-                    View::rm(st.off, n, b, ld_h),
-                    true,
-                ),
+            // A_t = W_in x_t + b_h (+ noise), [N, B], used right away.
+            nn(
+                a,
+                Mat::new(0, n, b, b),
+                net.w_in(),
+                Mat::new(0, n, ni, ni),
+                xt,
+                Mat::new(st.off, ni, b, ld_x),
+                Some(net.b_h()),
+            );
+            if let Some((seed, sigma)) = noise {
+                // The draws of position (i, t*B + b) of an [N, T*B] noise buffer.
+                for (i, run) in a.chunks_exact_mut(b).enumerate() {
+                    add_noise_range(seed, sigma, n * tb, i * tb + st.off, run);
+                }
+            }
+            // h_t, and where it sits as an [N, B] block (for the readout).
+            let (h_t, h_view) = match rec {
+                Rec::Dense(w) => {
+                    matmul(
+                        a,
+                        View::rm(0, n, b, b),
+                        w,
+                        View::rm(0, n, n, n),
+                        h,
+                        View::rm(st.off, n, b, ld_h),
+                        true,
+                    );
+                    step_forward(cfg.activation, cfg.alpha, n, st, a, f, h);
+                    (&h[..], Mat::new(st.off + b, n, b, ld_h))
+                }
                 Rec::Sparse(m, w) => {
                     // Fused with the activation; the pre-activations are not stored.
                     let rows = Rows {
@@ -238,29 +252,31 @@ impl Workspace {
                     };
                     sparse_step_forward(cfg.activation, cfg.alpha, rows, st, &mut io);
                     std::mem::swap(step_prev, step_next);
-                    continue;
+                    (&step_prev[..], Mat::new(0, n, b, b))
                 }
                 Rec::Identity => {
-                    for i in 0..n {
-                        let (ra, rh) = (i * tb + st.off, i * ld_h + st.off);
-                        for (x, &v) in a[ra..ra + b].iter_mut().zip(&h[rh..rh + b]) {
+                    for (i, run) in a.chunks_exact_mut(b).enumerate() {
+                        let rh = i * ld_h + st.off;
+                        for (x, &v) in run.iter_mut().zip(&h[rh..rh + b]) {
                             *x += v;
                         }
                     }
+                    step_forward(cfg.activation, cfg.alpha, n, st, a, f, h);
+                    (&h[..], Mat::new(st.off + b, n, b, ld_h))
                 }
-            }
-            step_forward(cfg.activation, cfg.alpha, n, st, a, f, h);
+            };
+            // Y_t^T = W_out h_t + b_o, columns t*B.. of Y^T [O, TB], while h_t is in cache.
+            nn(
+                yt,
+                Mat::new(st.off, no, b, tb),
+                net.w_out(),
+                Mat::new(0, no, n, n),
+                h_t,
+                h_view,
+                Some(net.b_o()),
+            );
         }
-        // Y^T = W_out H + b_o ([O, TB]), then Y with rows r = t*B + b.
-        nn(
-            yt,
-            Mat::new(0, no, tb, tb),
-            net.w_out(),
-            Mat::new(0, no, n, n),
-            h,
-            Mat::new(b, n, tb, ld_h),
-            Some(net.b_o()),
-        );
+        // Y with rows r = t*B + b.
         transpose(yt, no, tb, no, y);
     }
 
