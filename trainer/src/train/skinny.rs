@@ -51,17 +51,30 @@ impl Mat {
     }
 }
 
+/// What C starts from before the product is added.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Init<'a> {
+    /// Zero: C = A B.
+    Zero,
+    /// `bias[i]` on every element of row i: C = A B + bias 1^T.
+    Bias(&'a [f32]),
+    /// C itself: C += A B.
+    Add,
+}
+
+impl Init<'_> {
+    fn bias(&self) -> Option<&[f32]> {
+        match self {
+            Init::Bias(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// `c = a * b`, plus `bias[i]` on every element of row i when given. Panics on inconsistent
 /// shapes or views outside their slices (internal invariants).
-pub(crate) fn nn(
-    c: &mut [f32],
-    cm: Mat,
-    a: &[f32],
-    am: Mat,
-    b: &[f32],
-    bm: Mat,
-    bias: Option<&[f32]>,
-) {
+pub(crate) fn nn(c: &mut [f32], cm: Mat, a: &[f32], am: Mat, b: &[f32], bm: Mat, init: Init<'_>) {
+    let bias = init.bias();
     assert!(
         cm.rows == am.rows && cm.cols == bm.cols && am.cols == bm.rows,
         "nn shape mismatch"
@@ -77,18 +90,22 @@ pub(crate) fn nn(
     #[cfg(target_arch = "x86_64")]
     if super::simd::has_avx512() {
         // SAFETY: the CPU has AVX-512F and every view lies inside its slice (checked above).
-        unsafe { avx512::nn(c, cm, a, am, b, bm, bias) };
+        unsafe { avx512::nn(c, cm, a, am, b, bm, init) };
         return;
     }
-    nn_portable(c, cm, a, am, b, bm, bias);
+    nn_portable(c, cm, a, am, b, bm, init);
 }
 
 multiversion! {
     /// [`nn`] in plain Rust (the vectorised inner loop is a B-row AXPY).
-    pub(crate) fn nn_portable(c: &mut [f32], cm: Mat, a: &[f32], am: Mat, b: &[f32], bm: Mat, bias: Option<&[f32]>) {
+    pub(crate) fn nn_portable(c: &mut [f32], cm: Mat, a: &[f32], am: Mat, b: &[f32], bm: Mat, init: Init<'_>) {
         for i in 0..cm.rows {
             let row = &mut c[cm.off + i * cm.ld..][..cm.cols];
-            row.fill(bias.map_or(0.0, |v| v[i]));
+            match init {
+                Init::Zero => row.fill(0.0),
+                Init::Bias(v) => row.fill(v[i]),
+                Init::Add => {}
+            }
             for kk in 0..am.cols {
                 let w = a[am.off + i * am.ld + kk];
                 let src = &b[bm.off + kk * bm.ld..][..bm.cols];
@@ -123,7 +140,7 @@ multiversion! {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Mat, KC};
+    use super::{Init, Mat, KC};
     use std::arch::x86_64::{
         __mmask16, _mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps,
         _mm512_setzero_ps,
@@ -229,8 +246,9 @@ mod avx512 {
         am: Mat,
         b: &[f32],
         bm: Mat,
-        bias: Option<&[f32]>,
+        init: Init<'_>,
     ) {
+        let (bias, add) = (init.bias(), matches!(init, Init::Add));
         let (m, p, k) = (cm.rows, cm.cols, am.cols);
         let (cp, ap, bp) = (c.as_mut_ptr(), a.as_ptr(), b.as_ptr());
         let mask_of = |w: usize| -> __mmask16 {
@@ -261,10 +279,10 @@ mod avx512 {
                         let bt = bp.add(bm.off + j);
                         let (lc, la, lb) = (cm.ld, am.ld, bm.ld);
                         match w.div_ceil(16) {
-                            4 => rows::<4>(mr, ct, lc, at, la, bt, lb, k, false, &bv, last),
-                            3 => rows::<3>(mr, ct, lc, at, la, bt, lb, k, false, &bv, last),
-                            2 => rows::<2>(mr, ct, lc, at, la, bt, lb, k, false, &bv, last),
-                            _ => rows::<1>(mr, ct, lc, at, la, bt, lb, k, false, &bv, last),
+                            4 => rows::<4>(mr, ct, lc, at, la, bt, lb, k, add, &bv, last),
+                            3 => rows::<3>(mr, ct, lc, at, la, bt, lb, k, add, &bv, last),
+                            2 => rows::<2>(mr, ct, lc, at, la, bt, lb, k, add, &bv, last),
+                            _ => rows::<1>(mr, ct, lc, at, la, bt, lb, k, add, &bv, last),
                         }
                     }
                     j += w;
@@ -298,7 +316,7 @@ mod avx512 {
                         let ct = cp.add(cm.off + i * cm.ld + j);
                         let at = ap.add(am.off + i * am.ld + k0);
                         let bt = bp.add(bm.off + k0 * bm.ld + j);
-                        let (lc, la, lb, ld) = (cm.ld, am.ld, bm.ld, k0 > 0);
+                        let (lc, la, lb, ld) = (cm.ld, am.ld, bm.ld, add || k0 > 0);
                         match nv {
                             4 => rows::<4>(mr, ct, lc, at, la, bt, lb, kc, ld, &bv, last),
                             3 => rows::<3>(mr, ct, lc, at, la, bt, lb, kc, ld, &bv, last),
@@ -363,13 +381,32 @@ mod tests {
                 }
             }
             let mut fast = vec![-7.0f32; want.len()];
-            nn(&mut fast, cm, &a, am, &b, bm, Some(&bias));
+            nn(&mut fast, cm, &a, am, &b, bm, Init::Bias(&bias));
             close(&fast, &want, 1e-5);
             let mut plain = vec![-7.0f32; want.len()];
-            nn_portable(&mut plain, cm, &a, am, &b, bm, Some(&bias));
+            nn_portable(&mut plain, cm, &a, am, &b, bm, Init::Bias(&bias));
             close(&plain, &want, 1e-5);
+            // Adding to C: the bias rows added twice.
+            let mut twice = fast.clone();
+            nn(&mut twice, cm, &a, am, &b, bm, Init::Add);
+            let mut plain2 = plain.clone();
+            nn_portable(&mut plain2, cm, &a, am, &b, bm, Init::Add);
+            for i in 0..m {
+                for j in 0..p {
+                    let at = 4 + i * ldc + j;
+                    let want2 = 2.0 * want[at] - bias[i];
+                    assert!(
+                        (twice[at] - want2).abs() <= 1e-5 * (1.0 + want2.abs()),
+                        "add {at}"
+                    );
+                    assert!(
+                        (plain2[at] - want2).abs() <= 1e-5 * (1.0 + want2.abs()),
+                        "add {at}"
+                    );
+                }
+            }
             // Without a bias the rows start from zero.
-            nn(&mut fast, cm, &a, am, &b, bm, None);
+            nn(&mut fast, cm, &a, am, &b, bm, Init::Zero);
             for i in 0..m {
                 for j in 0..p {
                     want[4 + i * ldc + j] -= bias[i];
@@ -402,7 +439,7 @@ mod tests {
             Mat::new(0, 2, 2, 2),
             &[1.0; 3],
             Mat::new(0, 2, 2, 2),
-            None,
+            Init::Zero,
         );
     }
 }

@@ -93,6 +93,23 @@ impl Transposed {
     }
 }
 
+impl Transposed {
+    /// dW_out ([O, N]) from the lane sums of [`Bwd::out_lanes`].
+    pub fn reduce_out_grad(&self, lanes: &[f32], dw_out: &mut [f32]) {
+        let no = self.iota.len();
+        let n = self.ptr.len() - 1;
+        for j in 0..n {
+            for o in 0..no {
+                let q = j * no + o;
+                let l: &[f32; LANES] = lanes[q * LANES..(q + 1) * LANES]
+                    .try_into()
+                    .expect("16 lanes");
+                dw_out[o * n + j] = reduce16(l);
+            }
+        }
+    }
+}
+
 /// Lane sums kept per connection for its weight gradient: value c of a run goes to lane c % 16.
 pub(crate) const LANES: usize = 16;
 
@@ -548,8 +565,6 @@ pub(crate) struct Bwd<'a> {
     pub prev: Option<&'a [f32]>,
     /// dLoss/da_t as a contiguous [N, B] block (written).
     pub next: &'a mut [f32],
-    /// dLoss/da, [N, T*B] unit-major (this step's block written).
-    pub g: &'a mut [f32],
     /// dLoss/dh carried between steps, [N, B] (read and written when alpha < 1).
     pub dh: &'a mut [f32],
     /// h_t of unit j at `hs[j * hs_ld + hs_off ..][..B]` (for the weight gradient).
@@ -560,6 +575,9 @@ pub(crate) struct Bwd<'a> {
     pub hs_off: usize,
     /// Weight-gradient lane sums, [`LANES`] per connection in transposed order (accumulated).
     pub lanes: &'a mut [f32],
+    /// Readout weight-gradient lane sums, [`LANES`] per (unit j, output o) at (j O + o)
+    /// (accumulated).
+    pub out_lanes: &'a mut [f32],
 }
 
 /// dLoss/da = alpha phi'(a) dh, with phi' from y = phi(a).
@@ -609,17 +627,26 @@ fn backward_run(
     io: &mut Bwd<'_>,
 ) {
     let len = acc.len();
-    // dLoss/dh_t from the readout: sum_o W_out[o, j] dy[o].
+    // dLoss/dh_t from the readout: sum_o W_out[o, j] dy[o]; dW_out[o, j] += dy[o] h_t[j].
     let no = t.iota.len();
     acc.fill(0.0);
-    gather_rows(acc, &t.iota, &t.w_out[j * no..(j + 1) * no], io.dy, s.b, c0);
+    let rh = j * io.hs_ld + io.hs_off + c0;
+    gather_rows_dw(
+        acc,
+        &t.iota,
+        &t.w_out[j * no..(j + 1) * no],
+        io.dy,
+        s.b,
+        c0,
+        &io.hs[rh..rh + len],
+        &mut io.out_lanes[LANES * j * no..LANES * (j + 1) * no],
+    );
     let rd = j * s.b + c0;
     if let Some(prev) = io.prev {
         if alpha != 1.0 {
             axpy(acc, 1.0 - alpha, &io.dh[rd..rd + len]);
         }
         let r = t.ptr[j]..t.ptr[j + 1];
-        let rh = j * io.hs_ld + io.hs_off + c0;
         gather_rows_dw(
             acc,
             &t.rows[r.clone()],
@@ -642,21 +669,19 @@ fn backward_run(
         Activation::Tanh => finish(out, acc, phi, |d, y| da(Activation::Tanh, alpha, d, y)),
         Activation::Softplus => finish(out, acc, phi, |d, y| da(Activation::Softplus, alpha, d, y)),
     }
-    let rg = j * s.ld + s.off + c0;
-    io.g[rg..rg + len].copy_from_slice(out);
 }
 
 multiversion! {
     /// One backward step over the transposed mask, fused with the readout gradient and the
     /// activation derivative: dh_t = W_out^T dy_t + (1 - alpha) dh_{t+1} + W^T da_{t+1};
-    /// da_t = alpha phi'(f_t) dh_t, written to `g` and the contiguous `next`. Also adds
-    /// da_{t+1}[i] h_t[j] to the weight-gradient lanes of every connection i <- j.
+    /// da_t = alpha phi'(f_t) dh_t, written to the contiguous `next`. Also adds da_{t+1}[i] h_t[j]
+    /// to the weight-gradient lanes of every connection i <- j, and dy_t[o] h_t[j] to the
+    /// readout's.
     pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, io: &mut Bwd<'_>) {
         let n = t.ptr.len() - 1;
         for j in 0..n {
             let ahead = j + AHEAD;
             prefetch(io.phi, ahead * io.phi_ld + io.phi_off, s.b);
-            prefetch(io.g, ahead * s.ld + s.off, s.b);
             if alpha != 1.0 {
                 prefetch(io.hs, ahead * io.hs_ld + io.hs_off, s.b);
             }

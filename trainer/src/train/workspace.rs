@@ -19,7 +19,7 @@ use super::gemm::{matmul, View};
 use super::kernels::{row_sums, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_in_place;
 use super::noise::add_noise_range;
-use super::skinny::{nn, transpose, Mat};
+use super::skinny::{nn, transpose, Init, Mat};
 use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed, LANES};
 use crate::model::{Csr, Network, Structure};
 
@@ -72,8 +72,10 @@ pub struct Workspace {
     step_next: Vec<f32>,
     /// One step's dLoss/dlogits transposed, [O, B] (masked backward).
     dy_t: Vec<f32>,
-    /// Weight-gradient lane sums of the masked backward (16 per connection).
+    /// Weight-gradient lane sums of the masked backward (16 per connection, and per readout
+    /// weight).
     dw_lanes: Vec<f32>,
+    out_lanes: Vec<f32>,
 }
 
 impl Workspace {
@@ -120,6 +122,7 @@ impl Workspace {
             step_next: vec![0.0; n * batch],
             dy_t: vec![0.0; n_out * batch],
             dw_lanes: Vec::new(),
+            out_lanes: Vec::new(),
         })
     }
 
@@ -213,7 +216,7 @@ impl Workspace {
                 Mat::new(0, n, ni, ni),
                 xt,
                 Mat::new(st.off, ni, b, ld_x),
-                Some(net.b_h()),
+                Init::Bias(net.b_h()),
             );
             if let Some((seed, sigma)) = noise {
                 // The draws of position (i, t*B + b) of an [N, T*B] noise buffer.
@@ -273,7 +276,7 @@ impl Workspace {
                 Mat::new(0, no, n, n),
                 h_t,
                 h_view,
-                Some(net.b_o()),
+                Init::Bias(net.b_o()),
             );
         }
         // Y with rows r = t*B + b.
@@ -316,27 +319,28 @@ impl Workspace {
             step_next,
             dy_t,
             dw_lanes,
+            out_lanes,
             ..
         } = self;
-        // dY^T, [O, TB]; dW_out^T = H dY (then transposed); db_o = row sums of dY^T.
+        // dY^T, [O, TB]; db_o = row sums of dY^T.
         transpose(y, tb, no, tb, yt);
-        nn(
-            gw_out_t,
-            Mat::new(0, n, no, no),
-            h,
-            Mat::new(b, n, tb, ld_h),
-            y,
-            Mat::new(0, tb, no, no),
-            None,
-        );
-        transpose(gw_out_t, n, no, n, &mut grads[layout.w_out.clone()]);
         row_sums(yt, tb, &mut grads[layout.b_o.clone()]);
+        // [X | 1], for [dW_in | db_h] = dA [X | 1], summed step by step while dA_t is in cache.
+        for (dst, src) in x1.chunks_exact_mut(ni + 1).zip(inputs.chunks_exact(ni)) {
+            dst[..ni].copy_from_slice(src);
+            dst[ni] = 1.0;
+        }
+        gw_in1.fill(0.0);
+        let x1_t = |s: usize| Mat::new(s * b * (ni + 1), b, ni + 1, ni + 1);
+        let gw_in1_m = Mat::new(0, n, ni + 1, ni + 1);
         // Backward through time; g becomes dLoss/da.
         let rec = Self::rec(net, kernel, w_dense);
         if let Rec::Sparse(m, w) = rec {
             transposed.rebuild(m, w, net.w_out());
             dw_lanes.clear();
             dw_lanes.resize(LANES * transposed.nnz(), 0.0);
+            out_lanes.clear();
+            out_lanes.resize(LANES * n * no, 0.0);
             for s in (0..t).rev() {
                 let st = Step {
                     b,
@@ -359,17 +363,38 @@ impl Workspace {
                     dy: dy_t,
                     prev: (s + 1 < t).then_some(&step_prev[..]),
                     next: step_next,
-                    g,
                     dh: carry,
                     hs: h,
                     hs_ld: ld_h,
                     hs_off: st.off + b,
                     lanes: dw_lanes,
+                    out_lanes,
                 };
                 sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, &mut io);
+                nn(
+                    gw_in1,
+                    gw_in1_m,
+                    step_next,
+                    Mat::new(0, n, b, b),
+                    x1,
+                    x1_t(s),
+                    Init::Add,
+                );
                 std::mem::swap(step_prev, step_next);
             }
+            transposed.reduce_out_grad(out_lanes, &mut grads[layout.w_out.clone()]);
         } else {
+            // dW_out^T = H dY (then transposed).
+            nn(
+                gw_out_t,
+                Mat::new(0, n, no, no),
+                h,
+                Mat::new(b, n, tb, ld_h),
+                y,
+                Mat::new(0, tb, no, no),
+                Init::Zero,
+            );
+            transpose(gw_out_t, n, no, n, &mut grads[layout.w_out.clone()]);
             // G = W_out^T dY^T: dLoss/dh from the readout, [N, TB].
             matmul(
                 g,
@@ -402,6 +427,15 @@ impl Workspace {
                     }
                 };
                 step_backward(cfg.activation, cfg.alpha, n, st, phi, g, carry);
+                nn(
+                    gw_in1,
+                    gw_in1_m,
+                    g,
+                    Mat::new(st.off, n, b, tb),
+                    x1,
+                    x1_t(s),
+                    Init::Add,
+                );
                 if s == 0 {
                     break;
                 }
@@ -459,20 +493,6 @@ impl Workspace {
             }
             (Structure::FrozenIdentity, _) => {}
         }
-        // [dW_in | db_h] = dA [X | 1].
-        for (dst, src) in x1.chunks_exact_mut(ni + 1).zip(inputs.chunks_exact(ni)) {
-            dst[..ni].copy_from_slice(src);
-            dst[ni] = 1.0;
-        }
-        matmul(
-            gw_in1,
-            View::rm(0, n, ni + 1, ni + 1),
-            g,
-            View::rm(0, n, tb, tb),
-            x1,
-            View::rm(0, tb, ni + 1, ni + 1),
-            false,
-        );
         let (gw_in, gb_h) = (layout.w_in.clone(), layout.b_h.clone());
         for (i, row) in gw_in1.chunks_exact(ni + 1).enumerate() {
             grads[gw_in.start + i * ni..gw_in.start + (i + 1) * ni].copy_from_slice(&row[..ni]);
