@@ -125,19 +125,19 @@ fn axpy(acc: &mut [f32], w: f32, x: &[f32]) {
         return;
     }
     for (a, &v) in acc.iter_mut().zip(x) {
-        *a += w * v;
+        *a = w.mul_add(v, *a);
     }
 }
 
 #[inline(always)]
 fn axpy_block(acc: &mut [f32; W], w: f32, x: &[f32; W]) {
     for l in 0..W {
-        acc[l] += w * x[l];
+        acc[l] = w.mul_add(x[l], acc[l]);
     }
 }
 
-/// acc += sum_k vals[k] * src[idx[k] * stride + c0 ..][..acc.len()], in k order (one multiply
-/// and one add per value, so the AVX path gives the same bits as the plain loop).
+/// acc += sum_k vals[k] * src[idx[k] * stride + c0 ..][..acc.len()], in k order (one fused
+/// multiply-add per value, so the AVX paths give the same bits as the plain loop).
 #[inline(always)]
 fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: usize, c0: usize) {
     #[cfg(target_arch = "x86_64")]
@@ -154,9 +154,9 @@ fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
+    if crate::train::simd::has_avx2_fma() {
         if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
-            // SAFETY: the CPU supports AVX (checked just above).
+            // SAFETY: the CPU supports AVX and FMA (checked just above).
             unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
             return;
         }
@@ -209,12 +209,12 @@ fn gather_rows_dw(
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
+    if crate::train::simd::has_avx2_fma() {
         if let (Ok(block), Ok(h)) = (
             <&mut [f32; 64]>::try_from(&mut *acc),
             <&[f32; 64]>::try_from(hs),
         ) {
-            // SAFETY: the CPU supports AVX (checked just above).
+            // SAFETY: the CPU supports AVX and FMA (checked just above).
             unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
             return;
         }
@@ -249,7 +249,7 @@ fn gather_dw_plain(
         let x = &src[r..r + len];
         axpy(acc, w, x);
         for (l, (&xv, &hv)) in x.iter().zip(hs).enumerate() {
-            ln[l % LANES] += xv * hv;
+            ln[l % LANES] = xv.mul_add(hv, ln[l % LANES]);
         }
     }
 }
@@ -269,7 +269,7 @@ unsafe fn gather_dw_avx512<const L: usize>(
     lanes: &mut [f32],
 ) {
     use std::arch::x86_64::{
-        __m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
         _mm512_storeu_ps,
     };
     let p = acc.as_mut_ptr();
@@ -292,8 +292,8 @@ unsafe fn gather_dw_avx512<const L: usize>(
         for (q, v) in regs.iter_mut().enumerate() {
             // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
             let xv = unsafe { _mm512_loadu_ps(x.add(16 * q)) };
-            *v = _mm512_add_ps(*v, _mm512_mul_ps(wv, xv));
-            la = _mm512_add_ps(la, _mm512_mul_ps(xv, hv[q]));
+            *v = _mm512_fmadd_ps(wv, xv, *v);
+            la = _mm512_fmadd_ps(xv, hv[q], la);
         }
         // SAFETY: as above.
         unsafe { _mm512_storeu_ps(ln.as_mut_ptr(), la) };
@@ -306,7 +306,7 @@ unsafe fn gather_dw_avx512<const L: usize>(
 
 /// [`gather_rows_dw`] with 256-bit registers (L = 8 R values; the 16 lanes in two registers).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
+#[target_feature(enable = "avx,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn gather_dw_avx<const L: usize>(
     acc: &mut [f32; L],
@@ -319,7 +319,7 @@ unsafe fn gather_dw_avx<const L: usize>(
     lanes: &mut [f32],
 ) {
     use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
         _mm256_storeu_ps,
     };
     let p = acc.as_mut_ptr();
@@ -347,8 +347,8 @@ unsafe fn gather_dw_avx<const L: usize>(
         for (q, v) in regs.iter_mut().enumerate() {
             // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
             let xv = unsafe { _mm256_loadu_ps(x.add(8 * q)) };
-            *v = _mm256_add_ps(*v, _mm256_mul_ps(wv, xv));
-            la[q % 2] = _mm256_add_ps(la[q % 2], _mm256_mul_ps(xv, hv[q]));
+            *v = _mm256_fmadd_ps(wv, xv, *v);
+            la[q % 2] = _mm256_fmadd_ps(xv, hv[q], la[q % 2]);
         }
         // SAFETY: as above.
         unsafe {
@@ -365,7 +365,7 @@ unsafe fn gather_dw_avx<const L: usize>(
 /// [`gather_rows`] for a full block of L = 8 R values, the accumulator in R AVX registers
 /// (all of a unit's run at B = 64, so the connection list is walked once).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
+#[target_feature(enable = "avx,fma")]
 unsafe fn gather_rows_avx<const L: usize>(
     acc: &mut [f32; L],
     idx: &[u32],
@@ -375,7 +375,7 @@ unsafe fn gather_rows_avx<const L: usize>(
     c0: usize,
 ) {
     use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
         _mm256_storeu_ps,
     };
     let p = acc.as_mut_ptr();
@@ -391,10 +391,7 @@ unsafe fn gather_rows_avx<const L: usize>(
         let wv = _mm256_set1_ps(w);
         for (q, v) in regs.iter_mut().enumerate() {
             // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
-            *v = _mm256_add_ps(
-                *v,
-                _mm256_mul_ps(wv, unsafe { _mm256_loadu_ps(x.add(8 * q)) }),
-            );
+            *v = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(x.add(8 * q)) }, *v);
         }
     }
     for (q, v) in regs.iter().enumerate() {
@@ -415,7 +412,7 @@ unsafe fn gather_rows_avx512<const L: usize>(
     c0: usize,
 ) {
     use std::arch::x86_64::{
-        __m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
         _mm512_storeu_ps,
     };
     let p = acc.as_mut_ptr();
@@ -431,10 +428,7 @@ unsafe fn gather_rows_avx512<const L: usize>(
         let wv = _mm512_set1_ps(w);
         for (q, v) in regs.iter_mut().enumerate() {
             // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
-            *v = _mm512_add_ps(
-                *v,
-                _mm512_mul_ps(wv, unsafe { _mm512_loadu_ps(x.add(16 * q)) }),
-            );
+            *v = _mm512_fmadd_ps(wv, unsafe { _mm512_loadu_ps(x.add(16 * q)) }, *v);
         }
     }
     for (q, v) in regs.iter().enumerate() {
@@ -718,7 +712,7 @@ mod tests {
             let mut plain = init.clone();
             for (&i, &w) in idx.iter().zip(&vals) {
                 for (l, p) in plain.iter_mut().enumerate() {
-                    *p += w * src[i as usize * 80 + 8 + l];
+                    *p = w.mul_add(src[i as usize * 80 + 8 + l], *p);
                 }
             }
             assert_eq!(bits(&fast), bits(&plain));
@@ -744,7 +738,7 @@ mod tests {
                     }
                     v
                 };
-                if std::arch::is_x86_feature_detected!("avx") {
+                if crate::train::simd::has_avx2_fma() {
                     assert_eq!(bits(&run(false)), bits(&plain));
                 }
                 if crate::train::simd::has_avx512() {
@@ -792,10 +786,10 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if len == 64 {
                 let h: &[f32; 64] = hs[..].try_into().unwrap();
-                if std::arch::is_x86_feature_detected!("avx") {
+                if crate::train::simd::has_avx2_fma() {
                     let mut a: [f32; 64] = init[..].try_into().unwrap();
                     let mut ln = lanes0.clone();
-                    // SAFETY: AVX is present.
+                    // SAFETY: AVX and FMA are present.
                     unsafe { gather_dw_avx(&mut a, &idx, &vals, &src, 80, 8, h, &mut ln) };
                     assert_eq!(bits(&a), bits(&acc_p));
                     assert_eq!(bits(&ln), bits(&lanes_p));
