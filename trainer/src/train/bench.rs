@@ -58,9 +58,13 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-/// Median milliseconds per call after one warm-up call. With `cpu`, the calling thread's CPU time
-/// (robust to other processes on a shared machine; every timed computation here runs on this
-/// thread), else wall-clock time.
+/// Shortest span one sample measures, in ms: the thread CPU clock may advance in scheduler ticks
+/// (4 ms on some kernels), so a sample repeats the call until this much wall time has passed.
+const SAMPLE_MS: f64 = 250.0;
+
+/// Median milliseconds per call after one warm-up call, over `reps` samples of at least
+/// [`SAMPLE_MS`] each. With `cpu`, the calling thread's CPU time (robust to other processes on a
+/// shared machine; every timed computation here runs on this thread), else wall-clock time.
 fn time_ms(
     reps: usize,
     cpu: bool,
@@ -71,12 +75,17 @@ fn time_ms(
     for _ in 0..reps {
         let c0 = thread_cpu_ns();
         let t0 = Instant::now();
-        f()?;
+        let mut calls = 0u32;
+        while calls == 0 || t0.elapsed().as_secs_f64() * 1e3 < SAMPLE_MS {
+            f()?;
+            calls += 1;
+        }
         let wall = t0.elapsed().as_secs_f64() * 1e3;
-        times.push(match (cpu, c0, thread_cpu_ns()) {
+        let total = match (cpu, c0, thread_cpu_ns()) {
             (true, Some(a), Some(b)) => (b - a) as f64 * 1e-6,
             _ => wall,
-        });
+        };
+        times.push(total / f64::from(calls));
     }
     Ok(median(times))
 }

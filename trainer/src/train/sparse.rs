@@ -475,13 +475,11 @@ pub(crate) struct Rows<'a> {
 pub(crate) struct Fwd<'a> {
     /// Input part of this step's pre-activations (W_in u + b + noise), [N, B].
     pub a: &'a [f32],
-    /// phi(a), [N, T*B] (written when alpha < 1).
+    /// phi(a) of this step, [N, B] (written when alpha < 1; may be empty otherwise).
     pub f: &'a mut [f32],
-    /// Hidden states, [N, (T+1)*B] (h_t written).
-    pub h: &'a mut [f32],
-    /// h_{t-1} as a contiguous [N, B] block.
+    /// h_{t-1}, [N, B].
     pub prev: &'a [f32],
-    /// h_t as a contiguous [N, B] block (written).
+    /// h_t, [N, B] (written).
     pub next: &'a mut [f32],
 }
 
@@ -499,38 +497,30 @@ fn forward_run(
     io: &mut Fwd<'_>,
 ) {
     let len = acc.len();
-    let ra = i * s.ld + s.off + c0;
-    acc.copy_from_slice(&io.a[i * s.b + c0..i * s.b + c0 + len]);
+    let rc = i * s.b + c0;
+    acc.copy_from_slice(&io.a[rc..rc + len]);
     let r = m.ptr[i]..m.ptr[i + 1];
     gather_rows(acc, &m.cols[r.clone()], &m.w[r], io.prev, s.b, c0);
-    let rc = i * s.b + c0;
     let next = &mut io.next[rc..rc + len];
     if alpha == 1.0 {
         act.apply_to(acc, next);
     } else {
-        let f_i = &mut io.f[ra..ra + len];
+        let f_i = &mut io.f[rc..rc + len];
         act.apply_to(acc, f_i);
         let keep = 1.0 - alpha;
         for ((nx, &p), &v) in next.iter_mut().zip(&io.prev[rc..rc + len]).zip(f_i.iter()) {
             *nx = keep * p + alpha * v;
         }
     }
-    let rh = i * s.ld_h + s.off + s.b + c0;
-    io.h[rh..rh + len].copy_from_slice(next);
 }
 
 multiversion! {
-    /// One forward step over the mask, fused with the activation and the leak. Reads the input
-    /// part of the pre-activations and h_{t-1} (contiguous `prev`); writes f (alpha < 1), h_t into
-    /// the hidden states and into the contiguous `next`.
+    /// One forward step over the mask, fused with the activation and the leak, on [N, B] blocks
+    /// (the step-major layout of the masked path): reads this step's input part of the
+    /// pre-activations and h_{t-1}; writes f (alpha < 1) and h_t. Only `s.b` is used from `s`.
     pub(crate) fn sparse_step_forward(act: Activation, alpha: f32, m: Rows<'_>, s: Step, io: &mut Fwd<'_>) {
         let n = m.ptr.len() - 1;
         for i in 0..n {
-            let ahead = i + AHEAD;
-            prefetch(io.h, ahead * s.ld_h + s.off + s.b, s.b);
-            if alpha != 1.0 {
-                prefetch(io.f, ahead * s.ld + s.off, s.b);
-            }
             let mut c0 = 0;
             while c0 + W <= s.b {
                 let mut acc = [0.0f32; W];

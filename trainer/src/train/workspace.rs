@@ -72,6 +72,9 @@ pub struct Workspace {
     step_next: Vec<f32>,
     /// One step's dLoss/dlogits transposed, [O, B] (masked backward).
     dy_t: Vec<f32>,
+    /// Whether the last forward pass kept h and f step-major ([T+1, N, B], masks) rather than
+    /// unit-major.
+    step_major: bool,
     /// Weight-gradient lane sums of the masked backward (16 per connection, and per readout
     /// weight).
     dw_lanes: Vec<f32>,
@@ -121,6 +124,7 @@ impl Workspace {
             step_prev: vec![0.0; n * batch],
             step_next: vec![0.0; n * batch],
             dy_t: vec![0.0; n_out * batch],
+            step_major: false,
             dw_lanes: Vec::new(),
             out_lanes: Vec::new(),
         })
@@ -189,17 +193,21 @@ impl Workspace {
             xt,
             ld_x,
             w_dense,
-            step_prev,
-            step_next,
+            step_major,
             ..
         } = self;
         let ld_x = *ld_x;
         transpose(inputs, tb, ni, ld_x, xt);
-        for row in h.chunks_exact_mut(ld_h) {
-            row[..b].fill(0.0);
-        }
         let rec = Self::rec(net, kernel, w_dense);
-        step_prev.fill(0.0);
+        // Masks keep h (and f) step-major, [T+1, N, B]; the rest unit-major, [N, (T+1) B].
+        *step_major = matches!(rec, Rec::Sparse(..));
+        if *step_major {
+            h[..n * b].fill(0.0);
+        } else {
+            for row in h.chunks_exact_mut(ld_h) {
+                row[..b].fill(0.0);
+            }
+        }
         let noise = noise.filter(|&(_, sigma)| sigma > 0.0);
         for s in 0..t {
             let st = Step {
@@ -240,22 +248,28 @@ impl Workspace {
                     (&h[..], Mat::new(st.off + b, n, b, ld_h))
                 }
                 Rec::Sparse(m, w) => {
-                    // Fused with the activation; the pre-activations are not stored.
+                    // Fused with the activation; the pre-activations are not stored. Step-major
+                    // h and f: h_{t-1} and h_t are contiguous [N, B] blocks.
                     let rows = Rows {
                         ptr: m.row_ptr(),
                         cols: m.cols(),
                         w,
                     };
+                    let nb = n * b;
+                    let (done, rest) = h.split_at_mut(st.off * n + nb);
+                    let f_t = if f.is_empty() {
+                        &mut f[..]
+                    } else {
+                        &mut f[st.off * n..st.off * n + nb]
+                    };
                     let mut io = Fwd {
                         a,
-                        f,
-                        h,
-                        prev: step_prev,
-                        next: step_next,
+                        f: f_t,
+                        prev: &done[st.off * n..],
+                        next: &mut rest[..nb],
                     };
                     sparse_step_forward(cfg.activation, cfg.alpha, rows, st, &mut io);
-                    std::mem::swap(step_prev, step_next);
-                    (&step_prev[..], Mat::new(0, n, b, b))
+                    (&h[..], Mat::new(st.off * n + nb, n, b, b))
                 }
                 Rec::Identity => {
                     for (i, run) in a.chunks_exact_mut(b).enumerate() {
@@ -351,22 +365,24 @@ impl Workspace {
                 for (o, dst) in dy_t.chunks_exact_mut(b).enumerate() {
                     dst.copy_from_slice(&yt[o * tb + s * b..o * tb + (s + 1) * b]);
                 }
-                let (phi, phi_ld, phi_off) = if cfg.alpha == 1.0 {
-                    (&h[..], ld_h, st.off + b)
+                // Step-major h and f (see forward).
+                let nb = n * b;
+                let (phi, phi_off) = if cfg.alpha == 1.0 {
+                    (&h[..], st.off * n + nb)
                 } else {
-                    (&f[..], tb, st.off)
+                    (&f[..], st.off * n)
                 };
                 let mut io = Bwd {
                     phi,
-                    phi_ld,
+                    phi_ld: b,
                     phi_off,
                     dy: dy_t,
                     prev: (s + 1 < t).then_some(&step_prev[..]),
                     next: step_next,
                     dh: carry,
                     hs: h,
-                    hs_ld: ld_h,
-                    hs_off: st.off + b,
+                    hs_ld: b,
+                    hs_off: st.off * n + nb,
                     lanes: dw_lanes,
                     out_lanes,
                 };
@@ -509,6 +525,16 @@ impl Workspace {
     pub(crate) fn hidden_time_major(&self, out: &mut [f32]) {
         let (t, b, n) = (self.t, self.b, self.n);
         let ld_h = (t + 1) * b;
+        if self.step_major {
+            for (s, block) in self.h[n * b..].chunks_exact(n * b).enumerate() {
+                for (i, run) in block.chunks_exact(b).enumerate() {
+                    for (bb, &v) in run.iter().enumerate() {
+                        out[(s * b + bb) * n + i] = v;
+                    }
+                }
+            }
+            return;
+        }
         for i in 0..n {
             let row = &self.h[i * ld_h + b..(i + 1) * ld_h];
             for (r, &v) in row.iter().enumerate() {
