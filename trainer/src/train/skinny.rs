@@ -252,7 +252,7 @@ mod avx512 {
         let (m, p, k) = (cm.rows, cm.cols, am.cols);
         let (cp, ap, bp) = (c.as_mut_ptr(), a.as_ptr(), b.as_ptr());
         let mask_of = |w: usize| -> __mmask16 {
-            if w % 16 == 0 {
+            if w.is_multiple_of(16) {
                 0xffff
             } else {
                 (1u16 << (w % 16)) - 1
@@ -295,11 +295,7 @@ mod avx512 {
         while j < p {
             let w = (p - j).min(NC);
             let nv = w.div_ceil(16);
-            let last: __mmask16 = if w % 16 == 0 {
-                0xffff
-            } else {
-                (1u16 << (w % 16)) - 1
-            };
+            let last = mask_of(w);
             let mut k0 = 0;
             while k0 < k.max(1) {
                 let kc = (k - k0).min(KC);
@@ -391,10 +387,10 @@ mod tests {
             nn(&mut twice, cm, &a, am, &b, bm, Init::Add);
             let mut plain2 = plain.clone();
             nn_portable(&mut plain2, cm, &a, am, &b, bm, Init::Add);
-            for i in 0..m {
+            for (i, &bi) in bias.iter().enumerate() {
                 for j in 0..p {
                     let at = 4 + i * ldc + j;
-                    let want2 = 2.0 * want[at] - bias[i];
+                    let want2 = 2.0 * want[at] - bi;
                     assert!(
                         (twice[at] - want2).abs() <= 1e-5 * (1.0 + want2.abs()),
                         "add {at}"
