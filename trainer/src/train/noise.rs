@@ -120,41 +120,57 @@ fn draw_at(k0: u32, k1: u32, full: usize, x: usize) -> f32 {
 }
 
 multiversion! {
-    /// Adds sigma z to `out` = positions `start..` of one key block of `len` values: chunk c of
-    /// 2 * LANES values takes z0 of pairs c * LANES + l (l < LANES), then z1 of the same pairs;
-    /// the tail after the last whole chunk takes pairs in order, z0 then z1.
+    /// [`range_body`] for one range.
     fn add_range(k0: u32, k1: u32, sigma: f32, len: usize, start: usize, out: &mut [f32]) {
-        let full = len / (2 * LANES) * (2 * LANES);
-        let end = start + out.len();
-        // Whole chunks inside the range go through the vector loop, the rest one by one.
-        let c0 = start.div_ceil(2 * LANES) * (2 * LANES);
-        let c1 = (end.min(full) / (2 * LANES) * (2 * LANES)).max(c0);
-        for x in start..c0.min(end) {
-            out[x - start] += sigma * draw_at(k0, k1, full, x);
+        range_body(k0, k1, sigma, len, start, out);
+    }
+}
+
+multiversion! {
+    /// [`range_body`] for runs of `out` (each `run` long) at positions `first + r * stride`, all in
+    /// one key block of `len` values.
+    fn add_runs(k0: u32, k1: u32, sigma: f32, len: usize, first: usize, stride: usize, run: usize, out: &mut [f32]) {
+        for (r, part) in out.chunks_mut(run).enumerate() {
+            range_body(k0, k1, sigma, len, first + r * stride, part);
         }
-        if c0 < end {
-            let mut k = (c0 / 2) as u32;
-            for chunk in out[c0 - start..c1 - start].chunks_exact_mut(2 * LANES) {
-                // The chunk holds z0 of its LANES pairs, then their z1.
-                let mut z0 = [0.0f32; LANES];
-                let mut z1 = [0.0f32; LANES];
-                for l in 0..LANES {
-                    let (a, b) = pair(k0, k1, k.wrapping_add(l as u32));
-                    z0[l] = a;
-                    z1[l] = b;
-                }
-                let (h0, h1) = chunk.split_at_mut(LANES);
-                for (v, &zv) in h0.iter_mut().zip(&z0) {
-                    *v += sigma * zv;
-                }
-                for (v, &zv) in h1.iter_mut().zip(&z1) {
-                    *v += sigma * zv;
-                }
-                k = k.wrapping_add(LANES as u32);
+    }
+}
+
+/// Adds sigma z to `out` = positions `start..` of one key block of `len` values: chunk c of
+/// 2 * LANES values takes z0 of pairs c * LANES + l (l < LANES), then z1 of the same pairs; the
+/// tail after the last whole chunk takes pairs in order, z0 then z1.
+#[inline(always)]
+fn range_body(k0: u32, k1: u32, sigma: f32, len: usize, start: usize, out: &mut [f32]) {
+    let full = len / (2 * LANES) * (2 * LANES);
+    let end = start + out.len();
+    // Whole chunks inside the range go through the vector loop, the rest one by one.
+    let c0 = start.div_ceil(2 * LANES) * (2 * LANES);
+    let c1 = (end.min(full) / (2 * LANES) * (2 * LANES)).max(c0);
+    for x in start..c0.min(end) {
+        out[x - start] += sigma * draw_at(k0, k1, full, x);
+    }
+    if c0 < end {
+        let mut k = (c0 / 2) as u32;
+        for chunk in out[c0 - start..c1 - start].chunks_exact_mut(2 * LANES) {
+            // The chunk holds z0 of its LANES pairs, then their z1.
+            let mut z0 = [0.0f32; LANES];
+            let mut z1 = [0.0f32; LANES];
+            for l in 0..LANES {
+                let (a, b) = pair(k0, k1, k.wrapping_add(l as u32));
+                z0[l] = a;
+                z1[l] = b;
             }
-            for x in c1..end {
-                out[x - start] += sigma * draw_at(k0, k1, full, x);
+            let (h0, h1) = chunk.split_at_mut(LANES);
+            for (v, &zv) in h0.iter_mut().zip(&z0) {
+                *v += sigma * zv;
             }
+            for (v, &zv) in h1.iter_mut().zip(&z1) {
+                *v += sigma * zv;
+            }
+            k = k.wrapping_add(LANES as u32);
+        }
+        for x in c1..end {
+            out[x - start] += sigma * draw_at(k0, k1, full, x);
         }
     }
 }
@@ -173,6 +189,41 @@ fn keys(seed: u64, blk: usize) -> (u32, u32) {
 /// draws (and a prefix of whole 32-value chunks gets the same draws as the longer buffer).
 pub fn add_noise(seed: u64, sigma: f32, buf: &mut [f32]) {
     add_noise_range(seed, sigma, buf.len(), 0, buf);
+}
+
+/// [`add_noise_range`] for the runs of `out` (`run` values each) at positions
+/// `first + r * stride` (r = 0, 1, ...) of a buffer of `total` values, e.g. one step's block
+/// [N, B] of an [N, T*B] noise buffer.
+pub fn add_noise_runs(
+    seed: u64,
+    sigma: f32,
+    total: usize,
+    first: usize,
+    stride: usize,
+    run: usize,
+    out: &mut [f32],
+) {
+    if out.is_empty() {
+        return;
+    }
+    assert!(
+        run > 0 && stride >= run,
+        "noise runs of {run} every {stride}"
+    );
+    let count = out.len().div_ceil(run);
+    let end = first + (count - 1) * stride + (out.len() - (count - 1) * run);
+    assert!(end <= total, "noise runs past the buffer of {total}");
+    if (end - 1) / BLOCK == first / BLOCK {
+        let blk = first / BLOCK;
+        let (k0, k1) = keys(seed, blk);
+        let from = blk * BLOCK;
+        let len = (total - from).min(BLOCK);
+        add_runs(k0, k1, sigma, len, first - from, stride, run, out);
+    } else {
+        for (r, part) in out.chunks_mut(run).enumerate() {
+            add_noise_range(seed, sigma, total, first + r * stride, part);
+        }
+    }
 }
 
 /// Adds to `out` exactly what [`add_noise`] adds to positions `start..start + out.len()` of a
@@ -213,9 +264,11 @@ mod tests {
         0.5 * (1.0 + erf.copysign(x))
     }
 
-    /// Any range of the stream, aligned or not, gets the draws of the whole buffer there.
+    /// Any range or set of strided runs of the stream, aligned or not, gets the draws of the
+    /// whole buffer there.
     #[test]
     fn ranges_match_the_whole_buffer() {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let total = 5 * 2 * LANES + 7;
         let mut whole = vec![0.0f32; total];
         add_noise(9, 1.5, &mut whole);
@@ -230,12 +283,25 @@ mod tests {
         ] {
             let mut part = vec![0.0f32; len];
             add_noise_range(9, 1.5, total, start, &mut part);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            if len > 0 {
+                // The same range as one run.
+                let mut one = vec![0.0f32; len];
+                add_noise_runs(9, 1.5, total, start, len, len, &mut one);
+                assert_eq!(one, part);
+            }
             assert_eq!(
                 bits(&part),
                 bits(&whole[start..start + len]),
                 "{start}+{len}"
             );
+        }
+        for (first, stride, run, count) in [(0, 40, 32, 4), (8, 41, 9, 4), (20, 35, 33, 4)] {
+            let mut part = vec![0.0f32; run * count];
+            add_noise_runs(9, 1.5, total, first, stride, run, &mut part);
+            for (r, got) in part.chunks(run).enumerate() {
+                let at = first + r * stride;
+                assert_eq!(bits(got), bits(&whole[at..at + run]), "run {r} at {at}");
+            }
         }
     }
 

@@ -18,7 +18,7 @@
 use super::gemm::{matmul, View};
 use super::kernels::{row_sums, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_in_place;
-use super::noise::add_noise_range;
+use super::noise::add_noise_runs;
 use super::skinny::{nn, transpose, Init, Mat};
 use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed, LANES};
 use crate::model::{Csr, Network, Structure};
@@ -227,10 +227,8 @@ impl Workspace {
                 Init::Bias(net.b_h()),
             );
             if let Some((seed, sigma)) = noise {
-                // The draws of position (i, t*B + b) of an [N, T*B] noise buffer.
-                for (i, run) in a.chunks_exact_mut(b).enumerate() {
-                    add_noise_range(seed, sigma, n * tb, i * tb + st.off, run);
-                }
+                // The draws of positions (i, t*B + b) of an [N, T*B] noise buffer.
+                add_noise_runs(seed, sigma, n * tb, st.off, tb, b, a);
             }
             // h_t, and where it sits as an [N, B] block (for the readout).
             let (h_t, h_view) = match rec {
