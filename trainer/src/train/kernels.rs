@@ -1,6 +1,6 @@
 //! Hot loops of the hand-written BPTT: element-wise step updates on the unit-major layout (each
-//! unit's values over time and batch contiguous; one step of one unit is a run of B values), row
-//! sums and the fixed-order lane reduction.
+//! unit's values over time and batch contiguous; one step of one unit is a run of B values) and
+//! row sums.
 
 use super::simd::multiversion;
 use crate::model::Activation;
@@ -87,22 +87,6 @@ multiversion! {
             Activation::Softplus => backward_rows(|y| -(-y).exp_m1(), alpha, n, s, f, g, carry),
         }
     }
-}
-
-/// Pairwise sum of 16 lane sums in a fixed order.
-#[inline(always)]
-pub(crate) fn reduce16(acc: &[f32; 16]) -> f32 {
-    let mut half = [0.0f32; 8];
-    for (l, h) in half.iter_mut().enumerate() {
-        *h = acc[l] + acc[l + 8];
-    }
-    let q = [
-        half[0] + half[4],
-        half[1] + half[5],
-        half[2] + half[6],
-        half[3] + half[7],
-    ];
-    (q[0] + q[2]) + (q[1] + q[3])
 }
 
 multiversion! {

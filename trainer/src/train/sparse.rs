@@ -13,7 +13,7 @@
 //! once per value, with software prefetch a few units ahead. The backward reads each column as
 //! a gathered sum (no scattered read-modify-write) from [`Transposed`], rebuilt once per pass.
 
-use super::kernels::{reduce16, Step};
+use super::kernels::Step;
 use super::simd::multiversion;
 use crate::model::{Activation, Csr};
 
@@ -88,7 +88,7 @@ impl Transposed {
             let l: &[f32; LANES] = lanes[q * LANES..(q + 1) * LANES]
                 .try_into()
                 .expect("16 lanes");
-            dw[k as usize] = reduce16(l);
+            dw[k as usize] = reduce8(l);
         }
     }
 }
@@ -104,14 +104,23 @@ impl Transposed {
                 let l: &[f32; LANES] = lanes[q * LANES..(q + 1) * LANES]
                     .try_into()
                     .expect("16 lanes");
-                dw_out[o * n + j] = reduce16(l);
+                dw_out[o * n + j] = reduce8(l);
             }
         }
     }
 }
 
-/// Lane sums kept per connection for its weight gradient: value c of a run goes to lane c % 16.
-pub(crate) const LANES: usize = 16;
+/// Lane sums kept per connection for its weight gradient (8, so that the lanes of every
+/// connection and readout weight stay in L2 across a step). One chunk of a run adds to lane j
+/// the sums t_j + t_{j+8}, where t_m sums (first a product, then fused multiply-adds, in order)
+/// the products of the chunk's values l = m mod 16.
+pub(crate) const LANES: usize = 8;
+
+/// Pairwise sum of the [`LANES`] lane sums in a fixed order.
+#[inline(always)]
+fn reduce8(l: &[f32; LANES]) -> f32 {
+    ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
+}
 
 /// acc[l] += w * x[l] over one chunk (`x` at least as long as `acc`). A full register block
 /// goes through fixed-size arrays so that it is vectorised, not unrolled into scalars.
@@ -174,8 +183,9 @@ fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: 
 }
 
 /// [`gather_rows`] fused with the weight gradient: for connection q (reading row `idx[q]` of
-/// `src`, x), also lanes[16 q + l % 16] += x[l] * hs[l] (hs: this unit's own state, read by
-/// every connection of the column). Same bits on every path.
+/// `src`, x), also adds the products x[l] * hs[l] to its [`LANES`] lane sums at
+/// lanes[LANES q ..] (hs: this unit's own state, read by every connection of the column), in the
+/// order [`LANES`] describes. Same bits on every path.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn gather_rows_dw(
@@ -248,8 +258,17 @@ fn gather_dw_plain(
         let r = i as usize * stride + c0;
         let x = &src[r..r + len];
         axpy(acc, w, x);
+        let mut t = [0.0f32; 2 * LANES];
         for (l, (&xv, &hv)) in x.iter().zip(hs).enumerate() {
-            ln[l % LANES] = xv.mul_add(hv, ln[l % LANES]);
+            let m = l % (2 * LANES);
+            t[m] = if l < 2 * LANES {
+                xv * hv
+            } else {
+                xv.mul_add(hv, t[m])
+            };
+        }
+        for (j, v) in ln.iter_mut().enumerate() {
+            *v += t[j] + t[j + LANES];
         }
     }
 }
@@ -269,8 +288,9 @@ unsafe fn gather_dw_avx512<const L: usize>(
     lanes: &mut [f32],
 ) {
     use std::arch::x86_64::{
-        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
-        _mm512_storeu_ps,
+        __m512, _mm256_add_ps, _mm256_castpd_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+        _mm512_castps512_ps256, _mm512_castps_pd, _mm512_extractf64x4_pd, _mm512_fmadd_ps,
+        _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
     };
     let p = acc.as_mut_ptr();
     let mut r = [_mm512_setzero_ps(); 4];
@@ -287,16 +307,24 @@ unsafe fn gather_dw_avx512<const L: usize>(
         let at = i as usize * stride + c0;
         let x = src[at..at + L].as_ptr();
         let wv = _mm512_set1_ps(w);
-        // SAFETY: `ln` holds 16 values.
-        let mut la = unsafe { _mm512_loadu_ps(ln.as_ptr()) };
+        let mut t = _mm512_setzero_ps();
         for (q, v) in regs.iter_mut().enumerate() {
             // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
             let xv = unsafe { _mm512_loadu_ps(x.add(16 * q)) };
             *v = _mm512_fmadd_ps(wv, xv, *v);
-            la = _mm512_fmadd_ps(xv, hv[q], la);
+            t = if q == 0 {
+                _mm512_mul_ps(xv, hv[q])
+            } else {
+                _mm512_fmadd_ps(xv, hv[q], t)
+            };
         }
-        // SAFETY: as above.
-        unsafe { _mm512_storeu_ps(ln.as_mut_ptr(), la) };
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(t)));
+        let s8 = _mm256_add_ps(_mm512_castps512_ps256(t), hi);
+        // SAFETY: `ln` holds 8 values.
+        unsafe {
+            let la = _mm256_loadu_ps(ln.as_ptr());
+            _mm256_storeu_ps(ln.as_mut_ptr(), _mm256_add_ps(la, s8));
+        }
     }
     for (q, v) in regs.iter().enumerate() {
         // SAFETY: 16 q + 16 <= L, inside `acc`.
@@ -304,7 +332,7 @@ unsafe fn gather_dw_avx512<const L: usize>(
     }
 }
 
-/// [`gather_rows_dw`] with 256-bit registers (L = 8 R values; the 16 lanes in two registers).
+/// [`gather_rows_dw`] with 256-bit registers (L = 8 R values).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,fma")]
 #[allow(clippy::too_many_arguments)]
@@ -319,8 +347,8 @@ unsafe fn gather_dw_avx<const L: usize>(
     lanes: &mut [f32],
 ) {
     use std::arch::x86_64::{
-        __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
-        _mm256_storeu_ps,
+        __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
+        _mm256_setzero_ps, _mm256_storeu_ps,
     };
     let p = acc.as_mut_ptr();
     let mut r = [_mm256_setzero_ps(); 8];
@@ -337,23 +365,25 @@ unsafe fn gather_dw_avx<const L: usize>(
         let at = i as usize * stride + c0;
         let x = src[at..at + L].as_ptr();
         let wv = _mm256_set1_ps(w);
-        // SAFETY: `ln` holds 16 values.
-        let mut la = unsafe {
-            [
-                _mm256_loadu_ps(ln.as_ptr()),
-                _mm256_loadu_ps(ln.as_ptr().add(8)),
-            ]
-        };
+        // t[0]: values l = 0..8 mod 16, t[1]: l = 8..16 mod 16.
+        let mut t = [_mm256_setzero_ps(); 2];
         for (q, v) in regs.iter_mut().enumerate() {
             // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
             let xv = unsafe { _mm256_loadu_ps(x.add(8 * q)) };
             *v = _mm256_fmadd_ps(wv, xv, *v);
-            la[q % 2] = _mm256_fmadd_ps(xv, hv[q], la[q % 2]);
+            t[q % 2] = if q < 2 {
+                _mm256_mul_ps(xv, hv[q])
+            } else {
+                _mm256_fmadd_ps(xv, hv[q], t[q % 2])
+            };
         }
-        // SAFETY: as above.
+        // SAFETY: `ln` holds 8 values.
         unsafe {
-            _mm256_storeu_ps(ln.as_mut_ptr(), la[0]);
-            _mm256_storeu_ps(ln.as_mut_ptr().add(8), la[1]);
+            let la = _mm256_loadu_ps(ln.as_ptr());
+            _mm256_storeu_ps(
+                ln.as_mut_ptr(),
+                _mm256_add_ps(la, _mm256_add_ps(t[0], t[1])),
+            );
         }
     }
     for (q, v) in regs.iter().enumerate() {
