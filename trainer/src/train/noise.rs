@@ -126,16 +126,6 @@ multiversion! {
     }
 }
 
-multiversion! {
-    /// [`range_body`] for runs of `out` (each `run` long) at positions `first + r * stride`, all in
-    /// one key block of `len` values.
-    fn add_runs(k0: u32, k1: u32, sigma: f32, len: usize, first: usize, stride: usize, run: usize, out: &mut [f32]) {
-        for (r, part) in out.chunks_mut(run).enumerate() {
-            range_body(k0, k1, sigma, len, first + r * stride, part);
-        }
-    }
-}
-
 /// Adds sigma z to `out` = positions `start..` of one key block of `len` values: chunk c of
 /// 2 * LANES values takes z0 of pairs c * LANES + l (l < LANES), then z1 of the same pairs; the
 /// tail after the last whole chunk takes pairs in order, z0 then z1.
@@ -218,7 +208,11 @@ pub fn add_noise_runs(
         let (k0, k1) = keys(seed, blk);
         let from = blk * BLOCK;
         let len = (total - from).min(BLOCK);
-        add_runs(k0, k1, sigma, len, first - from, stride, run, out);
+        // One range per run (a loop over runs inside one vector function compiles to slower
+        // code than the single-range function, measured).
+        for (r, part) in out.chunks_mut(run).enumerate() {
+            add_range(k0, k1, sigma, len, first - from + r * stride, part);
+        }
     } else {
         for (r, part) in out.chunks_mut(run).enumerate() {
             add_noise_range(seed, sigma, total, first + r * stride, part);
