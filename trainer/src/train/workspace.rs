@@ -17,7 +17,7 @@
 
 use super::gemm::{matmul, View};
 use super::kernels::{row_sums, step_backward, step_forward, Phi, Step};
-use super::loss::cross_entropy_in_place;
+use super::loss::cross_entropy_columns;
 use super::noise::add_noise_runs;
 use super::skinny::{nn, transpose, Init, Mat};
 use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed, LANES};
@@ -50,6 +50,7 @@ pub struct Workspace {
     a: Vec<f32>,
     f: Vec<f32>,
     h: Vec<f32>,
+    /// dLoss/dlogits, [T*B, O] (dense backward).
     y: Vec<f32>,
     /// The inputs transposed, [I, T*B] with row length `ld_x`.
     xt: Vec<f32>,
@@ -172,8 +173,8 @@ impl Workspace {
         }
     }
 
-    /// Forward pass over the window: fills a (pre-activations, noise included), f, h and the
-    /// logits y. `noise` = (seed, sigma) adds sigma * N(0,1) to every pre-activation.
+    /// Forward pass over the window: fills f, h and the transposed logits yt (the pre-activations
+    /// a only one step at a time). `noise` = (seed, sigma) adds sigma * N(0,1) to every pre-activation.
     pub(crate) fn forward(
         &mut self,
         net: &Network,
@@ -188,7 +189,6 @@ impl Workspace {
             a,
             f,
             h,
-            y,
             yt,
             xt,
             ld_x,
@@ -291,13 +291,11 @@ impl Workspace {
                 Init::Bias(net.b_o()),
             );
         }
-        // Y with rows r = t*B + b.
-        transpose(yt, no, tb, no, y);
     }
 
     /// Mean cross-entropy over all T*B steps; turns the logits into dLoss/dlogits.
     pub(crate) fn loss(&mut self, targets: &[u8]) -> f64 {
-        cross_entropy_in_place(&mut self.y, self.n_out, targets)
+        cross_entropy_columns(&mut self.yt, self.n_out, targets)
     }
 
     /// Backward pass after [`Workspace::forward`] on the same `inputs` and [`Workspace::loss`]:
@@ -334,8 +332,7 @@ impl Workspace {
             out_lanes,
             ..
         } = self;
-        // dY^T, [O, TB]; db_o = row sums of dY^T.
-        transpose(y, tb, no, tb, yt);
+        // yt holds dY^T, [O, TB]; db_o = row sums of dY^T.
         row_sums(yt, tb, &mut grads[layout.b_o.clone()]);
         // [X | 1], for [dW_in | db_h] = dA [X | 1], summed step by step while dA_t is in cache.
         for (dst, src) in x1.chunks_exact_mut(ni + 1).zip(inputs.chunks_exact(ni)) {
@@ -399,6 +396,7 @@ impl Workspace {
             transposed.reduce_out_grad(out_lanes, &mut grads[layout.w_out.clone()]);
         } else {
             // dW_out^T = H dY (then transposed).
+            transpose(yt, no, tb, no, y);
             nn(
                 gw_out_t,
                 Mat::new(0, n, no, no),
@@ -415,8 +413,8 @@ impl Workspace {
                 View::rm(0, n, tb, tb),
                 net.w_out(),
                 View::cm(0, n, no, n),
-                y,
-                View::cm(0, no, tb, no),
+                yt,
+                View::rm(0, no, tb, tb),
                 false,
             );
             carry.fill(0.0);
@@ -514,9 +512,10 @@ impl Workspace {
         }
     }
 
-    /// Logits of the last forward pass, [T*B, O] time-major (valid before [`Workspace::loss`]).
-    pub(crate) fn logits(&self) -> &[f32] {
-        &self.y
+    /// Writes the logits of the last forward pass as [T*B, O] time-major (valid before
+    /// [`Workspace::loss`]).
+    pub(crate) fn logits_into(&self, out: &mut [f32]) {
+        transpose(&self.yt, self.n_out, self.t * self.b, self.n_out, out);
     }
 
     /// Writes the hidden states of the last forward pass as [T, B, N] time-major.
