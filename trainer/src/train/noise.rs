@@ -141,7 +141,28 @@ fn range_body(k0: u32, k1: u32, sigma: f32, len: usize, start: usize, out: &mut 
     }
     if c0 < end {
         let mut k = (c0 / 2) as u32;
-        for chunk in out[c0 - start..c1 - start].chunks_exact_mut(2 * LANES) {
+        // Two chunks per iteration (independent work for the out-of-order core), then one.
+        let mut pairs = out[c0 - start..c1 - start].chunks_exact_mut(4 * LANES);
+        for two in &mut pairs {
+            let mut z0 = [0.0f32; 2 * LANES];
+            let mut z1 = [0.0f32; 2 * LANES];
+            for l in 0..2 * LANES {
+                let (a, b) = pair(k0, k1, k.wrapping_add(l as u32));
+                z0[l] = a;
+                z1[l] = b;
+            }
+            for (c, chunk) in two.chunks_exact_mut(2 * LANES).enumerate() {
+                let (h0, h1) = chunk.split_at_mut(LANES);
+                for (v, &zv) in h0.iter_mut().zip(&z0[c * LANES..(c + 1) * LANES]) {
+                    *v += sigma * zv;
+                }
+                for (v, &zv) in h1.iter_mut().zip(&z1[c * LANES..(c + 1) * LANES]) {
+                    *v += sigma * zv;
+                }
+            }
+            k = k.wrapping_add(2 * LANES as u32);
+        }
+        for chunk in pairs.into_remainder().chunks_exact_mut(2 * LANES) {
             // The chunk holds z0 of its LANES pairs, then their z1.
             let mut z0 = [0.0f32; LANES];
             let mut z1 = [0.0f32; LANES];
