@@ -1,17 +1,21 @@
-//! Compressed-row recurrence for masked families, fused with the element-wise step updates.
+//! Compressed-row recurrence for masked families, fused with the element-wise step updates and
+//! the weight gradients.
 //!
-//! Unit-major buffers (see `workspace.rs`): one step of one unit is a run of B values, so each
-//! stored connection is one B-wide multiply-add, kept in registers across a row's connections:
+//! Step-major [N, B] blocks (see `workspace.rs`): one step of one unit is a run of B values, so
+//! each stored connection is one B-wide multiply-add, kept in registers across a row's
+//! connections:
 //! - forward, per unit i: acc = a_t[i] + sum_k w[k] h_{t-1}[col k]; f = phi(acc);
 //!   h_t[i] = (1 - alpha) h_{t-1}[i] + alpha f (pre-activations are not stored);
 //! - backward, per unit j, over the transposed mask (the rows i that read unit j):
 //!   dh = W_out^T dy_t + (1 - alpha) dh_{t+1}[j] + sum_i w[i, j] da_{t+1}[i];
 //!   da_t[j] = alpha phi'(f) dh (the readout's dLoss/dh is computed here, never stored whole).
+//!   Every value da_{t+1}[i] or dy_t[o] loaded for these sums also goes, times h_t[j], into the
+//!   lane sums of the weight gradient of i <- j or of W_out[o, j] ([`LANES`] per weight, reduced
+//!   once per pass), so dW and dW_out need no pass of their own.
 //!
-//! The values read many times per step (h_{t-1}, da_{t+1}) come from contiguous [N, B] copies;
-//! the big unit-major buffers, where each unit's run sits on its own page, are read or written
-//! once per value, with software prefetch a few units ahead. The backward reads each column as
-//! a gathered sum (no scattered read-modify-write) from [`Transposed`], rebuilt once per pass.
+//! The backward reads each column as a gathered sum (no scattered read-modify-write) from
+//! [`Transposed`], rebuilt once per pass. The gathers use fused multiply-adds on every path
+//! (AVX-512, AVX2+FMA, portable `mul_add`), in the same order, so all give the same bits.
 
 use super::kernels::Step;
 use super::simd::multiversion;
@@ -467,29 +471,6 @@ unsafe fn gather_rows_avx512<const L: usize>(
     }
 }
 
-/// Units ahead whose strided runs are prefetched (each unit's run of one step sits on its own
-/// page of the [N, T*B] buffers, out of the hardware prefetcher's reach).
-const AHEAD: usize = 4;
-
-/// Asks for the cache lines of `buf[at..at + len]` (no effect past the end of `buf`).
-#[inline(always)]
-fn prefetch(buf: &[f32], at: usize, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        if at + len <= buf.len() {
-            let mut k = 0;
-            while k < len {
-                // SAFETY: the address lies inside `buf` (checked above); a prefetch reads nothing.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(buf.as_ptr().add(at + k).cast()) };
-                k += 16;
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (buf, at, len);
-}
-
 /// The mask's compressed rows and weights.
 #[derive(Clone, Copy)]
 pub(crate) struct Rows<'a> {
@@ -694,11 +675,6 @@ multiversion! {
     pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, io: &mut Bwd<'_>) {
         let n = t.ptr.len() - 1;
         for j in 0..n {
-            let ahead = j + AHEAD;
-            prefetch(io.phi, ahead * io.phi_ld + io.phi_off, s.b);
-            if alpha != 1.0 {
-                prefetch(io.hs, ahead * io.hs_ld + io.hs_off, s.b);
-            }
             let mut c0 = 0;
             while c0 + W <= s.b {
                 let mut acc = [0.0f32; W];
