@@ -1,19 +1,25 @@
 //! Preallocated buffers for one (T, B) window and the hand-written forward and backward passes.
 //!
-//! Layout is unit-major: the pre-activations `a`, phi outputs `f` (kept only when alpha < 1; else
-//! h_t = phi(a_t) holds them) and gradients `g` are [N, T*B]
-//! (row i holds unit i at every step and trial, column t*B + b), hidden states `h` are
-//! [N, (T+1)*B] with block 0 = h_0 = 0. So one step of one unit is a contiguous run of B values
-//! (vectorised element-wise and sparse updates), and the all-steps products are plain GEMMs:
-//! - input projection  A = W_in X^T + b_h            ([N,I] x [I,TB], one GEMM)
-//! - per step          A_t += W H_{t-1}              (one [N,N] x [N,B] GEMM, or sparse)
-//! - readout           Y = H^T W_out^T + b_o         ([TB,N] x [N,O], one GEMM)
-//! - backward per step carry = (1-alpha) dh + W^T dA_t
-//! - weight gradients  dW = dA H_prev^T, dW_in = dA X, dW_out = dY^T H^T (one GEMM each; for
-//!   masks the backward steps accumulate dW per allowed connection, see `sparse.rs`).
+//! One step of one unit is a contiguous run of B values (vectorised element-wise and sparse
+//! updates). Dense and frozen-autapse networks keep phi outputs `f` (only when alpha < 1; else
+//! h_t = phi(a_t) holds them) and gradients `g` unit-major, [N, T*B] (row i holds unit i at every
+//! step and trial, column t*B + b), and hidden states `h` as [N, (T+1)*B] with block 0 = h_0 = 0,
+//! so that dW is one GEMM over all steps. Masks keep `h` and `f` step-major, [T+1, N, B] and
+//! [T, N, B]: every step reads and writes contiguous [N, B] blocks, and need no `g` at all.
 //!
-//! Masks (`sparse.rs`) fuse the per-step product with the element-wise updates, and compute the
-//! readout's dLoss/dh inside the backward step instead of as one [N, TB] GEMM.
+//! Everything else is done step by step, while the step's blocks are in cache (the skinny
+//! products in `skinny.rs`):
+//! - forward           A_t = W_in x_t + b_h + noise_t  ([N,I] x [I,B], into the [N, B] block `a`)
+//!                     A_t += W h_{t-1}; h_t = ...       (one [N,N] x [N,B] GEMM, or `sparse.rs`)
+//!                     Y_t^T = W_out h_t + b_o           ([O,N] x [N,B], into Y^T [O, T*B])
+//! - loss              on Y^T in place (dY^T)
+//! - backward          dA_t from dh = W_out^T dy_t + (1-alpha) dh_{t+1} + W^T dA_{t+1}
+//!                     [dW_in | db_h] += dA_t [x_t | 1]  ([N,B] x [B,I+1])
+//! - dense dW = dA H_prev^T and dW_out = dY^T H^T: one product each over all steps; masks sum dW
+//!   and dW_out inside the backward steps instead (`sparse.rs`).
+//!
+//! The noise of step t is drawn where it is added, with the values `add_noise` puts at positions
+//! (i, t*B + b) of an [N, T*B] buffer.
 
 use super::gemm::{matmul, View};
 use super::kernels::{row_sums, step_backward, step_forward, Phi, Step};
