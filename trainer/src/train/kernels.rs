@@ -89,27 +89,42 @@ multiversion! {
     }
 }
 
+/// Sum of a run: 16 lane sums, then the tail, then the lanes in order.
+#[inline(always)]
+fn run_sum(row: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let c = row.chunks_exact(16);
+    let mut tail = 0.0f32;
+    for v in c.remainder() {
+        tail += v;
+    }
+    for ch in c {
+        for (s, &v) in acc.iter_mut().zip(ch) {
+            *s += v;
+        }
+    }
+    let mut s = tail;
+    for v in acc {
+        s += v;
+    }
+    s
+}
+
+multiversion! {
+    /// out[i] += sum of `m[off + i * stride ..][..len]`, for every i < out.len() (e.g. the runs of
+    /// one step's block).
+    pub(crate) fn add_run_sums(m: &[f32], off: usize, stride: usize, len: usize, out: &mut [f32]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o += run_sum(&m[off + i * stride..off + i * stride + len]);
+        }
+    }
+}
+
 multiversion! {
     /// out[i] = sum of row i of a row-major matrix with rows of length `ld`.
     pub(crate) fn row_sums(m: &[f32], ld: usize, out: &mut [f32]) {
         for (i, o) in out.iter_mut().enumerate() {
-            let row = &m[i * ld..(i + 1) * ld];
-            let mut acc = [0.0f32; 16];
-            let c = row.chunks_exact(16);
-            let mut tail = 0.0f32;
-            for v in c.remainder() {
-                tail += v;
-            }
-            for ch in c {
-                for (s, &v) in acc.iter_mut().zip(ch) {
-                    *s += v;
-                }
-            }
-            let mut s = tail;
-            for v in acc {
-                s += v;
-            }
-            *o = s;
+            *o = run_sum(&m[i * ld..(i + 1) * ld]);
         }
     }
 }
@@ -123,5 +138,7 @@ mod tests {
         let mut out = [0.0f32; 2];
         row_sums(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3, &mut out);
         assert_eq!(out, [6.0, 15.0]);
+        add_run_sums(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 1, 3, 2, &mut out);
+        assert_eq!(out, [6.0 + 5.0, 15.0 + 11.0]);
     }
 }

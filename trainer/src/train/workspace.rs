@@ -14,7 +14,7 @@
 //!                     Y_t^T = W_out h_t + b_o           ([O,N] x [N,B], into Y^T [O, T*B])
 //! - loss              on Y^T in place (dY^T)
 //! - backward          dA_t from dh = W_out^T dy_t + (1-alpha) dh_{t+1} + W^T dA_{t+1}
-//!                     [dW_in | db_h] += dA_t [x_t | 1]  ([N,B] x [B,I+1])
+//!                     dW_in += dA_t x_t; db_h += row sums of dA_t  ([N,B] x [B,I])
 //! - dense dW = dA H_prev^T and dW_out = dY^T H^T: one product each over all steps; masks sum dW
 //!   and dW_out inside the backward steps instead (`sparse.rs`).
 //!
@@ -22,7 +22,7 @@
 //! (i, t*B + b) of an [N, T*B] buffer.
 
 use super::gemm::{matmul, View};
-use super::kernels::{row_sums, step_backward, step_forward, Phi, Step};
+use super::kernels::{add_run_sums, row_sums, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_columns;
 use super::noise::add_noise_runs;
 use super::skinny::{nn, transpose, Init, Mat};
@@ -61,14 +61,10 @@ pub struct Workspace {
     /// The inputs transposed, [I, T*B] with row length `ld_x`.
     xt: Vec<f32>,
     ld_x: usize,
-    /// The inputs with a column of ones, [T*B, I + 1] (dW_in and db_h from one product).
-    x1: Vec<f32>,
     /// The logits, then dLoss/dlogits, transposed: [O, T*B].
     yt: Vec<f32>,
     /// dW_out transposed, [N, O].
     gw_out_t: Vec<f32>,
-    /// [dW_in | db_h], [N, I + 1].
-    gw_in1: Vec<f32>,
     g: Vec<f32>,
     carry: Vec<f32>,
     w_dense: Vec<f32>,
@@ -119,10 +115,8 @@ impl Workspace {
             y: vec![0.0; tb * n_out],
             xt: vec![0.0; ld_x * n_in],
             ld_x,
-            x1: vec![0.0; tb * (n_in + 1)],
             yt: vec![0.0; tb * n_out],
             gw_out_t: vec![0.0; n * n_out],
-            gw_in1: vec![0.0; n * (n_in + 1)],
             g: vec![0.0; n * tb],
             carry: vec![0.0; n * batch],
             w_dense: Vec::new(),
@@ -323,9 +317,7 @@ impl Workspace {
             h,
             y,
             yt,
-            x1,
             gw_out_t,
-            gw_in1,
             g,
             carry,
             w_dense,
@@ -340,14 +332,12 @@ impl Workspace {
         } = self;
         // yt holds dY^T, [O, TB]; db_o = row sums of dY^T.
         row_sums(yt, tb, &mut grads[layout.b_o.clone()]);
-        // [X | 1], for [dW_in | db_h] = dA [X | 1], summed step by step while dA_t is in cache.
-        for (dst, src) in x1.chunks_exact_mut(ni + 1).zip(inputs.chunks_exact(ni)) {
-            dst[..ni].copy_from_slice(src);
-            dst[ni] = 1.0;
-        }
-        gw_in1.fill(0.0);
-        let x1_t = |s: usize| Mat::new(s * b * (ni + 1), b, ni + 1, ni + 1);
-        let gw_in1_m = Mat::new(0, n, ni + 1, ni + 1);
+        // dW_in = dA X and db_h = row sums of dA, summed step by step while dA_t is in cache.
+        let (gw_in, gb_h) = (layout.w_in.clone(), layout.b_h.clone());
+        grads[gw_in.clone()].fill(0.0);
+        grads[gb_h.clone()].fill(0.0);
+        let x_t = |s: usize| Mat::new(s * b * ni, b, ni, ni);
+        let gw_in_m = Mat::new(gw_in.start, n, ni, ni);
         // Backward through time; g becomes dLoss/da.
         let rec = Self::rec(net, kernel, w_dense);
         if let Rec::Sparse(m, w) = rec {
@@ -389,14 +379,15 @@ impl Workspace {
                 };
                 sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, &mut io);
                 nn(
-                    gw_in1,
-                    gw_in1_m,
+                    grads,
+                    gw_in_m,
                     step_next,
                     Mat::new(0, n, b, b),
-                    x1,
-                    x1_t(s),
+                    inputs,
+                    x_t(s),
                     Init::Add,
                 );
+                add_run_sums(step_next, 0, b, b, &mut grads[gb_h.clone()]);
                 std::mem::swap(step_prev, step_next);
             }
             transposed.reduce_out_grad(out_lanes, &mut grads[layout.w_out.clone()]);
@@ -446,14 +437,15 @@ impl Workspace {
                 };
                 step_backward(cfg.activation, cfg.alpha, n, st, phi, g, carry);
                 nn(
-                    gw_in1,
-                    gw_in1_m,
+                    grads,
+                    gw_in_m,
                     g,
                     Mat::new(st.off, n, b, tb),
-                    x1,
-                    x1_t(s),
+                    inputs,
+                    x_t(s),
                     Init::Add,
                 );
+                add_run_sums(g, st.off, tb, b, &mut grads[gb_h.clone()]);
                 if s == 0 {
                     break;
                 }
@@ -510,11 +502,6 @@ impl Workspace {
                 m.gather(gw_dense, gw);
             }
             (Structure::FrozenIdentity, _) => {}
-        }
-        let (gw_in, gb_h) = (layout.w_in.clone(), layout.b_h.clone());
-        for (i, row) in gw_in1.chunks_exact(ni + 1).enumerate() {
-            grads[gw_in.start + i * ni..gw_in.start + (i + 1) * ni].copy_from_slice(&row[..ni]);
-            grads[gb_h.start + i] = row[ni];
         }
     }
 
