@@ -9,12 +9,12 @@
 //!
 //! Everything else is done step by step, while the step's blocks are in cache (the skinny
 //! products in `skinny.rs`):
-//! - forward           A_t = W_in x_t + b_h + noise_t  ([N,I] x [I,B], into the [N, B] block `a`)
-//!                     A_t += W h_{t-1}; h_t = ...       (one [N,N] x [N,B] GEMM, or `sparse.rs`)
-//!                     Y_t^T = W_out h_t + b_o           ([O,N] x [N,B], into Y^T [O, T*B])
-//! - loss              on Y^T in place (dY^T)
-//! - backward          dA_t from dh = W_out^T dy_t + (1-alpha) dh_{t+1} + W^T dA_{t+1}
-//!                     dW_in += dA_t x_t; db_h += row sums of dA_t  ([N,B] x [B,I])
+//! - forward: A_t = W_in x_t + b_h + noise_t ([N,I] x [I,B], into the [N, B] block `a`); then
+//!   A_t += W h_{t-1} and h_t = phi(A_t) (one [N,N] x [N,B] GEMM, or `sparse.rs`); then the
+//!   readout Y_t^T = W_out h_t + b_o ([O,N] x [N,B], into Y^T [O, T*B]);
+//! - loss: on Y^T in place (dY^T);
+//! - backward: dA_t from dh = W_out^T dy_t + (1-alpha) dh_{t+1} + W^T dA_{t+1}; then
+//!   dW_in += dA_t x_t ([N,B] x [B,I]) and db_h += the row sums of dA_t;
 //! - dense dW = dA H_prev^T and dW_out = dY^T H^T: one product each over all steps; masks sum dW
 //!   and dW_out inside the backward steps instead (`sparse.rs`).
 //!
