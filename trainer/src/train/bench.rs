@@ -58,9 +58,13 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-/// Median milliseconds per call after one warm-up call. With `cpu`, the calling thread's CPU time
-/// (robust to other processes on a shared machine; every timed computation here runs on this
-/// thread), else wall-clock time.
+/// Shortest span one sample measures, in ms: the thread CPU clock may advance in scheduler ticks
+/// (4 ms on some kernels), so a sample repeats the call until this much wall time has passed.
+const SAMPLE_MS: f64 = 250.0;
+
+/// Median milliseconds per call after one warm-up call, over `reps` samples of at least
+/// [`SAMPLE_MS`] each. With `cpu`, the calling thread's CPU time (robust to other processes on a
+/// shared machine; every timed computation here runs on this thread), else wall-clock time.
 fn time_ms(
     reps: usize,
     cpu: bool,
@@ -71,23 +75,38 @@ fn time_ms(
     for _ in 0..reps {
         let c0 = thread_cpu_ns();
         let t0 = Instant::now();
-        f()?;
+        let mut calls = 0u32;
+        while calls == 0 || t0.elapsed().as_secs_f64() * 1e3 < SAMPLE_MS {
+            f()?;
+            calls += 1;
+        }
         let wall = t0.elapsed().as_secs_f64() * 1e3;
-        times.push(match (cpu, c0, thread_cpu_ns()) {
+        let total = match (cpu, c0, thread_cpu_ns()) {
             (true, Some(a), Some(b)) => (b - a) as f64 * 1e-6,
             _ => wall,
-        });
+        };
+        times.push(total / f64::from(calls));
     }
     Ok(median(times))
 }
 
 /// Runs the benchmark, printing a table to `out`, and returns the rows. Sets
-/// `RAYON_NUM_THREADS=1` (without it candle re-reads /proc/cpuinfo in every matmul, see
-/// shared/notes/cpu-training.md), so both sides run on the calling thread, and times them by that
-/// thread's CPU time where Linux provides it (wall time otherwise).
+/// `RAYON_NUM_THREADS=1` unless it is set (without it candle re-reads /proc/cpuinfo in every
+/// matmul, see shared/notes/cpu-training.md). With one thread every side runs on the calling
+/// thread and is timed by that thread's CPU time where Linux provides it; with more (only candle
+/// uses them; the hand-written steps are single-threaded), and off Linux, by wall time.
 pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<Vec<BenchRow>> {
-    std::env::set_var("RAYON_NUM_THREADS", "1");
-    let cpu = thread_cpu_ns().is_some();
+    let threads = match std::env::var("RAYON_NUM_THREADS") {
+        Ok(v) => v.parse::<usize>().ok().filter(|&k| k > 0).ok_or_else(|| {
+            anyhow::anyhow!("RAYON_NUM_THREADS must be a positive integer, got {v:?}")
+        })?,
+        Err(_) => {
+            std::env::set_var("RAYON_NUM_THREADS", "1");
+            1
+        }
+    };
+    // The hand-written steps run on this thread; candle may use more, then wall time is fair.
+    let cpu = threads == 1 && thread_cpu_ns().is_some();
     let (t, b) = (100usize, 64usize);
     let list = TaskList::Collection(Collection::Cog20);
     let n_in = tasks::n_inputs(list.len());
@@ -137,7 +156,7 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
             true,
         ),
     ];
-    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), 1 thread (RAYON_NUM_THREADS=1), ms/step, median of {}", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
+    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), RAYON_NUM_THREADS={threads} (the hand-written steps use one thread), ms/step, median of {}", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
     writeln!(
         out,
         "{:<18} {:<8} {:>10} {:>12} {:>10} {:>12} {:>12}",

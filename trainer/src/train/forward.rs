@@ -45,7 +45,7 @@ pub fn forward_with(
         }
     }
     ws.forward(net, inputs, RecurrentKernel::Auto, None);
-    outputs.copy_from_slice(ws.logits());
+    ws.logits_into(outputs);
     if let Some(h) = hidden {
         ws.hidden_time_major(h);
     }

@@ -2,7 +2,9 @@
 
 /// Mean cross-entropy of `logits` ([rows, classes] row-major) against `targets` (one class per
 /// row, already checked < classes), and overwrites the logits with dLoss/dlogits
-/// = (softmax - onehot) / rows. The mean is over all rows (T*B), every step counts.
+/// = (softmax - onehot) / rows. The mean is over all rows (T*B), every step counts. (The
+/// reference for [`cross_entropy_columns`], which training uses.)
+#[cfg(test)]
 pub(crate) fn cross_entropy_in_place(logits: &mut [f32], classes: usize, targets: &[u8]) -> f64 {
     let rows = targets.len();
     let inv = 1.0 / rows as f32;
@@ -27,6 +29,59 @@ pub(crate) fn cross_entropy_in_place(logits: &mut [f32], classes: usize, targets
     total / rows as f64
 }
 
+/// [`cross_entropy_in_place`] on transposed logits: `logits_t` is [classes, rows] row-major
+/// (class o of row r at `o * rows + r`), overwritten with dLoss/dlogits in the same layout. The
+/// rows are taken 16 at a time so that each class's values are contiguous.
+pub(crate) fn cross_entropy_columns(logits_t: &mut [f32], classes: usize, targets: &[u8]) -> f64 {
+    const C: usize = 16;
+    let rows = targets.len();
+    assert_eq!(
+        logits_t.len(),
+        rows * classes,
+        "logits do not match the targets"
+    );
+    let inv = 1.0 / rows as f32;
+    let mut total = 0.0f64;
+    let mut r0 = 0;
+    while r0 < rows {
+        let w = (rows - r0).min(C);
+        let mut m = [f32::NEG_INFINITY; C];
+        for o in 0..classes {
+            let z = &logits_t[o * rows + r0..o * rows + r0 + w];
+            for (mv, &v) in m.iter_mut().zip(z) {
+                *mv = mv.max(v);
+            }
+        }
+        let mut s = [0.0f32; C];
+        let mut zt = [0.0f32; C];
+        for o in 0..classes {
+            let z = &mut logits_t[o * rows + r0..o * rows + r0 + w];
+            for (l, v) in z.iter_mut().enumerate() {
+                if usize::from(targets[r0 + l]) == o {
+                    zt[l] = *v - m[l];
+                }
+                *v = (*v - m[l]).exp();
+                s[l] += *v;
+            }
+        }
+        for l in 0..w {
+            // -log softmax_t = log(sum_k exp(z_k - m)) - (z_t - m).
+            total += f64::from(s[l].ln() - zt[l]);
+        }
+        for o in 0..classes {
+            let z = &mut logits_t[o * rows + r0..o * rows + r0 + w];
+            for (l, v) in z.iter_mut().enumerate() {
+                *v *= inv / s[l];
+                if usize::from(targets[r0 + l]) == o {
+                    *v -= inv;
+                }
+            }
+        }
+        r0 += w;
+    }
+    total / rows as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +96,31 @@ mod tests {
         // Gradient rows sum to zero; the target entry is negative.
         assert!((z[0] + z[1] + z[2]).abs() < 1e-7);
         assert!(z[1] < 0.0 && z[3] < 0.0);
+    }
+
+    /// The transposed version gives the same loss and gradient (rows past one block of 16 too).
+    #[test]
+    fn columns_match_rows() {
+        let (rows, classes) = (37, 5);
+        let z: Vec<f32> = (0..rows * classes)
+            .map(|i| (i as f32 * 0.37).sin() * 3.0)
+            .collect();
+        let targets: Vec<u8> = (0..rows).map(|r| (r * 7 % classes) as u8).collect();
+        let mut by_rows = z.clone();
+        let l1 = cross_entropy_in_place(&mut by_rows, classes, &targets);
+        let mut cols = vec![0.0f32; z.len()];
+        for r in 0..rows {
+            for o in 0..classes {
+                cols[o * rows + r] = z[r * classes + o];
+            }
+        }
+        let l2 = cross_entropy_columns(&mut cols, classes, &targets);
+        assert!((l1 - l2).abs() < 1e-6, "{l1} vs {l2}");
+        for r in 0..rows {
+            for o in 0..classes {
+                let (a, b) = (by_rows[r * classes + o], cols[o * rows + r]);
+                assert!((a - b).abs() < 1e-7, "{r} {o}: {a} vs {b}");
+            }
+        }
     }
 }

@@ -20,6 +20,7 @@ mod noise;
 pub mod oracle;
 pub mod run;
 mod simd;
+mod skinny;
 mod sparse;
 mod trainer;
 mod workspace;

@@ -100,14 +100,69 @@ fn pair(k0: u32, k1: u32, k: u32) -> (f32, f32) {
     (r * cos_a, r * sin_a)
 }
 
+/// The draw [`add_range`] puts at position `x` of a key block whose whole 2 * LANES chunks end
+/// at `full`.
+#[inline(always)]
+fn draw_at(k0: u32, k1: u32, full: usize, x: usize) -> f32 {
+    let (p, second) = if x < full {
+        let r = x % (2 * LANES);
+        (x / (2 * LANES) * LANES + r % LANES, r >= LANES)
+    } else {
+        let q = x - full;
+        (full / 2 + q / 2, q % 2 == 1)
+    };
+    let (a, b) = pair(k0, k1, p as u32);
+    if second {
+        b
+    } else {
+        a
+    }
+}
+
 multiversion! {
-    /// Adds sigma z to `buf` for the pairs of one key block: chunk c of 2 * LANES values takes
-    /// z0 of pairs c * LANES + l (l < LANES), then z1 of the same pairs; the tail takes pairs in
-    /// order, z0 then z1.
-    fn add_block(k0: u32, k1: u32, sigma: f32, buf: &mut [f32]) {
-        let mut chunks = buf.chunks_exact_mut(2 * LANES);
-        let mut k = 0u32;
-        for chunk in &mut chunks {
+    /// [`range_body`] for one range.
+    fn add_range(k0: u32, k1: u32, sigma: f32, len: usize, start: usize, out: &mut [f32]) {
+        range_body(k0, k1, sigma, len, start, out);
+    }
+}
+
+/// Adds sigma z to `out` = positions `start..` of one key block of `len` values: chunk c of
+/// 2 * LANES values takes z0 of pairs c * LANES + l (l < LANES), then z1 of the same pairs; the
+/// tail after the last whole chunk takes pairs in order, z0 then z1.
+#[inline(always)]
+fn range_body(k0: u32, k1: u32, sigma: f32, len: usize, start: usize, out: &mut [f32]) {
+    let full = len / (2 * LANES) * (2 * LANES);
+    let end = start + out.len();
+    // Whole chunks inside the range go through the vector loop, the rest one by one.
+    let c0 = start.div_ceil(2 * LANES) * (2 * LANES);
+    let c1 = (end.min(full) / (2 * LANES) * (2 * LANES)).max(c0);
+    for x in start..c0.min(end) {
+        out[x - start] += sigma * draw_at(k0, k1, full, x);
+    }
+    if c0 < end {
+        let mut k = (c0 / 2) as u32;
+        // Two chunks per iteration (independent work for the out-of-order core), then one.
+        let mut pairs = out[c0 - start..c1 - start].chunks_exact_mut(4 * LANES);
+        for two in &mut pairs {
+            let mut z0 = [0.0f32; 2 * LANES];
+            let mut z1 = [0.0f32; 2 * LANES];
+            for l in 0..2 * LANES {
+                let (a, b) = pair(k0, k1, k.wrapping_add(l as u32));
+                z0[l] = a;
+                z1[l] = b;
+            }
+            for (c, chunk) in two.chunks_exact_mut(2 * LANES).enumerate() {
+                let (h0, h1) = chunk.split_at_mut(LANES);
+                for (v, &zv) in h0.iter_mut().zip(&z0[c * LANES..(c + 1) * LANES]) {
+                    *v += sigma * zv;
+                }
+                for (v, &zv) in h1.iter_mut().zip(&z1[c * LANES..(c + 1) * LANES]) {
+                    *v += sigma * zv;
+                }
+            }
+            k = k.wrapping_add(2 * LANES as u32);
+        }
+        for chunk in pairs.into_remainder().chunks_exact_mut(2 * LANES) {
             // The chunk holds z0 of its LANES pairs, then their z1.
             let mut z0 = [0.0f32; LANES];
             let mut z1 = [0.0f32; LANES];
@@ -116,34 +171,96 @@ multiversion! {
                 z0[l] = a;
                 z1[l] = b;
             }
-            let (c0, c1) = chunk.split_at_mut(LANES);
-            for (v, &zv) in c0.iter_mut().zip(&z0) {
+            let (h0, h1) = chunk.split_at_mut(LANES);
+            for (v, &zv) in h0.iter_mut().zip(&z0) {
                 *v += sigma * zv;
             }
-            for (v, &zv) in c1.iter_mut().zip(&z1) {
+            for (v, &zv) in h1.iter_mut().zip(&z1) {
                 *v += sigma * zv;
             }
             k = k.wrapping_add(LANES as u32);
         }
-        for (p, two) in chunks.into_remainder().chunks_mut(2).enumerate() {
-            let (a, b) = pair(k0, k1, k.wrapping_add(p as u32));
-            two[0] += sigma * a;
-            if let Some(v) = two.get_mut(1) {
-                *v += sigma * b;
-            }
+        for x in c1..end {
+            out[x - start] += sigma * draw_at(k0, k1, full, x);
         }
     }
+}
+
+/// Pairs per key block: 2^32 (2^33 values), each block with its own keys.
+const BLOCK: usize = 1 << 33;
+
+fn keys(seed: u64, blk: usize) -> (u32, u32) {
+    let s = seed ^ (blk as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let k0 = mix32(s as u32 ^ 0x85eb_ca6b);
+    let k1 = mix32((s >> 32) as u32 ^ mix32(k0));
+    (k0, k1)
 }
 
 /// Adds `sigma` * N(0, 1) to every element of `buf`: the same `seed` and length give the same
 /// draws (and a prefix of whole 32-value chunks gets the same draws as the longer buffer).
 pub fn add_noise(seed: u64, sigma: f32, buf: &mut [f32]) {
-    // Blocks of 2^32 pairs, each with its own keys (buffers that large are unlikely).
-    for (blk, part) in buf.chunks_mut(1 << 33).enumerate() {
-        let s = seed ^ (blk as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let k0 = mix32(s as u32 ^ 0x85eb_ca6b);
-        let k1 = mix32((s >> 32) as u32 ^ mix32(k0));
-        add_block(k0, k1, sigma, part);
+    add_noise_range(seed, sigma, buf.len(), 0, buf);
+}
+
+/// [`add_noise_range`] for the runs of `out` (`run` values each) at positions
+/// `first + r * stride` (r = 0, 1, ...) of a buffer of `total` values, e.g. one step's block
+/// [N, B] of an [N, T*B] noise buffer.
+pub fn add_noise_runs(
+    seed: u64,
+    sigma: f32,
+    total: usize,
+    first: usize,
+    stride: usize,
+    run: usize,
+    out: &mut [f32],
+) {
+    if out.is_empty() {
+        return;
+    }
+    assert!(
+        run > 0 && stride >= run,
+        "noise runs of {run} every {stride}"
+    );
+    let count = out.len().div_ceil(run);
+    let end = first + (count - 1) * stride + (out.len() - (count - 1) * run);
+    assert!(end <= total, "noise runs past the buffer of {total}");
+    if (end - 1) / BLOCK == first / BLOCK {
+        let blk = first / BLOCK;
+        let (k0, k1) = keys(seed, blk);
+        let from = blk * BLOCK;
+        let len = (total - from).min(BLOCK);
+        // One range per run (a loop over runs inside one vector function compiles to slower
+        // code than the single-range function, measured).
+        for (r, part) in out.chunks_mut(run).enumerate() {
+            add_range(k0, k1, sigma, len, first - from + r * stride, part);
+        }
+    } else {
+        for (r, part) in out.chunks_mut(run).enumerate() {
+            add_noise_range(seed, sigma, total, first + r * stride, part);
+        }
+    }
+}
+
+/// Adds to `out` exactly what [`add_noise`] adds to positions `start..start + out.len()` of a
+/// buffer of `total` values (so the noise of any run can be drawn where it is used).
+pub fn add_noise_range(seed: u64, sigma: f32, total: usize, start: usize, out: &mut [f32]) {
+    assert!(
+        start + out.len() <= total,
+        "noise range {start}..{} past the buffer of {total}",
+        start + out.len()
+    );
+    let mut x = start;
+    let mut rest = out;
+    while !rest.is_empty() {
+        let blk = x / BLOCK;
+        let from = blk * BLOCK;
+        let len = (total - from).min(BLOCK);
+        let here = (from + len - x).min(rest.len());
+        let (head, tail) = rest.split_at_mut(here);
+        let (k0, k1) = keys(seed, blk);
+        add_range(k0, k1, sigma, len, x - from, head);
+        x += here;
+        rest = tail;
     }
 }
 
@@ -160,6 +277,47 @@ mod tests {
                     + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
         let erf = 1.0 - poly * (-x * x / 2.0).exp();
         0.5 * (1.0 + erf.copysign(x))
+    }
+
+    /// Any range or set of strided runs of the stream, aligned or not, gets the draws of the
+    /// whole buffer there.
+    #[test]
+    fn ranges_match_the_whole_buffer() {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let total = 5 * 2 * LANES + 7;
+        let mut whole = vec![0.0f32; total];
+        add_noise(9, 1.5, &mut whole);
+        for (start, len) in [
+            (0, total),
+            (3, 40),
+            (32, 64),
+            (31, 2),
+            (150, 17),
+            (160, 7),
+            (0, 0),
+        ] {
+            let mut part = vec![0.0f32; len];
+            add_noise_range(9, 1.5, total, start, &mut part);
+            if len > 0 {
+                // The same range as one run.
+                let mut one = vec![0.0f32; len];
+                add_noise_runs(9, 1.5, total, start, len, len, &mut one);
+                assert_eq!(one, part);
+            }
+            assert_eq!(
+                bits(&part),
+                bits(&whole[start..start + len]),
+                "{start}+{len}"
+            );
+        }
+        for (first, stride, run, count) in [(0, 40, 32, 4), (8, 41, 9, 4), (20, 35, 33, 4)] {
+            let mut part = vec![0.0f32; run * count];
+            add_noise_runs(9, 1.5, total, first, stride, run, &mut part);
+            for (r, got) in part.chunks(run).enumerate() {
+                let at = first + r * stride;
+                assert_eq!(bits(got), bits(&whole[at..at + run]), "run {r} at {at}");
+            }
+        }
     }
 
     #[test]

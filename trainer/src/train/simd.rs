@@ -1,9 +1,28 @@
-//! Runtime dispatch of hot loops to an AVX2+FMA build of the same code (x86-64), so the crate
-//! needs no `target-cpu` flag. The loops contain no explicit FMA and reductions use a fixed order,
-//! so both builds give bit-identical results.
+//! Runtime dispatch of hot loops to AVX-512 and AVX2+FMA builds of the same code (x86-64), so the
+//! crate needs no `target-cpu` flag. The loops contain no explicit FMA (Rust never fuses a
+//! multiply and an add by itself) and reductions use a fixed order, so every build gives
+//! bit-identical results; the wider builds only change the vector width.
 
-/// Defines `fn $name(...)` whose body is compiled twice, plain and with AVX2+FMA enabled, and
-/// picks the second at run time when the CPU has it.
+/// Whether the CPU has the AVX-512 subset the 512-bit builds use (F, BW, DQ, VL).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && has_avx2_fma()
+}
+
+/// Whether the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Defines `fn $name(...)` whose body is compiled three times, plain, with AVX2+FMA and with
+/// AVX-512 enabled, and picks the widest the CPU has at run time.
 macro_rules! multiversion {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
@@ -12,11 +31,19 @@ macro_rules! multiversion {
             fn inner($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    inner($($arg),*)
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx($($arg: $ty),*) $(-> $ret)? {
                     inner($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                if $crate::train::simd::has_avx512() {
+                    // SAFETY: the CPU supports every feature enabled on `avx512`.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if $crate::train::simd::has_avx2_fma() {
                     // SAFETY: the CPU supports every feature enabled on `avx`.
                     return unsafe { avx($($arg),*) };
                 }

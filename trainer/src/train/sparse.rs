@@ -1,17 +1,21 @@
-//! Compressed-row recurrence for masked families, fused with the element-wise step updates.
+//! Compressed-row recurrence for masked families, fused with the element-wise step updates and
+//! the weight gradients.
 //!
-//! Unit-major buffers (see `workspace.rs`): one step of one unit is a run of B values, so each
-//! stored connection is one B-wide multiply-add, kept in registers across a row's connections:
+//! Step-major [N, B] blocks (see `workspace.rs`): one step of one unit is a run of B values, so
+//! each stored connection is one B-wide multiply-add, kept in registers across a row's
+//! connections:
 //! - forward, per unit i: acc = a_t[i] + sum_k w[k] h_{t-1}[col k]; f = phi(acc);
 //!   h_t[i] = (1 - alpha) h_{t-1}[i] + alpha f (pre-activations are not stored);
 //! - backward, per unit j, over the transposed mask (the rows i that read unit j):
 //!   dh = W_out^T dy_t + (1 - alpha) dh_{t+1}[j] + sum_i w[i, j] da_{t+1}[i];
 //!   da_t[j] = alpha phi'(f) dh (the readout's dLoss/dh is computed here, never stored whole).
+//!   Every value da_{t+1}[i] or dy_t[o] loaded for these sums also goes, times h_t[j], into the
+//!   lane sums of the weight gradient of i <- j or of W_out[o, j] ([`LANES`] per weight, reduced
+//!   once per pass), so dW and dW_out need no pass of their own.
 //!
-//! The values read many times per step (h_{t-1}, da_{t+1}) come from contiguous [N, B] copies;
-//! the big unit-major buffers, where each unit's run sits on its own page, are read or written
-//! once per value, with software prefetch a few units ahead. The backward reads each column as
-//! a gathered sum (no scattered read-modify-write) from [`Transposed`], rebuilt once per pass.
+//! The backward reads each column as a gathered sum (no scattered read-modify-write) from
+//! [`Transposed`], rebuilt once per pass. The gathers use fused multiply-adds on every path
+//! (AVX-512, AVX2+FMA, portable `mul_add`), in the same order, so all give the same bits.
 
 use super::kernels::Step;
 use super::simd::multiversion;
@@ -27,6 +31,8 @@ pub(crate) struct Transposed {
     ptr: Vec<usize>,
     rows: Vec<u32>,
     vals: Vec<f32>,
+    /// Index of each entry in the compressed rows (where its weight gradient goes).
+    orig: Vec<u32>,
     /// W_out transposed, [N, O].
     w_out: Vec<f32>,
     /// 0..O (the readout's "rows" for [`gather_rows`]).
@@ -58,6 +64,7 @@ impl Transposed {
         }
         self.rows.resize(cols.len(), 0);
         self.vals.resize(cols.len(), 0.0);
+        self.orig.resize(cols.len(), 0);
         // Rows visited in increasing order, so each column's list is sorted by row.
         let mut next: Vec<usize> = self.ptr[..n].to_vec();
         for i in 0..n {
@@ -65,10 +72,58 @@ impl Transposed {
                 let c = cols[k] as usize;
                 self.rows[next[c]] = i as u32;
                 self.vals[next[c]] = w[k];
+                self.orig[next[c]] = k as u32;
                 next[c] += 1;
             }
         }
     }
+}
+
+impl Transposed {
+    /// Number of stored connections.
+    pub fn nnz(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// dW in compressed-row order from the per-connection lane sums the backward steps
+    /// accumulated ([`LANES`] per connection, in this transposed order).
+    pub fn reduce_weight_grad(&self, lanes: &[f32], dw: &mut [f32]) {
+        for (q, &k) in self.orig.iter().enumerate() {
+            let l: &[f32; LANES] = lanes[q * LANES..(q + 1) * LANES]
+                .try_into()
+                .expect("16 lanes");
+            dw[k as usize] = reduce8(l);
+        }
+    }
+}
+
+impl Transposed {
+    /// dW_out ([O, N]) from the lane sums of [`Bwd::out_lanes`].
+    pub fn reduce_out_grad(&self, lanes: &[f32], dw_out: &mut [f32]) {
+        let no = self.iota.len();
+        let n = self.ptr.len() - 1;
+        for j in 0..n {
+            for o in 0..no {
+                let q = j * no + o;
+                let l: &[f32; LANES] = lanes[q * LANES..(q + 1) * LANES]
+                    .try_into()
+                    .expect("16 lanes");
+                dw_out[o * n + j] = reduce8(l);
+            }
+        }
+    }
+}
+
+/// Lane sums kept per connection for its weight gradient (8, so that the lanes of every
+/// connection and readout weight stay in L2 across a step). One chunk of a run adds to lane j
+/// the sums t_j + t_{j+8}, where t_m sums (first a product, then fused multiply-adds, in order)
+/// the products of the chunk's values l = m mod 16.
+pub(crate) const LANES: usize = 8;
+
+/// Pairwise sum of the [`LANES`] lane sums in a fixed order.
+#[inline(always)]
+fn reduce8(l: &[f32; LANES]) -> f32 {
+    ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
 }
 
 /// acc[l] += w * x[l] over one chunk (`x` at least as long as `acc`). A full register block
@@ -83,25 +138,38 @@ fn axpy(acc: &mut [f32], w: f32, x: &[f32]) {
         return;
     }
     for (a, &v) in acc.iter_mut().zip(x) {
-        *a += w * v;
+        *a = w.mul_add(v, *a);
     }
 }
 
 #[inline(always)]
 fn axpy_block(acc: &mut [f32; W], w: f32, x: &[f32; W]) {
     for l in 0..W {
-        acc[l] += w * x[l];
+        acc[l] = w.mul_add(x[l], acc[l]);
     }
 }
 
-/// acc += sum_k vals[k] * src[idx[k] * stride + c0 ..][..acc.len()], in k order (one multiply
-/// and one add per value, so the AVX path gives the same bits as the plain loop).
+/// acc += sum_k vals[k] * src[idx[k] * stride + c0 ..][..acc.len()], in k order (one fused
+/// multiply-add per value, so the AVX paths give the same bits as the plain loop).
 #[inline(always)]
 fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: usize, c0: usize) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
+    if super::simd::has_avx512() {
         if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
-            // SAFETY: the CPU supports AVX (checked just above).
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
+            return;
+        }
+        if let Ok(block) = <&mut [f32; 32]>::try_from(&mut *acc) {
+            // SAFETY: as above.
+            unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
+            return;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::train::simd::has_avx2_fma() {
+        if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
+            // SAFETY: the CPU supports AVX and FMA (checked just above).
             unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
             return;
         }
@@ -118,10 +186,220 @@ fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: 
     }
 }
 
+/// [`gather_rows`] fused with the weight gradient: for connection q (reading row `idx[q]` of
+/// `src`, x), also adds the products x[l] * hs[l] to its [`LANES`] lane sums at
+/// lanes[LANES q ..] (hs: this unit's own state, read by every connection of the column), in the
+/// order [`LANES`] describes. Same bits on every path.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gather_rows_dw(
+    acc: &mut [f32],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: &[f32],
+    lanes: &mut [f32],
+) {
+    assert!(hs.len() == acc.len() && lanes.len() == LANES * idx.len());
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::has_avx512() {
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 64]>::try_from(&mut *acc),
+            <&[f32; 64]>::try_from(hs),
+        ) {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 32]>::try_from(&mut *acc),
+            <&[f32; 32]>::try_from(hs),
+        ) {
+            // SAFETY: as above.
+            unsafe { gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::train::simd::has_avx2_fma() {
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 64]>::try_from(&mut *acc),
+            <&[f32; 64]>::try_from(hs),
+        ) {
+            // SAFETY: the CPU supports AVX and FMA (checked just above).
+            unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 32]>::try_from(&mut *acc),
+            <&[f32; 32]>::try_from(hs),
+        ) {
+            // SAFETY: as above.
+            unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+    }
+    gather_dw_plain(acc, idx, vals, src, stride, c0, hs, lanes);
+}
+
+/// The portable twin of [`gather_rows_dw`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gather_dw_plain(
+    acc: &mut [f32],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: &[f32],
+    lanes: &mut [f32],
+) {
+    let len = acc.len();
+    for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
+        let r = i as usize * stride + c0;
+        let x = &src[r..r + len];
+        axpy(acc, w, x);
+        let mut t = [0.0f32; 2 * LANES];
+        for (l, (&xv, &hv)) in x.iter().zip(hs).enumerate() {
+            let m = l % (2 * LANES);
+            t[m] = if l < 2 * LANES {
+                xv * hv
+            } else {
+                xv.mul_add(hv, t[m])
+            };
+        }
+        for (j, v) in ln.iter_mut().enumerate() {
+            *v += t[j] + t[j + LANES];
+        }
+    }
+}
+
+/// [`gather_rows_dw`] with 512-bit registers (L = 16 R values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gather_dw_avx512<const L: usize>(
+    acc: &mut [f32; L],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: &[f32; L],
+    lanes: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        __m512, _mm256_add_ps, _mm256_castpd_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+        _mm512_castps512_ps256, _mm512_castps_pd, _mm512_extractf64x4_pd, _mm512_fmadd_ps,
+        _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    };
+    let p = acc.as_mut_ptr();
+    let mut r = [_mm512_setzero_ps(); 4];
+    let mut hv = [_mm512_setzero_ps(); 4];
+    let regs: &mut [__m512] = &mut r[..L / 16];
+    for (q, (v, h)) in regs.iter_mut().zip(hv.iter_mut()).enumerate() {
+        // SAFETY: 16 q + 16 <= L, inside `acc` and `hs`.
+        unsafe {
+            *v = _mm512_loadu_ps(p.add(16 * q));
+            *h = _mm512_loadu_ps(hs.as_ptr().add(16 * q));
+        }
+    }
+    for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
+        let at = i as usize * stride + c0;
+        let x = src[at..at + L].as_ptr();
+        let wv = _mm512_set1_ps(w);
+        let mut t = _mm512_setzero_ps();
+        for (q, v) in regs.iter_mut().enumerate() {
+            // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
+            let xv = unsafe { _mm512_loadu_ps(x.add(16 * q)) };
+            *v = _mm512_fmadd_ps(wv, xv, *v);
+            t = if q == 0 {
+                _mm512_mul_ps(xv, hv[q])
+            } else {
+                _mm512_fmadd_ps(xv, hv[q], t)
+            };
+        }
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(t)));
+        let s8 = _mm256_add_ps(_mm512_castps512_ps256(t), hi);
+        // SAFETY: `ln` holds 8 values.
+        unsafe {
+            let la = _mm256_loadu_ps(ln.as_ptr());
+            _mm256_storeu_ps(ln.as_mut_ptr(), _mm256_add_ps(la, s8));
+        }
+    }
+    for (q, v) in regs.iter().enumerate() {
+        // SAFETY: 16 q + 16 <= L, inside `acc`.
+        unsafe { _mm512_storeu_ps(p.add(16 * q), *v) };
+    }
+}
+
+/// [`gather_rows_dw`] with 256-bit registers (L = 8 R values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gather_dw_avx<const L: usize>(
+    acc: &mut [f32; L],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: &[f32; L],
+    lanes: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
+        _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    let p = acc.as_mut_ptr();
+    let mut r = [_mm256_setzero_ps(); 8];
+    let mut hv = [_mm256_setzero_ps(); 8];
+    let regs: &mut [__m256] = &mut r[..L / 8];
+    for (q, (v, h)) in regs.iter_mut().zip(hv.iter_mut()).enumerate() {
+        // SAFETY: 8 q + 8 <= L, inside `acc` and `hs`.
+        unsafe {
+            *v = _mm256_loadu_ps(p.add(8 * q));
+            *h = _mm256_loadu_ps(hs.as_ptr().add(8 * q));
+        }
+    }
+    for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
+        let at = i as usize * stride + c0;
+        let x = src[at..at + L].as_ptr();
+        let wv = _mm256_set1_ps(w);
+        // t[0]: values l = 0..8 mod 16, t[1]: l = 8..16 mod 16.
+        let mut t = [_mm256_setzero_ps(); 2];
+        for (q, v) in regs.iter_mut().enumerate() {
+            // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
+            let xv = unsafe { _mm256_loadu_ps(x.add(8 * q)) };
+            *v = _mm256_fmadd_ps(wv, xv, *v);
+            t[q % 2] = if q < 2 {
+                _mm256_mul_ps(xv, hv[q])
+            } else {
+                _mm256_fmadd_ps(xv, hv[q], t[q % 2])
+            };
+        }
+        // SAFETY: `ln` holds 8 values.
+        unsafe {
+            let la = _mm256_loadu_ps(ln.as_ptr());
+            _mm256_storeu_ps(
+                ln.as_mut_ptr(),
+                _mm256_add_ps(la, _mm256_add_ps(t[0], t[1])),
+            );
+        }
+    }
+    for (q, v) in regs.iter().enumerate() {
+        // SAFETY: 8 q + 8 <= L, inside `acc`.
+        unsafe { _mm256_storeu_ps(p.add(8 * q), *v) };
+    }
+}
+
 /// [`gather_rows`] for a full block of L = 8 R values, the accumulator in R AVX registers
 /// (all of a unit's run at B = 64, so the connection list is walked once).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
+#[target_feature(enable = "avx,fma")]
 unsafe fn gather_rows_avx<const L: usize>(
     acc: &mut [f32; L],
     idx: &[u32],
@@ -131,7 +409,7 @@ unsafe fn gather_rows_avx<const L: usize>(
     c0: usize,
 ) {
     use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
         _mm256_storeu_ps,
     };
     let p = acc.as_mut_ptr();
@@ -147,10 +425,7 @@ unsafe fn gather_rows_avx<const L: usize>(
         let wv = _mm256_set1_ps(w);
         for (q, v) in regs.iter_mut().enumerate() {
             // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
-            *v = _mm256_add_ps(
-                *v,
-                _mm256_mul_ps(wv, unsafe { _mm256_loadu_ps(x.add(8 * q)) }),
-            );
+            *v = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(x.add(8 * q)) }, *v);
         }
     }
     for (q, v) in regs.iter().enumerate() {
@@ -159,27 +434,41 @@ unsafe fn gather_rows_avx<const L: usize>(
     }
 }
 
-/// Units ahead whose strided runs are prefetched (each unit's run of one step sits on its own
-/// page of the [N, T*B] buffers, out of the hardware prefetcher's reach).
-const AHEAD: usize = 4;
-
-/// Asks for the cache lines of `buf[at..at + len]` (no effect past the end of `buf`).
-#[inline(always)]
-fn prefetch(buf: &[f32], at: usize, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        if at + len <= buf.len() {
-            let mut k = 0;
-            while k < len {
-                // SAFETY: the address lies inside `buf` (checked above); a prefetch reads nothing.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(buf.as_ptr().add(at + k).cast()) };
-                k += 16;
-            }
+/// [`gather_rows_avx`] with 512-bit registers (L = 16 R values in R registers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_rows_avx512<const L: usize>(
+    acc: &mut [f32; L],
+    idx: &[u32],
+    vals: &[f32],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+) {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps,
+    };
+    let p = acc.as_mut_ptr();
+    let mut r = [_mm512_setzero_ps(); 4];
+    let regs: &mut [__m512] = &mut r[..L / 16];
+    for (q, v) in regs.iter_mut().enumerate() {
+        // SAFETY: 16 q + 16 <= L, inside `acc`.
+        *v = unsafe { _mm512_loadu_ps(p.add(16 * q)) };
+    }
+    for (&i, &w) in idx.iter().zip(vals) {
+        let at = i as usize * stride + c0;
+        let x = src[at..at + L].as_ptr();
+        let wv = _mm512_set1_ps(w);
+        for (q, v) in regs.iter_mut().enumerate() {
+            // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
+            *v = _mm512_fmadd_ps(wv, unsafe { _mm512_loadu_ps(x.add(16 * q)) }, *v);
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (buf, at, len);
+    for (q, v) in regs.iter().enumerate() {
+        // SAFETY: 16 q + 16 <= L, inside `acc`.
+        unsafe { _mm512_storeu_ps(p.add(16 * q), *v) };
+    }
 }
 
 /// The mask's compressed rows and weights.
@@ -195,15 +484,13 @@ pub(crate) struct Rows<'a> {
 
 /// Buffers one forward step reads and writes.
 pub(crate) struct Fwd<'a> {
-    /// Input part of the pre-activations (W_in u + b + noise), [N, T*B] unit-major.
+    /// Input part of this step's pre-activations (W_in u + b + noise), [N, B].
     pub a: &'a [f32],
-    /// phi(a), [N, T*B] (written when alpha < 1).
+    /// phi(a) of this step, [N, B] (written when alpha < 1; may be empty otherwise).
     pub f: &'a mut [f32],
-    /// Hidden states, [N, (T+1)*B] (h_t written).
-    pub h: &'a mut [f32],
-    /// h_{t-1} as a contiguous [N, B] block.
+    /// h_{t-1}, [N, B].
     pub prev: &'a [f32],
-    /// h_t as a contiguous [N, B] block (written).
+    /// h_t, [N, B] (written).
     pub next: &'a mut [f32],
 }
 
@@ -221,39 +508,30 @@ fn forward_run(
     io: &mut Fwd<'_>,
 ) {
     let len = acc.len();
-    let ra = i * s.ld + s.off + c0;
-    acc.copy_from_slice(&io.a[ra..ra + len]);
+    let rc = i * s.b + c0;
+    acc.copy_from_slice(&io.a[rc..rc + len]);
     let r = m.ptr[i]..m.ptr[i + 1];
     gather_rows(acc, &m.cols[r.clone()], &m.w[r], io.prev, s.b, c0);
-    let rc = i * s.b + c0;
     let next = &mut io.next[rc..rc + len];
     if alpha == 1.0 {
         act.apply_to(acc, next);
     } else {
-        let f_i = &mut io.f[ra..ra + len];
+        let f_i = &mut io.f[rc..rc + len];
         act.apply_to(acc, f_i);
         let keep = 1.0 - alpha;
         for ((nx, &p), &v) in next.iter_mut().zip(&io.prev[rc..rc + len]).zip(f_i.iter()) {
             *nx = keep * p + alpha * v;
         }
     }
-    let rh = i * s.ld_h + s.off + s.b + c0;
-    io.h[rh..rh + len].copy_from_slice(next);
 }
 
 multiversion! {
-    /// One forward step over the mask, fused with the activation and the leak. Reads the input
-    /// part of the pre-activations and h_{t-1} (contiguous `prev`); writes f (alpha < 1), h_t into
-    /// the hidden states and into the contiguous `next`.
+    /// One forward step over the mask, fused with the activation and the leak, on [N, B] blocks
+    /// (the step-major layout of the masked path): reads this step's input part of the
+    /// pre-activations and h_{t-1}; writes f (alpha < 1) and h_t. Only `s.b` is used from `s`.
     pub(crate) fn sparse_step_forward(act: Activation, alpha: f32, m: Rows<'_>, s: Step, io: &mut Fwd<'_>) {
         let n = m.ptr.len() - 1;
         for i in 0..n {
-            let ahead = i + AHEAD;
-            prefetch(io.a, ahead * s.ld + s.off, s.b);
-            prefetch(io.h, ahead * s.ld_h + s.off + s.b, s.b);
-            if alpha != 1.0 {
-                prefetch(io.f, ahead * s.ld + s.off, s.b);
-            }
             let mut c0 = 0;
             while c0 + W <= s.b {
                 let mut acc = [0.0f32; W];
@@ -282,10 +560,19 @@ pub(crate) struct Bwd<'a> {
     pub prev: Option<&'a [f32]>,
     /// dLoss/da_t as a contiguous [N, B] block (written).
     pub next: &'a mut [f32],
-    /// dLoss/da, [N, T*B] unit-major (this step's block written).
-    pub g: &'a mut [f32],
     /// dLoss/dh carried between steps, [N, B] (read and written when alpha < 1).
     pub dh: &'a mut [f32],
+    /// h_t of unit j at `hs[j * hs_ld + hs_off ..][..B]` (for the weight gradient).
+    pub hs: &'a [f32],
+    /// Row length of `hs`.
+    pub hs_ld: usize,
+    /// Offset of this step's block in `hs`.
+    pub hs_off: usize,
+    /// Weight-gradient lane sums, [`LANES`] per connection in transposed order (accumulated).
+    pub lanes: &'a mut [f32],
+    /// Readout weight-gradient lane sums, [`LANES`] per (unit j, output o) at (j O + o)
+    /// (accumulated).
+    pub out_lanes: &'a mut [f32],
 }
 
 /// dLoss/da = alpha phi'(a) dh, with phi' from y = phi(a).
@@ -335,17 +622,36 @@ fn backward_run(
     io: &mut Bwd<'_>,
 ) {
     let len = acc.len();
-    // dLoss/dh_t from the readout: sum_o W_out[o, j] dy[o].
+    // dLoss/dh_t from the readout: sum_o W_out[o, j] dy[o]; dW_out[o, j] += dy[o] h_t[j].
     let no = t.iota.len();
     acc.fill(0.0);
-    gather_rows(acc, &t.iota, &t.w_out[j * no..(j + 1) * no], io.dy, s.b, c0);
+    let rh = j * io.hs_ld + io.hs_off + c0;
+    gather_rows_dw(
+        acc,
+        &t.iota,
+        &t.w_out[j * no..(j + 1) * no],
+        io.dy,
+        s.b,
+        c0,
+        &io.hs[rh..rh + len],
+        &mut io.out_lanes[LANES * j * no..LANES * (j + 1) * no],
+    );
     let rd = j * s.b + c0;
     if let Some(prev) = io.prev {
         if alpha != 1.0 {
             axpy(acc, 1.0 - alpha, &io.dh[rd..rd + len]);
         }
         let r = t.ptr[j]..t.ptr[j + 1];
-        gather_rows(acc, &t.rows[r.clone()], &t.vals[r], prev, s.b, c0);
+        gather_rows_dw(
+            acc,
+            &t.rows[r.clone()],
+            &t.vals[r.clone()],
+            prev,
+            s.b,
+            c0,
+            &io.hs[rh..rh + len],
+            &mut io.lanes[LANES * r.start..LANES * r.end],
+        );
     }
     if alpha != 1.0 {
         io.dh[rd..rd + len].copy_from_slice(acc);
@@ -358,20 +664,17 @@ fn backward_run(
         Activation::Tanh => finish(out, acc, phi, |d, y| da(Activation::Tanh, alpha, d, y)),
         Activation::Softplus => finish(out, acc, phi, |d, y| da(Activation::Softplus, alpha, d, y)),
     }
-    let rg = j * s.ld + s.off + c0;
-    io.g[rg..rg + len].copy_from_slice(out);
 }
 
 multiversion! {
     /// One backward step over the transposed mask, fused with the readout gradient and the
     /// activation derivative: dh_t = W_out^T dy_t + (1 - alpha) dh_{t+1} + W^T da_{t+1};
-    /// da_t = alpha phi'(f_t) dh_t, written to `g` and the contiguous `next`.
+    /// da_t = alpha phi'(f_t) dh_t, written to the contiguous `next`. Also adds da_{t+1}[i] h_t[j]
+    /// to the weight-gradient lanes of every connection i <- j, and dy_t[o] h_t[j] to the
+    /// readout's.
     pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, io: &mut Bwd<'_>) {
         let n = t.ptr.len() - 1;
         for j in 0..n {
-            let ahead = j + AHEAD;
-            prefetch(io.phi, ahead * io.phi_ld + io.phi_off, s.b);
-            prefetch(io.g, ahead * s.ld + s.off, s.b);
             let mut c0 = 0;
             while c0 + W <= s.b {
                 let mut acc = [0.0f32; W];
@@ -402,13 +705,42 @@ mod tests {
             let init: Vec<f32> = (0..len).map(|i| i as f32 * 0.01).collect();
             let mut fast = init.clone();
             gather_rows(&mut fast, &idx, &vals, &src, 80, 8);
-            let mut plain = init;
+            let mut plain = init.clone();
             for (&i, &w) in idx.iter().zip(&vals) {
                 for (l, p) in plain.iter_mut().enumerate() {
-                    *p += w * src[i as usize * 80 + 8 + l];
+                    *p = w.mul_add(src[i as usize * 80 + 8 + l], *p);
                 }
             }
             assert_eq!(bits(&fast), bits(&plain));
+            // Each SIMD width on its own (the dispatcher above takes the widest).
+            #[cfg(target_arch = "x86_64")]
+            {
+                let run = |wide: bool| {
+                    let mut v = init.clone();
+                    match <&mut [f32; 64]>::try_from(&mut v[..]) {
+                        // SAFETY: called only where the features are present.
+                        Ok(blk) if wide => unsafe {
+                            gather_rows_avx512(blk, &idx, &vals, &src, 80, 8)
+                        },
+                        Ok(blk) => unsafe { gather_rows_avx(blk, &idx, &vals, &src, 80, 8) },
+                        Err(_) => {
+                            let blk = <&mut [f32; 32]>::try_from(&mut v[..]).unwrap();
+                            if wide {
+                                unsafe { gather_rows_avx512(blk, &idx, &vals, &src, 80, 8) }
+                            } else {
+                                unsafe { gather_rows_avx(blk, &idx, &vals, &src, 80, 8) }
+                            }
+                        }
+                    }
+                    v
+                };
+                if crate::train::simd::has_avx2_fma() {
+                    assert_eq!(bits(&run(false)), bits(&plain));
+                }
+                if crate::train::simd::has_avx512() {
+                    assert_eq!(bits(&run(true)), bits(&plain));
+                }
+            }
         }
         // A tail (shorter than a block) takes the plain loop.
         let mut tail = vec![0.0f32; 7];
@@ -419,6 +751,55 @@ mod tests {
             .map(|(&i, &w)| w * src[i as usize * 80 + 33])
             .sum();
         assert!((tail[0] - want).abs() < 1e-6);
+    }
+
+    /// The fused weight-gradient gather gives the same bits on every path, and the lane sums
+    /// add up to the dot products.
+    #[test]
+    fn gather_dw_paths_agree() {
+        let src: Vec<f32> = (0..5 * 80).map(|i| (i as f32 * 0.37).sin()).collect();
+        let idx = [3u32, 0, 4];
+        let vals = [0.5f32, -1.25, 2.0];
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for len in [64usize, 32, 7] {
+            let hs: Vec<f32> = (0..len).map(|i| (i as f32 * 0.3).cos()).collect();
+            let init: Vec<f32> = (0..len).map(|i| i as f32 * 0.01).collect();
+            let lanes0: Vec<f32> = (0..3 * LANES).map(|i| i as f32 * 0.1).collect();
+            let mut acc_p = init.clone();
+            let mut lanes_p = lanes0.clone();
+            gather_dw_plain(&mut acc_p, &idx, &vals, &src, 80, 8, &hs, &mut lanes_p);
+            for (q, &i) in idx.iter().enumerate() {
+                let sum: f32 = lanes_p[q * LANES..(q + 1) * LANES].iter().sum::<f32>()
+                    - lanes0[q * LANES..(q + 1) * LANES].iter().sum::<f32>();
+                let want: f32 = (0..len).map(|l| src[i as usize * 80 + 8 + l] * hs[l]).sum();
+                assert!((sum - want).abs() < 1e-4, "{sum} vs {want}");
+            }
+            let mut acc = init.clone();
+            let mut lanes = lanes0.clone();
+            gather_rows_dw(&mut acc, &idx, &vals, &src, 80, 8, &hs, &mut lanes);
+            assert_eq!(bits(&acc), bits(&acc_p));
+            assert_eq!(bits(&lanes), bits(&lanes_p));
+            #[cfg(target_arch = "x86_64")]
+            if len == 64 {
+                let h: &[f32; 64] = hs[..].try_into().unwrap();
+                if crate::train::simd::has_avx2_fma() {
+                    let mut a: [f32; 64] = init[..].try_into().unwrap();
+                    let mut ln = lanes0.clone();
+                    // SAFETY: AVX and FMA are present.
+                    unsafe { gather_dw_avx(&mut a, &idx, &vals, &src, 80, 8, h, &mut ln) };
+                    assert_eq!(bits(&a), bits(&acc_p));
+                    assert_eq!(bits(&ln), bits(&lanes_p));
+                }
+                if crate::train::simd::has_avx512() {
+                    let mut a: [f32; 64] = init[..].try_into().unwrap();
+                    let mut ln = lanes0.clone();
+                    // SAFETY: AVX-512F is present.
+                    unsafe { gather_dw_avx512(&mut a, &idx, &vals, &src, 80, 8, h, &mut ln) };
+                    assert_eq!(bits(&a), bits(&acc_p));
+                    assert_eq!(bits(&ln), bits(&lanes_p));
+                }
+            }
+        }
     }
 
     #[test]
@@ -435,5 +816,6 @@ mod tests {
         assert_eq!(t.ptr, vec![0, 2, 4, 6]);
         assert_eq!(t.rows, vec![0, 2, 1, 2, 0, 2]);
         assert_eq!(t.vals, vec![1.0, 4.0, 3.0, 5.0, 2.0, 6.0]);
+        assert_eq!(t.orig, vec![0, 3, 2, 4, 1, 5]);
     }
 }

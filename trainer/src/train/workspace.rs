@@ -1,25 +1,32 @@
 //! Preallocated buffers for one (T, B) window and the hand-written forward and backward passes.
 //!
-//! Layout is unit-major: the pre-activations `a`, phi outputs `f` (kept only when alpha < 1; else
-//! h_t = phi(a_t) holds them) and gradients `g` are [N, T*B]
-//! (row i holds unit i at every step and trial, column t*B + b), hidden states `h` are
-//! [N, (T+1)*B] with block 0 = h_0 = 0. So one step of one unit is a contiguous run of B values
-//! (vectorised element-wise and sparse updates), and the all-steps products are plain GEMMs:
-//! - input projection  A = W_in X^T + b_h            ([N,I] x [I,TB], one GEMM)
-//! - per step          A_t += W H_{t-1}              (one [N,N] x [N,B] GEMM, or sparse)
-//! - readout           Y = H^T W_out^T + b_o         ([TB,N] x [N,O], one GEMM)
-//! - backward per step carry = (1-alpha) dh + W^T dA_t
-//! - weight gradients  dW = dA H_prev^T, dW_in = dA X, dW_out = dY^T H^T (one GEMM each; sparse
-//!   masks take one dot product of length T*B per allowed connection instead).
+//! One step of one unit is a contiguous run of B values (vectorised element-wise and sparse
+//! updates). Dense and frozen-autapse networks keep phi outputs `f` (only when alpha < 1; else
+//! h_t = phi(a_t) holds them) and gradients `g` unit-major, [N, T*B] (row i holds unit i at every
+//! step and trial, column t*B + b), and hidden states `h` as [N, (T+1)*B] with block 0 = h_0 = 0,
+//! so that dW is one GEMM over all steps. Masks keep `h` and `f` step-major, [T+1, N, B] and
+//! [T, N, B]: every step reads and writes contiguous [N, B] blocks, and need no `g` at all.
 //!
-//! Masks (`sparse.rs`) fuse the per-step product with the element-wise updates, and compute the
-//! readout's dLoss/dh inside the backward step instead of as one [N, TB] GEMM.
+//! Everything else is done step by step, while the step's blocks are in cache (the skinny
+//! products in `skinny.rs`):
+//! - forward: A_t = W_in x_t + b_h + noise_t ([N,I] x [I,B], into the [N, B] block `a`); then
+//!   A_t += W h_{t-1} and h_t = phi(A_t) (one [N,N] x [N,B] GEMM, or `sparse.rs`); then the
+//!   readout Y_t^T = W_out h_t + b_o ([O,N] x [N,B], into Y^T [O, T*B]);
+//! - loss: on Y^T in place (dY^T);
+//! - backward: dA_t from dh = W_out^T dy_t + (1-alpha) dh_{t+1} + W^T dA_{t+1}; then
+//!   dW_in += dA_t x_t ([N,B] x [B,I]) and db_h += the row sums of dA_t;
+//! - dense dW = dA H_prev^T and dW_out = dY^T H^T: one product each over all steps; masks sum dW
+//!   and dW_out inside the backward steps instead (`sparse.rs`).
+//!
+//! The noise of step t is drawn where it is added, with the values `add_noise` puts at positions
+//! (i, t*B + b) of an [N, T*B] buffer.
 
 use super::gemm::{matmul, View};
-use super::kernels::{row_sums, sparse_weight_grad, step_backward, step_forward, Phi, Step};
-use super::loss::cross_entropy_in_place;
-use super::noise::add_noise;
-use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed};
+use super::kernels::{add_run_sums, row_sums, step_backward, step_forward, Phi, Step};
+use super::loss::cross_entropy_columns;
+use super::noise::add_noise_runs;
+use super::skinny::{nn, transpose, Init, Mat};
+use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed, LANES};
 use crate::model::{Csr, Network, Structure};
 
 /// How the per-step recurrent product is computed.
@@ -49,7 +56,15 @@ pub struct Workspace {
     a: Vec<f32>,
     f: Vec<f32>,
     h: Vec<f32>,
+    /// dLoss/dlogits, [T*B, O] (dense backward).
     y: Vec<f32>,
+    /// The inputs transposed, [I, T*B] with row length `ld_x`.
+    xt: Vec<f32>,
+    ld_x: usize,
+    /// The logits, then dLoss/dlogits, transposed: [O, T*B].
+    yt: Vec<f32>,
+    /// dW_out transposed, [N, O].
+    gw_out_t: Vec<f32>,
     g: Vec<f32>,
     carry: Vec<f32>,
     w_dense: Vec<f32>,
@@ -60,6 +75,13 @@ pub struct Workspace {
     step_next: Vec<f32>,
     /// One step's dLoss/dlogits transposed, [O, B] (masked backward).
     dy_t: Vec<f32>,
+    /// Whether the last forward pass kept h and f step-major ([T+1, N, B], masks) rather than
+    /// unit-major.
+    step_major: bool,
+    /// Weight-gradient lane sums of the masked backward (16 per connection, and per readout
+    /// weight).
+    dw_lanes: Vec<f32>,
+    out_lanes: Vec<f32>,
 }
 
 impl Workspace {
@@ -73,13 +95,16 @@ impl Workspace {
         let cfg = net.config();
         let (n, n_in, n_out) = (cfg.n_hidden(), cfg.n_inputs, cfg.n_outputs);
         let tb = seq_len * batch;
+        // Rows of X^T an odd number of cache lines apart, so that a block of their columns
+        // spreads over every L1 set.
+        let ld_x = (tb.div_ceil(16) | 1) * 16;
         Ok(Workspace {
             t: seq_len,
             b: batch,
             n,
             n_in,
             n_out,
-            a: vec![0.0; n * tb],
+            a: vec![0.0; n * batch],
             // phi(a) is kept apart from h only with a leak (alpha < 1).
             f: if cfg.alpha == 1.0 {
                 Vec::new()
@@ -88,6 +113,10 @@ impl Workspace {
             },
             h: vec![0.0; n * (tb + batch)],
             y: vec![0.0; tb * n_out],
+            xt: vec![0.0; ld_x * n_in],
+            ld_x,
+            yt: vec![0.0; tb * n_out],
+            gw_out_t: vec![0.0; n * n_out],
             g: vec![0.0; n * tb],
             carry: vec![0.0; n * batch],
             w_dense: Vec::new(),
@@ -96,6 +125,9 @@ impl Workspace {
             step_prev: vec![0.0; n * batch],
             step_next: vec![0.0; n * batch],
             dy_t: vec![0.0; n_out * batch],
+            step_major: false,
+            dw_lanes: Vec::new(),
+            out_lanes: Vec::new(),
         })
     }
 
@@ -141,8 +173,8 @@ impl Workspace {
         }
     }
 
-    /// Forward pass over the window: fills a (pre-activations, noise included), f, h and the
-    /// logits y. `noise` = (seed, sigma) adds sigma * N(0,1) to every pre-activation.
+    /// Forward pass over the window: fills f, h and the transposed logits yt (the pre-activations
+    /// a only one step at a time). `noise` = (seed, sigma) adds sigma * N(0,1) to every pre-activation.
     pub(crate) fn forward(
         &mut self,
         net: &Network,
@@ -157,37 +189,26 @@ impl Workspace {
             a,
             f,
             h,
-            y,
+            yt,
+            xt,
+            ld_x,
             w_dense,
-            step_prev,
-            step_next,
+            step_major,
             ..
         } = self;
-        // A = W_in X^T + b_h (+ noise).
-        matmul(
-            a,
-            View::rm(0, n, tb, tb),
-            net.w_in(),
-            View::rm(0, n, ni, ni),
-            inputs,
-            View::cm(0, ni, tb, ni),
-            false,
-        );
-        for (row, &bh) in a.chunks_exact_mut(tb).zip(net.b_h()) {
-            for v in row {
-                *v += bh;
-            }
-        }
-        if let Some((seed, sigma)) = noise {
-            if sigma > 0.0 {
-                add_noise(seed, sigma, a);
-            }
-        }
-        for row in h.chunks_exact_mut(ld_h) {
-            row[..b].fill(0.0);
-        }
+        let ld_x = *ld_x;
+        transpose(inputs, tb, ni, ld_x, xt);
         let rec = Self::rec(net, kernel, w_dense);
-        step_prev.fill(0.0);
+        // Masks keep h (and f) step-major, [T+1, N, B]; the rest unit-major, [N, (T+1) B].
+        *step_major = matches!(rec, Rec::Sparse(..));
+        if *step_major {
+            h[..n * b].fill(0.0);
+        } else {
+            for row in h.chunks_exact_mut(ld_h) {
+                row[..b].fill(0.0);
+            }
+        }
+        let noise = noise.filter(|&(_, sigma)| sigma > 0.0);
         for s in 0..t {
             let st = Step {
                 b,
@@ -195,69 +216,91 @@ impl Workspace {
                 ld_h,
                 off: s * b,
             };
-            match rec {
-                Rec::Dense(w) => matmul(
-                    a,
-                    View::rm(st.off, n, b, tb),
-                    w,
-                    View::rm(0, n, n, n),
-                    h,
-                    View::rm(st.off, n, b, ld_h),
-                    true,
-                ),
+            // A_t = W_in x_t + b_h (+ noise), [N, B], used right away.
+            nn(
+                a,
+                Mat::new(0, n, b, b),
+                net.w_in(),
+                Mat::new(0, n, ni, ni),
+                xt,
+                Mat::new(st.off, ni, b, ld_x),
+                Init::Bias(net.b_h()),
+            );
+            if let Some((seed, sigma)) = noise {
+                // The draws of positions (i, t*B + b) of an [N, T*B] noise buffer.
+                add_noise_runs(seed, sigma, n * tb, st.off, tb, b, a);
+            }
+            // h_t, and where it sits as an [N, B] block (for the readout).
+            let (h_t, h_view) = match rec {
+                Rec::Dense(w) => {
+                    matmul(
+                        a,
+                        View::rm(0, n, b, b),
+                        w,
+                        View::rm(0, n, n, n),
+                        h,
+                        View::rm(st.off, n, b, ld_h),
+                        true,
+                    );
+                    step_forward(cfg.activation, cfg.alpha, n, st, a, f, h);
+                    (&h[..], Mat::new(st.off + b, n, b, ld_h))
+                }
                 Rec::Sparse(m, w) => {
-                    // Fused with the activation; the pre-activations are not stored.
+                    // Fused with the activation; the pre-activations are not stored. Step-major
+                    // h and f: h_{t-1} and h_t are contiguous [N, B] blocks.
                     let rows = Rows {
                         ptr: m.row_ptr(),
                         cols: m.cols(),
                         w,
                     };
+                    let nb = n * b;
+                    let (done, rest) = h.split_at_mut(st.off * n + nb);
+                    let f_t = if f.is_empty() {
+                        &mut f[..]
+                    } else {
+                        &mut f[st.off * n..st.off * n + nb]
+                    };
                     let mut io = Fwd {
                         a,
-                        f,
-                        h,
-                        prev: step_prev,
-                        next: step_next,
+                        f: f_t,
+                        prev: &done[st.off * n..],
+                        next: &mut rest[..nb],
                     };
                     sparse_step_forward(cfg.activation, cfg.alpha, rows, st, &mut io);
-                    std::mem::swap(step_prev, step_next);
-                    continue;
+                    (&h[..], Mat::new(st.off * n + nb, n, b, b))
                 }
                 Rec::Identity => {
-                    for i in 0..n {
-                        let (ra, rh) = (i * tb + st.off, i * ld_h + st.off);
-                        for (x, &v) in a[ra..ra + b].iter_mut().zip(&h[rh..rh + b]) {
+                    for (i, run) in a.chunks_exact_mut(b).enumerate() {
+                        let rh = i * ld_h + st.off;
+                        for (x, &v) in run.iter_mut().zip(&h[rh..rh + b]) {
                             *x += v;
                         }
                     }
+                    step_forward(cfg.activation, cfg.alpha, n, st, a, f, h);
+                    (&h[..], Mat::new(st.off + b, n, b, ld_h))
                 }
-            }
-            step_forward(cfg.activation, cfg.alpha, n, st, a, f, h);
-        }
-        // Y = H^T W_out^T + b_o, rows r = t*B + b.
-        matmul(
-            y,
-            View::rm(0, tb, no, no),
-            h,
-            View::cm(b, tb, n, ld_h),
-            net.w_out(),
-            View::cm(0, n, no, n),
-            false,
-        );
-        for row in y.chunks_exact_mut(no) {
-            for (v, &bo) in row.iter_mut().zip(net.b_o()) {
-                *v += bo;
-            }
+            };
+            // Y_t^T = W_out h_t + b_o, columns t*B.. of Y^T [O, TB], while h_t is in cache.
+            nn(
+                yt,
+                Mat::new(st.off, no, b, tb),
+                net.w_out(),
+                Mat::new(0, no, n, n),
+                h_t,
+                h_view,
+                Init::Bias(net.b_o()),
+            );
         }
     }
 
     /// Mean cross-entropy over all T*B steps; turns the logits into dLoss/dlogits.
     pub(crate) fn loss(&mut self, targets: &[u8]) -> f64 {
-        cross_entropy_in_place(&mut self.y, self.n_out, targets)
+        cross_entropy_columns(&mut self.yt, self.n_out, targets)
     }
 
-    /// Backward pass after [`Workspace::forward`] and [`Workspace::loss`]: writes the gradient of
-    /// the mean cross-entropy into `grads` (the network's parameter layout; every entry written).
+    /// Backward pass after [`Workspace::forward`] on the same `inputs` and [`Workspace::loss`]:
+    /// writes the gradient of the mean cross-entropy into `grads` (the network's parameter
+    /// layout; every entry written).
     pub(crate) fn backward(
         &mut self,
         net: &Network,
@@ -273,6 +316,8 @@ impl Workspace {
             f,
             h,
             y,
+            yt,
+            gw_out_t,
             g,
             carry,
             w_dense,
@@ -281,29 +326,26 @@ impl Workspace {
             step_prev,
             step_next,
             dy_t,
+            dw_lanes,
+            out_lanes,
             ..
         } = self;
-        // dW_out = dY^T H^T; db_o = column sums of dY.
-        matmul(
-            &mut grads[layout.w_out.clone()],
-            View::rm(0, no, n, n),
-            y,
-            View::cm(0, no, tb, no),
-            h,
-            View::cm(b, tb, n, ld_h),
-            false,
-        );
-        let gbo = &mut grads[layout.b_o.clone()];
-        gbo.fill(0.0);
-        for row in y.chunks_exact(no) {
-            for (s, &v) in gbo.iter_mut().zip(row) {
-                *s += v;
-            }
-        }
+        // yt holds dY^T, [O, TB]; db_o = row sums of dY^T.
+        row_sums(yt, tb, &mut grads[layout.b_o.clone()]);
+        // dW_in = dA X and db_h = row sums of dA, summed step by step while dA_t is in cache.
+        let (gw_in, gb_h) = (layout.w_in.clone(), layout.b_h.clone());
+        grads[gw_in.clone()].fill(0.0);
+        grads[gb_h.clone()].fill(0.0);
+        let x_t = |s: usize| Mat::new(s * b * ni, b, ni, ni);
+        let gw_in_m = Mat::new(gw_in.start, n, ni, ni);
         // Backward through time; g becomes dLoss/da.
         let rec = Self::rec(net, kernel, w_dense);
         if let Rec::Sparse(m, w) = rec {
             transposed.rebuild(m, w, net.w_out());
+            dw_lanes.clear();
+            dw_lanes.resize(LANES * transposed.nnz(), 0.0);
+            out_lanes.clear();
+            out_lanes.resize(LANES * n * no, 0.0);
             for s in (0..t).rev() {
                 let st = Step {
                     b,
@@ -311,38 +353,65 @@ impl Workspace {
                     ld_h,
                     off: s * b,
                 };
-                for (r, row) in y[s * b * no..(s + 1) * b * no].chunks_exact(no).enumerate() {
-                    for (o, &v) in row.iter().enumerate() {
-                        dy_t[o * b + r] = v;
-                    }
+                for (o, dst) in dy_t.chunks_exact_mut(b).enumerate() {
+                    dst.copy_from_slice(&yt[o * tb + s * b..o * tb + (s + 1) * b]);
                 }
-                let (phi, phi_ld, phi_off) = if cfg.alpha == 1.0 {
-                    (&h[..], ld_h, st.off + b)
+                // Step-major h and f (see forward).
+                let nb = n * b;
+                let (phi, phi_off) = if cfg.alpha == 1.0 {
+                    (&h[..], st.off * n + nb)
                 } else {
-                    (&f[..], tb, st.off)
+                    (&f[..], st.off * n)
                 };
                 let mut io = Bwd {
                     phi,
-                    phi_ld,
+                    phi_ld: b,
                     phi_off,
                     dy: dy_t,
                     prev: (s + 1 < t).then_some(&step_prev[..]),
                     next: step_next,
-                    g,
                     dh: carry,
+                    hs: h,
+                    hs_ld: b,
+                    hs_off: st.off * n + nb,
+                    lanes: dw_lanes,
+                    out_lanes,
                 };
                 sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, &mut io);
+                nn(
+                    grads,
+                    gw_in_m,
+                    step_next,
+                    Mat::new(0, n, b, b),
+                    inputs,
+                    x_t(s),
+                    Init::Add,
+                );
+                add_run_sums(step_next, 0, b, b, &mut grads[gb_h.clone()]);
                 std::mem::swap(step_prev, step_next);
             }
+            transposed.reduce_out_grad(out_lanes, &mut grads[layout.w_out.clone()]);
         } else {
+            // dW_out^T = H dY (then transposed).
+            transpose(yt, no, tb, no, y);
+            nn(
+                gw_out_t,
+                Mat::new(0, n, no, no),
+                h,
+                Mat::new(b, n, tb, ld_h),
+                y,
+                Mat::new(0, tb, no, no),
+                Init::Zero,
+            );
+            transpose(gw_out_t, n, no, n, &mut grads[layout.w_out.clone()]);
             // G = W_out^T dY^T: dLoss/dh from the readout, [N, TB].
             matmul(
                 g,
                 View::rm(0, n, tb, tb),
                 net.w_out(),
                 View::cm(0, n, no, n),
-                y,
-                View::cm(0, no, tb, no),
+                yt,
+                View::rm(0, no, tb, tb),
                 false,
             );
             carry.fill(0.0);
@@ -367,6 +436,16 @@ impl Workspace {
                     }
                 };
                 step_backward(cfg.activation, cfg.alpha, n, st, phi, g, carry);
+                nn(
+                    grads,
+                    gw_in_m,
+                    g,
+                    Mat::new(st.off, n, b, tb),
+                    inputs,
+                    x_t(s),
+                    Init::Add,
+                );
+                add_run_sums(g, st.off, tb, b, &mut grads[gb_h.clone()]);
                 if s == 0 {
                     break;
                 }
@@ -405,8 +484,9 @@ impl Workspace {
                 View::cm(0, tb, n, ld_h),
                 false,
             ),
-            (Structure::Sparse(m), RecurrentKernel::Auto) => {
-                sparse_weight_grad(m.row_ptr(), m.cols(), tb, ld_h, g, h, gw)
+            // Summed by the backward steps.
+            (Structure::Sparse(_), RecurrentKernel::Auto) => {
+                transposed.reduce_weight_grad(dw_lanes, gw)
             }
             (Structure::Sparse(m), RecurrentKernel::DenseMasked) => {
                 gw_dense.resize(n * n, 0.0);
@@ -423,28 +503,28 @@ impl Workspace {
             }
             (Structure::FrozenIdentity, _) => {}
         }
-        // dW_in = dA X; db_h = row sums of dA.
-        matmul(
-            &mut grads[layout.w_in.clone()],
-            View::rm(0, n, ni, ni),
-            g,
-            View::rm(0, n, tb, tb),
-            inputs,
-            View::rm(0, tb, ni, ni),
-            false,
-        );
-        row_sums(g, tb, &mut grads[layout.b_h.clone()]);
     }
 
-    /// Logits of the last forward pass, [T*B, O] time-major (valid before [`Workspace::loss`]).
-    pub(crate) fn logits(&self) -> &[f32] {
-        &self.y
+    /// Writes the logits of the last forward pass as [T*B, O] time-major (valid before
+    /// [`Workspace::loss`]).
+    pub(crate) fn logits_into(&self, out: &mut [f32]) {
+        transpose(&self.yt, self.n_out, self.t * self.b, self.n_out, out);
     }
 
     /// Writes the hidden states of the last forward pass as [T, B, N] time-major.
     pub(crate) fn hidden_time_major(&self, out: &mut [f32]) {
         let (t, b, n) = (self.t, self.b, self.n);
         let ld_h = (t + 1) * b;
+        if self.step_major {
+            for (s, block) in self.h[n * b..].chunks_exact(n * b).enumerate() {
+                for (i, run) in block.chunks_exact(b).enumerate() {
+                    for (bb, &v) in run.iter().enumerate() {
+                        out[(s * b + bb) * n + i] = v;
+                    }
+                }
+            }
+            return;
+        }
         for i in 0..n {
             let row = &self.h[i * ld_h + b..(i + 1) * ld_h];
             for (r, &v) in row.iter().enumerate() {
