@@ -205,4 +205,13 @@ fn device_names_parse_and_explain_themselves() {
             "{e}"
         );
     }
+    #[cfg(feature = "cuda")]
+    if let Err(e) = DeviceSpec::Cuda(0).open() {
+        // No GPU here (or only the link stub): the error says so and what to check.
+        let e = e.to_string();
+        assert!(
+            e.contains("no usable CUDA GPU number 0") && e.contains("nvidia-smi"),
+            "{e}"
+        );
+    }
 }
