@@ -90,6 +90,30 @@ fn time_ms(
     Ok(median(times))
 }
 
+/// The first training batch ([T, B, I] inputs, [T, B] targets) of `b` streams seeded `seed` over
+/// the whole of `collection`, with the default generator; also returns I. What the benchmarks
+/// time their steps on.
+pub(crate) fn first_batch(
+    collection: Collection,
+    seed: u64,
+    t: usize,
+    b: usize,
+) -> anyhow::Result<(Vec<f32>, Vec<u8>, usize)> {
+    let list = TaskList::Collection(collection);
+    let n_in = tasks::n_inputs(list.len());
+    let mut streams: Vec<Stream> = (0..b as u64).map(|i| Stream::new(seed, i)).collect();
+    let mut inputs = vec![0.0f32; t * b * n_in];
+    let mut targets = vec![0u8; t * b];
+    tasks::fill_batch(
+        &mut streams,
+        &list,
+        &Config::default(),
+        &mut inputs,
+        &mut targets,
+    )?;
+    Ok((inputs, targets, n_in))
+}
+
 /// Runs the benchmark, printing a table to `out`, and returns the rows. Sets
 /// `RAYON_NUM_THREADS=1` unless it is set (without it candle re-reads /proc/cpuinfo in every
 /// matmul, see shared/notes/cpu-training.md). With one thread every side runs on the calling
@@ -108,18 +132,7 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
     // The hand-written steps run on this thread; candle may use more, then wall time is fair.
     let cpu = threads == 1 && thread_cpu_ns().is_some();
     let (t, b) = (100usize, 64usize);
-    let list = TaskList::Collection(Collection::Cog20);
-    let n_in = tasks::n_inputs(list.len());
-    let mut streams: Vec<Stream> = (0..b as u64).map(|i| Stream::new(1, i)).collect();
-    let mut inputs = vec![0.0f32; t * b * n_in];
-    let mut targets = vec![0u8; t * b];
-    tasks::fill_batch(
-        &mut streams,
-        &list,
-        &Config::default(),
-        &mut inputs,
-        &mut targets,
-    )?;
+    let (inputs, targets, n_in) = first_batch(Collection::Cog20, 1, t, b)?;
     // (name, sheet, family, repetitions, candle repetitions, large).
     let local = |d: f64| Family::Local { d, torus: false };
     let cases: Vec<(&str, Sheet, Family, usize, usize, bool)> = vec![

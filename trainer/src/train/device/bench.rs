@@ -11,8 +11,9 @@
 
 use super::{DeviceSpec, DeviceTrainer, NoiseSource};
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
+use crate::train::bench::first_batch;
 use crate::train::Trainer;
-use gyrus_runtime::tasks::{self, Collection, Config, Rng, Stream, TaskList};
+use gyrus_runtime::tasks::{self, Collection, Rng};
 use std::io::Write;
 use std::time::Instant;
 
@@ -102,18 +103,7 @@ fn rel_err(a: &[f32], b: &[f32]) -> f64 {
 /// 1e-3 (relative).
 pub fn check_device(dev: &candle_core::Device) -> anyhow::Result<DeviceCheck> {
     let (t, b) = (50usize, 16usize);
-    let list = TaskList::Collection(Collection::ModCog);
-    let n_in = tasks::n_inputs(list.len());
-    let mut streams: Vec<Stream> = (0..b as u64).map(|i| Stream::new(3, i)).collect();
-    let mut inputs = vec![0.0f32; t * b * n_in];
-    let mut targets = vec![0u8; t * b];
-    tasks::fill_batch(
-        &mut streams,
-        &list,
-        &Config::default(),
-        &mut inputs,
-        &mut targets,
-    )?;
+    let (inputs, targets, n_in) = first_batch(Collection::ModCog, 3, t, b)?;
     let mut out = DeviceCheck::default();
     for family in families() {
         for act in [Activation::Tanh, Activation::Relu, Activation::Softplus] {
@@ -176,18 +166,7 @@ pub fn bench_device(
         check.cases, check.loss, check.grad
     )?;
     let (t, b) = (opts.seq_len, 64usize);
-    let list = TaskList::Collection(Collection::ModCog);
-    let n_in = tasks::n_inputs(list.len());
-    let mut streams: Vec<Stream> = (0..b as u64).map(|i| Stream::new(1, i)).collect();
-    let mut inputs = vec![0.0f32; t * b * n_in];
-    let mut targets = vec![0u8; t * b];
-    tasks::fill_batch(
-        &mut streams,
-        &list,
-        &Config::default(),
-        &mut inputs,
-        &mut targets,
-    )?;
+    let (inputs, targets, n_in) = first_batch(Collection::ModCog, 1, t, b)?;
     let local = |d: f64| Family::Local { d, torus: false };
     let cases = [
         ("local d=2 N=625", Sheet::new(25, 25), local(2.0)),
