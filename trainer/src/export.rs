@@ -308,6 +308,37 @@ pub fn build_model(pruned: &Pruned, tasks: &Tasks, seed: u64, int8: bool) -> Res
     Ok(m)
 }
 
+/// The scratch the runtime's evaluation loop borrows, allocated for one model and generator.
+struct OwnedEvalBuffers {
+    tasks: Vec<Task>,
+    state: Vec<f32>,
+    input: Vec<f32>,
+    output: Vec<f32>,
+    decisions: Vec<u8>,
+}
+
+impl OwnedEvalBuffers {
+    fn new(model: &ModelView<'_>, generator: &tasks::Config) -> Self {
+        OwnedEvalBuffers {
+            tasks: vec![Task::base(tasks::Base::Go); model.n_tasks()],
+            state: vec![0.0; State::buffer_len(model.n_hidden())],
+            input: vec![0.0; model.n_inputs()],
+            output: vec![0.0; model.n_outputs()],
+            decisions: vec![0u8; rt_eval::max_trial_len(model, generator)],
+        }
+    }
+
+    fn borrow(&mut self) -> EvalBuffers<'_> {
+        EvalBuffers {
+            tasks: &mut self.tasks,
+            state: &mut self.state,
+            input: &mut self.input,
+            output: &mut self.output,
+            decisions: &mut self.decisions,
+        }
+    }
+}
+
 /// Trials per task of the int8 activation calibration ([`calibrate_activation`]).
 pub const CALIBRATION_TRIALS: u32 = 16;
 /// Seed of the calibration trials (not the evaluation seeds, so that the reported int8 scores
@@ -322,21 +353,9 @@ pub const CALIBRATION_HEADROOM: f32 = 1.5;
 pub fn calibrate_activation(model: &ModelRepr) -> Result<f32> {
     let blob = model.to_bytes()?;
     let view = ModelView::from_bytes(&blob)?;
-    let generator = tasks::Config::default();
     let cfg = EvalConfig::new(CALIBRATION_SEED, CALIBRATION_TRIALS);
-    let mut task_buf = vec![Task::base(tasks::Base::Go); view.n_tasks()];
-    let mut state = vec![0.0; State::buffer_len(view.n_hidden())];
-    let mut input = vec![0.0; view.n_inputs()];
-    let mut output = vec![0.0; view.n_outputs()];
-    let mut decisions = vec![0u8; rt_eval::max_trial_len(&view, &generator)];
-    let mut bufs = EvalBuffers {
-        tasks: &mut task_buf,
-        state: &mut state,
-        input: &mut input,
-        output: &mut output,
-        decisions: &mut decisions,
-    };
-    rt_eval::max_activation(&view, &cfg, &mut bufs)
+    let mut owned = OwnedEvalBuffers::new(&view, &cfg.generator);
+    rt_eval::max_activation(&view, &cfg, &mut owned.borrow())
         .map_err(|e| anyhow::anyhow!("int8 calibration failed: {e}"))
 }
 
@@ -353,20 +372,9 @@ pub fn runtime_evaluate(
     let mut cfg = EvalConfig::new(seed, trials);
     cfg.generator = generator;
     cfg.int8 = int8;
-    let mut task_buf = vec![Task::base(tasks::Base::Go); n_tasks];
-    let mut state = vec![0.0; State::buffer_len(model.n_hidden())];
-    let mut input = vec![0.0; model.n_inputs()];
-    let mut output = vec![0.0; model.n_outputs()];
-    let mut decisions = vec![0u8; rt_eval::max_trial_len(model, &generator)];
-    let mut bufs = EvalBuffers {
-        tasks: &mut task_buf,
-        state: &mut state,
-        input: &mut input,
-        output: &mut output,
-        decisions: &mut decisions,
-    };
+    let mut owned = OwnedEvalBuffers::new(model, &generator);
     let mut scores = vec![Score::default(); n_tasks];
-    rt_eval::evaluate(model, &cfg, &mut bufs, &mut scores)
+    rt_eval::evaluate(model, &cfg, &mut owned.borrow(), &mut scores)
         .map_err(|e| anyhow::anyhow!("runtime evaluation failed: {e}"))?;
     Ok(scores)
 }
