@@ -22,6 +22,27 @@ pub struct StepStats {
     pub updated: bool,
 }
 
+impl StepStats {
+    /// The end of a step, the same on every device: with a finite loss and penalty,
+    /// `norm_or_update(true)` clips and updates and returns the norm before clipping (no update
+    /// when that norm is not finite); otherwise `norm_or_update(false)` only measures the norm and
+    /// nothing is updated.
+    pub(crate) fn finish(
+        loss: f32,
+        penalty: f32,
+        norm_or_update: impl FnOnce(bool) -> anyhow::Result<f32>,
+    ) -> anyhow::Result<Self> {
+        let update = loss.is_finite() && penalty.is_finite();
+        let grad_norm = norm_or_update(update)?;
+        Ok(StepStats {
+            loss,
+            penalty,
+            grad_norm,
+            updated: update && grad_norm.is_finite(),
+        })
+    }
+}
+
 /// A network with its Adam state, gradient buffer and workspace for windows of T x B.
 #[derive(Clone, Debug)]
 pub struct Trainer {
@@ -184,21 +205,12 @@ impl Trainer {
         noise_rng: &mut Rng,
     ) -> anyhow::Result<StepStats> {
         let (loss, penalty) = self.compute_gradients(inputs, targets, noise_rng)?;
-        if !loss.is_finite() || !penalty.is_finite() {
-            let grad_norm = clip_grad_norm(&mut self.grads, f32::INFINITY);
-            return Ok(StepStats {
-                loss,
-                penalty,
-                grad_norm,
-                updated: false,
-            });
-        }
-        let grad_norm = self.apply_update();
-        Ok(StepStats {
-            loss,
-            penalty,
-            grad_norm,
-            updated: grad_norm.is_finite(),
+        StepStats::finish(loss, penalty, |update| {
+            Ok(if update {
+                self.apply_update()
+            } else {
+                clip_grad_norm(&mut self.grads, f32::INFINITY)
+            })
         })
     }
 }

@@ -462,21 +462,12 @@ impl DeviceTrainer {
         noise_rng: &mut Rng,
     ) -> anyhow::Result<StepStats> {
         let (loss, penalty) = self.compute_gradients(inputs, targets, noise_rng)?;
-        if !loss.is_finite() || !penalty.is_finite() {
-            let grad_norm = self.grad_norm().map_err(err)?;
-            return Ok(StepStats {
-                loss,
-                penalty,
-                grad_norm,
-                updated: false,
-            });
-        }
-        let grad_norm = self.apply_update()?;
-        Ok(StepStats {
-            loss,
-            penalty,
-            grad_norm,
-            updated: grad_norm.is_finite(),
+        StepStats::finish(loss, penalty, |update| {
+            if update {
+                self.apply_update()
+            } else {
+                self.grad_norm().map_err(err)
+            }
         })
     }
 }
