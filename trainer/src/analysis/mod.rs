@@ -282,15 +282,7 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun> {
                 dir.join(CONFIG_FILE).display()
             );
         }
-        let specs: Vec<(String, Vec<usize>)> = network
-            .tensors()
-            .into_iter()
-            .map(|(n, s, _)| (n, s))
-            .collect();
-        for (name, shape) in &specs {
-            let data = ck.tensor(name, shape)?.to_vec();
-            network.load_tensor(name, &data)?;
-        }
+        ck.load_network(&mut network)?;
         step = ck.meta("step")?.parse().context("checkpoint step")?;
     }
     Ok(LoadedRun {

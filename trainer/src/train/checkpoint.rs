@@ -3,6 +3,7 @@
 //! atomically: a temporary file in the same folder, flushed to disk, then renamed over the old one,
 //! so a run killed at any moment leaves either the previous or the new checkpoint, never half of one.
 
+use crate::model::Network;
 use anyhow::{bail, Context};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::{BTreeMap, HashMap};
@@ -32,6 +33,18 @@ impl Loaded {
             bail!("checkpoint tensor `{name}` has shape {s:?}, expected {shape:?}");
         }
         Ok(v)
+    }
+
+    /// Overwrites every tensor of `net` ([`Network::tensors`]) with the checkpoint's, checking
+    /// names, shapes and values.
+    pub fn load_network(&self, net: &mut Network) -> anyhow::Result<()> {
+        let specs: Vec<(String, Vec<usize>)> =
+            net.tensors().into_iter().map(|(n, s, _)| (n, s)).collect();
+        for (name, shape) in &specs {
+            let data = self.tensor(name, shape)?.to_vec();
+            net.load_tensor(name, &data)?;
+        }
+        Ok(())
     }
 
     /// A metadata entry.

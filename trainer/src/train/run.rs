@@ -336,17 +336,7 @@ impl Run {
                 self.dir.join(CONFIG_FILE).display()
             );
         }
-        let specs: Vec<(String, Vec<usize>)> = self
-            .trainer
-            .network()
-            .tensors()
-            .into_iter()
-            .map(|(n, s, _)| (n, s))
-            .collect();
-        for (name, shape) in &specs {
-            let data = ck.tensor(name, shape)?.to_vec();
-            self.trainer.network_mut().load_tensor(name, &data)?;
-        }
+        ck.load_network(self.trainer.network_mut())?;
         let (net, adam) = self.trainer.parts_mut();
         let adam_specs: Vec<(String, Vec<usize>)> = adam
             .tensors(net)
