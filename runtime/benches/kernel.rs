@@ -94,7 +94,8 @@ fn bench(c: &mut Criterion) {
     let dm = dense::Dense::expand(&view, &mut dbuf).unwrap();
     let input: Vec<f32> = (0..N_IN).map(|i| (i % 5) as f32 * 0.2).collect();
     let mut out = vec![0.0; N_OUT];
-    let (mut b1, mut b2, mut b3) = (vec![0.0; 2 * n], vec![0.0; 2 * n], vec![0.0; 2 * n]);
+    let len = State::buffer_len(n);
+    let (mut b1, mut b2, mut b3) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
     let mut s_sparse = State::new(n, &mut b1).unwrap();
     let mut s_int8 = State::new(n, &mut b2).unwrap();
     let mut s_dense = State::new(n, &mut b3).unwrap();
