@@ -14,6 +14,7 @@ pub mod device;
 pub mod eval;
 mod forward;
 mod gemm;
+mod inputs;
 mod kernels;
 mod loss;
 mod noise;
@@ -23,6 +24,7 @@ mod simd;
 mod skinny;
 mod sparse;
 mod trainer;
+mod transpose;
 mod workspace;
 
 #[cfg(test)]

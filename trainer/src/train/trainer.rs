@@ -159,8 +159,7 @@ impl Trainer {
         self.ws
             .forward(&self.net, inputs, self.kernel, Some((seed, sigma)));
         let loss = self.ws.loss(targets) as f32;
-        self.ws
-            .backward(&self.net, inputs, self.kernel, &mut self.grads);
+        self.ws.backward(&self.net, self.kernel, &mut self.grads);
         let lambda = self.net.config().family.l1_lambda();
         let mut penalty = 0.0f32;
         if lambda > 0.0 {

@@ -7,14 +7,14 @@
 //! so that dW is one GEMM over all steps. Masks keep `h` and `f` step-major, [T+1, N, B] and
 //! [T, N, B]: every step reads and writes contiguous [N, B] blocks, and need no `g` at all.
 //!
-//! Everything else is done step by step, while the step's blocks are in cache (the skinny
-//! products in `skinny.rs`):
-//! - forward: A_t = W_in x_t + b_h + noise_t ([N,I] x [I,B], into the [N, B] block `a`); then
+//! Everything else is done step by step, while the step's blocks are in cache (the input products
+//! over the nonzero inputs in `inputs.rs`, the readout in `skinny.rs`):
+//! - forward: A_t = W_in x_t + b_h + noise_t (into the [N, B] block `a`); then
 //!   A_t += W h_{t-1} and h_t = phi(A_t) (one [N,N] x [N,B] GEMM, or `sparse.rs`); then the
 //!   readout Y_t^T = W_out h_t + b_o ([O,N] x [N,B], into Y^T [O, T*B]);
 //! - loss: on Y^T in place (dY^T);
 //! - backward: dA_t from dh = W_out^T dy_t + (1-alpha) dh_{t+1} + W^T dA_{t+1}; then
-//!   dW_in += dA_t x_t ([N,B] x [B,I]) and db_h += the row sums of dA_t;
+//!   dW_in += dA_t x_t (summed transposed, [I, N]) and db_h += the row sums of dA_t;
 //! - dense dW = dA H_prev^T and dW_out = dY^T H^T: one product each over all steps; masks sum dW
 //!   and dW_out inside the backward steps instead (`sparse.rs`).
 //!
@@ -22,11 +22,13 @@
 //! (i, t*B + b) of an [N, T*B] buffer.
 
 use super::gemm::{matmul, View};
+use super::inputs::SparseInputs;
 use super::kernels::{add_run_sums, row_sums, step_backward, step_forward, Phi, Step};
 use super::loss::cross_entropy_columns;
 use super::noise::add_noise_runs;
-use super::skinny::{nn, transpose, Init, Mat};
+use super::skinny::{nn, Init, Mat};
 use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed, LANES};
+use super::transpose::transpose;
 use crate::model::{Csr, Network, Structure};
 
 /// How the per-step recurrent product is computed.
@@ -58,9 +60,12 @@ pub struct Workspace {
     h: Vec<f32>,
     /// dLoss/dlogits, [T*B, O] (dense backward).
     y: Vec<f32>,
-    /// The inputs transposed, [I, T*B] with row length `ld_x`.
-    xt: Vec<f32>,
-    ld_x: usize,
+    /// The window's inputs as sparse rows and columns (built by the forward pass).
+    inputs: SparseInputs,
+    /// W_in transposed, [I, N].
+    w_in_t: Vec<f32>,
+    /// dW_in transposed, [I, N] (summed over the backward steps).
+    gw_in_t: Vec<f32>,
     /// The logits, then dLoss/dlogits, transposed: [O, T*B].
     yt: Vec<f32>,
     /// dW_out transposed, [N, O].
@@ -95,9 +100,6 @@ impl Workspace {
         let cfg = net.config();
         let (n, n_in, n_out) = (cfg.n_hidden(), cfg.n_inputs, cfg.n_outputs);
         let tb = seq_len * batch;
-        // Rows of X^T an odd number of cache lines apart, so that a block of their columns
-        // spreads over every L1 set.
-        let ld_x = (tb.div_ceil(16) | 1) * 16;
         Ok(Workspace {
             t: seq_len,
             b: batch,
@@ -113,8 +115,9 @@ impl Workspace {
             },
             h: vec![0.0; n * (tb + batch)],
             y: vec![0.0; tb * n_out],
-            xt: vec![0.0; ld_x * n_in],
-            ld_x,
+            inputs: SparseInputs::default(),
+            w_in_t: vec![0.0; n_in * n],
+            gw_in_t: vec![0.0; n_in * n],
             yt: vec![0.0; tb * n_out],
             gw_out_t: vec![0.0; n * n_out],
             g: vec![0.0; n * tb],
@@ -190,14 +193,14 @@ impl Workspace {
             f,
             h,
             yt,
-            xt,
-            ld_x,
+            inputs: sparse_in,
+            w_in_t,
             w_dense,
             step_major,
             ..
         } = self;
-        let ld_x = *ld_x;
-        transpose(inputs, tb, ni, ld_x, xt);
+        sparse_in.rebuild(inputs, t, b, ni);
+        transpose(net.w_in(), 0, n, ni, ni, w_in_t, n);
         let rec = Self::rec(net, kernel, w_dense);
         // Masks keep h (and f) step-major, [T+1, N, B]; the rest unit-major, [N, (T+1) B].
         *step_major = matches!(rec, Rec::Sparse(..));
@@ -216,16 +219,8 @@ impl Workspace {
                 ld_h,
                 off: s * b,
             };
-            // A_t = W_in x_t + b_h (+ noise), [N, B], used right away.
-            nn(
-                a,
-                Mat::new(0, n, b, b),
-                net.w_in(),
-                Mat::new(0, n, ni, ni),
-                xt,
-                Mat::new(st.off, ni, b, ld_x),
-                Init::Bias(net.b_h()),
-            );
+            // A_t = W_in x_t + b_h (+ noise), [N, B], used right away (over the nonzero inputs).
+            sparse_in.project(s, w_in_t, net.b_h(), n, a);
             if let Some((seed, sigma)) = noise {
                 // The draws of positions (i, t*B + b) of an [N, T*B] noise buffer.
                 add_noise_runs(seed, sigma, n * tb, st.off, tb, b, a);
@@ -298,16 +293,10 @@ impl Workspace {
         cross_entropy_columns(&mut self.yt, self.n_out, targets)
     }
 
-    /// Backward pass after [`Workspace::forward`] on the same `inputs` and [`Workspace::loss`]:
-    /// writes the gradient of the mean cross-entropy into `grads` (the network's parameter
-    /// layout; every entry written).
-    pub(crate) fn backward(
-        &mut self,
-        net: &Network,
-        inputs: &[f32],
-        kernel: RecurrentKernel,
-        grads: &mut [f32],
-    ) {
+    /// Backward pass after [`Workspace::forward`] and [`Workspace::loss`] (it uses the inputs the
+    /// forward pass was given): writes the gradient of the mean cross-entropy into `grads` (the
+    /// network's parameter layout; every entry written).
+    pub(crate) fn backward(&mut self, net: &Network, kernel: RecurrentKernel, grads: &mut [f32]) {
         let (t, b, n, ni, no) = (self.t, self.b, self.n, self.n_in, self.n_out);
         let (tb, ld_h) = (t * b, (t + 1) * b);
         let cfg = net.config();
@@ -328,16 +317,17 @@ impl Workspace {
             dy_t,
             dw_lanes,
             out_lanes,
+            inputs: sparse_in,
+            gw_in_t,
             ..
         } = self;
         // yt holds dY^T, [O, TB]; db_o = row sums of dY^T.
         row_sums(yt, tb, &mut grads[layout.b_o.clone()]);
-        // dW_in = dA X and db_h = row sums of dA, summed step by step while dA_t is in cache.
-        let (gw_in, gb_h) = (layout.w_in.clone(), layout.b_h.clone());
-        grads[gw_in.clone()].fill(0.0);
+        // dW_in = dA X (transposed, over the nonzero inputs) and db_h = row sums of dA, summed
+        // step by step while dA_t is in cache.
+        let gb_h = layout.b_h.clone();
+        gw_in_t.fill(0.0);
         grads[gb_h.clone()].fill(0.0);
-        let x_t = |s: usize| Mat::new(s * b * ni, b, ni, ni);
-        let gw_in_m = Mat::new(gw_in.start, n, ni, ni);
         // Backward through time; g becomes dLoss/da.
         let rec = Self::rec(net, kernel, w_dense);
         if let Rec::Sparse(m, w) = rec {
@@ -378,22 +368,14 @@ impl Workspace {
                     out_lanes,
                 };
                 sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, &mut io);
-                nn(
-                    grads,
-                    gw_in_m,
-                    step_next,
-                    Mat::new(0, n, b, b),
-                    inputs,
-                    x_t(s),
-                    Init::Add,
-                );
+                sparse_in.add_weight_grad(s, step_next, 0, b, n, gw_in_t);
                 add_run_sums(step_next, 0, b, b, &mut grads[gb_h.clone()]);
                 std::mem::swap(step_prev, step_next);
             }
             transposed.reduce_out_grad(out_lanes, &mut grads[layout.w_out.clone()]);
         } else {
             // dW_out^T = H dY (then transposed).
-            transpose(yt, no, tb, no, y);
+            transpose(yt, 0, no, tb, tb, y, no);
             nn(
                 gw_out_t,
                 Mat::new(0, n, no, no),
@@ -403,7 +385,7 @@ impl Workspace {
                 Mat::new(0, tb, no, no),
                 Init::Zero,
             );
-            transpose(gw_out_t, n, no, n, &mut grads[layout.w_out.clone()]);
+            transpose(gw_out_t, 0, n, no, no, &mut grads[layout.w_out.clone()], n);
             // G = W_out^T dY^T: dLoss/dh from the readout, [N, TB].
             matmul(
                 g,
@@ -436,15 +418,7 @@ impl Workspace {
                     }
                 };
                 step_backward(cfg.activation, cfg.alpha, n, st, phi, g, carry);
-                nn(
-                    grads,
-                    gw_in_m,
-                    g,
-                    Mat::new(st.off, n, b, tb),
-                    inputs,
-                    x_t(s),
-                    Init::Add,
-                );
+                sparse_in.add_weight_grad(s, g, st.off, tb, n, gw_in_t);
                 add_run_sums(g, st.off, tb, b, &mut grads[gb_h.clone()]);
                 if s == 0 {
                     break;
@@ -472,6 +446,7 @@ impl Workspace {
                 }
             }
         }
+        transpose(gw_in_t, 0, ni, n, n, &mut grads[layout.w_in.clone()], ni);
         // dW = dA H_prev^T (over the allowed entries only for masks).
         let gw = &mut grads[layout.w_rec.clone()];
         match (net.structure(), kernel) {
@@ -508,7 +483,8 @@ impl Workspace {
     /// Writes the logits of the last forward pass as [T*B, O] time-major (valid before
     /// [`Workspace::loss`]).
     pub(crate) fn logits_into(&self, out: &mut [f32]) {
-        transpose(&self.yt, self.n_out, self.t * self.b, self.n_out, out);
+        let tb = self.t * self.b;
+        transpose(&self.yt, 0, self.n_out, tb, tb, out, self.n_out);
     }
 
     /// Writes the hidden states of the last forward pass as [T, B, N] time-major.
