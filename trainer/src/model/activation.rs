@@ -16,8 +16,10 @@ pub enum Activation {
 }
 
 /// tanh as Eigen's vectorisable 13/6 rational approximation (clamped to |x| <= 7.9053, identity for
-/// |x| < 4e-4). Branch-free so loops over slices vectorise. Its maximum absolute error against the
-/// exact tanh is below 2e-6 (checked in the tests over [-10, 10]).
+/// |x| < 4e-4). Branch-free so loops over slices vectorise; the polynomials use `f32::mul_add`
+/// (one instruction in the trainer's AVX2 and AVX-512 kernels, a slower library call without FMA;
+/// the same bits either way). Its maximum absolute error against the exact tanh is below 2e-6
+/// (checked in the tests over [-10, 10]).
 #[inline(always)]
 pub fn fast_tanh(x: f32) -> f32 {
     const A1: f32 = 4.893_524_6e-3;
@@ -35,17 +37,17 @@ pub fn fast_tanh(x: f32) -> f32 {
     let xc = x.clamp(-CLAMP, CLAMP);
     let x2 = xc * xc;
     let mut p = A13;
-    p = p * x2 + A11;
-    p = p * x2 + A9;
-    p = p * x2 + A7;
-    p = p * x2 + A5;
-    p = p * x2 + A3;
-    p = p * x2 + A1;
+    p = p.mul_add(x2, A11);
+    p = p.mul_add(x2, A9);
+    p = p.mul_add(x2, A7);
+    p = p.mul_add(x2, A5);
+    p = p.mul_add(x2, A3);
+    p = p.mul_add(x2, A1);
     p *= xc;
     let mut q = B6;
-    q = q * x2 + B4;
-    q = q * x2 + B2;
-    q = q * x2 + B0;
+    q = q.mul_add(x2, B4);
+    q = q.mul_add(x2, B2);
+    q = q.mul_add(x2, B0);
     let r = p / q;
     if x.abs() < 4e-4 {
         x
