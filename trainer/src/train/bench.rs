@@ -43,6 +43,9 @@ pub struct BenchRow {
     pub hand_ms: f64,
     /// Hand-written dense-times-mask step (masked families only).
     pub masked_ms: Option<f64>,
+    /// Dense-times-mask over hand-written: the median of the ratios of samples taken in turns
+    /// (masked families only).
+    pub masked_ratio: Option<f64>,
     /// candle autograd forward + backward.
     pub candle_ms: Option<f64>,
 }
@@ -62,32 +65,59 @@ fn thread_cpu_ns() -> Option<u64> {
 /// (4 ms on some kernels), so a sample repeats the call until this much wall time has passed.
 const SAMPLE_MS: f64 = 250.0;
 
-/// Median milliseconds per call after one warm-up call, over `reps` samples of at least
-/// [`SAMPLE_MS`] each. With `cpu`, the calling thread's CPU time (robust to other processes on a
-/// shared machine; every timed computation here runs on this thread), else wall-clock time.
+/// Milliseconds per call over one sample of at least [`SAMPLE_MS`]: with `cpu`, the calling
+/// thread's CPU time (robust to other processes on a shared machine; every timed computation here
+/// runs on this thread), else wall-clock time.
+fn sample_ms(cpu: bool, f: &mut impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let c0 = thread_cpu_ns();
+    let t0 = Instant::now();
+    let mut calls = 0u32;
+    while calls == 0 || t0.elapsed().as_secs_f64() * 1e3 < SAMPLE_MS {
+        f()?;
+        calls += 1;
+    }
+    let wall = t0.elapsed().as_secs_f64() * 1e3;
+    let total = match (cpu, c0, thread_cpu_ns()) {
+        (true, Some(a), Some(b)) => (b - a) as f64 * 1e-6,
+        _ => wall,
+    };
+    Ok(total / f64::from(calls))
+}
+
+/// Median milliseconds per call after one warm-up call, over `reps` samples ([`sample_ms`]).
 fn time_ms(
     reps: usize,
     cpu: bool,
     mut f: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<f64> {
     f()?; // warm-up
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let c0 = thread_cpu_ns();
-        let t0 = Instant::now();
-        let mut calls = 0u32;
-        while calls == 0 || t0.elapsed().as_secs_f64() * 1e3 < SAMPLE_MS {
-            f()?;
-            calls += 1;
-        }
-        let wall = t0.elapsed().as_secs_f64() * 1e3;
-        let total = match (cpu, c0, thread_cpu_ns()) {
-            (true, Some(a), Some(b)) => (b - a) as f64 * 1e-6,
-            _ => wall,
-        };
-        times.push(total / f64::from(calls));
-    }
+    let times = (0..reps)
+        .map(|_| sample_ms(cpu, &mut f))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(median(times))
+}
+
+/// Two computations timed in turns (a sample of `a`, then one of `b`, `reps` times, after a
+/// warm-up call of each), so that a machine whose speed drifts during the run (frequency, other
+/// tenants) slows both alike: the median ms per call of each and the median of the per-turn
+/// ratios b / a.
+fn time_in_turns(
+    reps: usize,
+    cpu: bool,
+    mut a: impl FnMut() -> anyhow::Result<()>,
+    mut b: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<(f64, f64, f64)> {
+    a()?;
+    b()?;
+    let (mut ta, mut tb, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let x = sample_ms(cpu, &mut a)?;
+        let y = sample_ms(cpu, &mut b)?;
+        ta.push(x);
+        tb.push(y);
+        ratio.push(y / x);
+    }
+    Ok((median(ta), median(tb), median(ratio)))
 }
 
 /// The first training batch ([T, B, I] inputs, [T, B] targets) of `b` streams seeded `seed` over
@@ -169,7 +199,7 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
             true,
         ),
     ];
-    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), RAYON_NUM_THREADS={threads} (the hand-written steps use one thread), ms/step, median of {}", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
+    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), RAYON_NUM_THREADS={threads} (the hand-written steps use one thread), ms/step, median of {}; hand and dense-mask timed in turns, mask/hand = median of the per-turn ratios", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
     writeln!(
         out,
         "{:<18} {:<8} {:>10} {:>12} {:>10} {:>12} {:>12}",
@@ -195,18 +225,18 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
             let masked = matches!(family, Family::Local { .. });
             let mut tr = Trainer::new(net.clone(), t, b)?;
             let mut rng = Rng::new(7);
-            let hand_ms = time_ms(reps, cpu, || {
-                tr.train_step(&inputs, &targets, &mut rng).map(|_| ())
-            })?;
-            let masked_ms = if masked {
-                let mut tr = Trainer::new(net.clone(), t, b)?;
-                tr.set_kernel(RecurrentKernel::DenseMasked);
-                let mut rng = Rng::new(7);
-                Some(time_ms(reps, cpu, || {
-                    tr.train_step(&inputs, &targets, &mut rng).map(|_| ())
-                })?)
+            let hand = || tr.train_step(&inputs, &targets, &mut rng).map(|_| ());
+            let (hand_ms, masked_ms, masked_ratio) = if masked {
+                // Timed in turns with the hand-written step, for a ratio robust to drift.
+                let mut tr_m = Trainer::new(net.clone(), t, b)?;
+                tr_m.set_kernel(RecurrentKernel::DenseMasked);
+                let mut rng_m = Rng::new(7);
+                let (h, m, r) = time_in_turns(reps, cpu, hand, || {
+                    tr_m.train_step(&inputs, &targets, &mut rng_m).map(|_| ())
+                })?;
+                (h, Some(m), Some(r))
             } else {
-                None
+                (time_ms(reps, cpu, hand)?, None, None)
             };
             let candle_ms = if opts.candle && !(opts.quick && large) {
                 let sigma = cfg.noise_sigma();
@@ -241,7 +271,7 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
                 hand_ms,
                 fmt(masked_ms),
                 fmt(candle_ms),
-                ratio(masked_ms),
+                masked_ratio.map_or("-".to_string(), |r| format!("{r:.2}x")),
                 ratio(candle_ms)
             )?;
             rows.push(BenchRow {
@@ -249,6 +279,7 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
                 activation: act,
                 hand_ms,
                 masked_ms,
+                masked_ratio,
                 candle_ms,
             });
         }

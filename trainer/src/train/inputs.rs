@@ -15,6 +15,7 @@
 //! W_in^T and dW_in^T are [I, N] (the caller transposes). Fused multiply-adds in a fixed order on
 //! every path, so all builds give the same bits.
 
+use super::aligned::AlignedVec;
 use super::simd::multiversion;
 use super::transpose::transpose;
 
@@ -41,7 +42,7 @@ pub(crate) struct SparseInputs {
     col_b: Vec<u32>,
     col_v: Vec<f32>,
     /// One block's [B, BW] rows.
-    tile: Vec<f32>,
+    tile: AlignedVec,
     /// Per-input counts, then write positions, while the columns are built.
     next: Vec<u32>,
 }
@@ -53,7 +54,9 @@ impl SparseInputs {
         assert!(inputs.len() < u32::MAX as usize, "window too large");
         self.b = b;
         self.ni = ni;
-        self.tile.resize(b * BW, 0.0);
+        if self.tile.len() != b * BW {
+            self.tile.reset(b * BW);
+        }
         // The lists are written in place (branch-free: every value is written, the end advances
         // past the nonzeros only); the buffers keep room for a window of nonzeros.
         for v in [&mut self.row_k, &mut self.col_b] {

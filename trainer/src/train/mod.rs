@@ -7,6 +7,7 @@
 //! - [`device`]: the same step as candle tensor operations on an accelerator (CUDA).
 
 mod adam;
+mod aligned;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

@@ -21,6 +21,7 @@
 //! The noise of step t is drawn where it is added, with the values `add_noise` puts at positions
 //! (i, t*B + b) of an [N, T*B] buffer.
 
+use super::aligned::AlignedVec;
 use super::gemm::{matmul, View};
 use super::inputs::SparseInputs;
 use super::kernels::{add_run_sums, row_sums, step_backward, step_forward, Phi, Step};
@@ -55,11 +56,11 @@ pub struct Workspace {
     n: usize,
     n_in: usize,
     n_out: usize,
-    a: Vec<f32>,
-    f: Vec<f32>,
-    h: Vec<f32>,
+    a: AlignedVec,
+    f: AlignedVec,
+    h: AlignedVec,
     /// dLoss/dlogits, [T*B, O] (dense backward).
-    y: Vec<f32>,
+    y: AlignedVec,
     /// The window's inputs as sparse rows and columns (built by the forward pass).
     inputs: SparseInputs,
     /// W_in transposed, [I, N].
@@ -67,26 +68,26 @@ pub struct Workspace {
     /// dW_in transposed, [I, N] (summed over the backward steps).
     gw_in_t: Vec<f32>,
     /// The logits, then dLoss/dlogits, transposed: [O, T*B].
-    yt: Vec<f32>,
+    yt: AlignedVec,
     /// dW_out transposed, [N, O].
     gw_out_t: Vec<f32>,
-    g: Vec<f32>,
-    carry: Vec<f32>,
+    g: AlignedVec,
+    carry: AlignedVec,
     w_dense: Vec<f32>,
     gw_dense: Vec<f32>,
     transposed: Transposed,
     /// Two contiguous [N, B] blocks for the masked recurrence (previous and current step).
-    step_prev: Vec<f32>,
-    step_next: Vec<f32>,
+    step_prev: AlignedVec,
+    step_next: AlignedVec,
     /// One step's dLoss/dlogits transposed, [O, B] (masked backward).
-    dy_t: Vec<f32>,
+    dy_t: AlignedVec,
     /// Whether the last forward pass kept h and f step-major ([T+1, N, B], masks) rather than
     /// unit-major.
     step_major: bool,
     /// Weight-gradient lane sums of the masked backward (16 per connection, and per readout
     /// weight).
-    dw_lanes: Vec<f32>,
-    out_lanes: Vec<f32>,
+    dw_lanes: AlignedVec,
+    out_lanes: AlignedVec,
 }
 
 impl Workspace {
@@ -106,31 +107,31 @@ impl Workspace {
             n,
             n_in,
             n_out,
-            a: vec![0.0; n * batch],
+            a: AlignedVec::zeros(n * batch),
             // phi(a) is kept apart from h only with a leak (alpha < 1).
             f: if cfg.alpha == 1.0 {
-                Vec::new()
+                AlignedVec::default()
             } else {
-                vec![0.0; n * tb]
+                AlignedVec::zeros(n * tb)
             },
-            h: vec![0.0; n * (tb + batch)],
-            y: vec![0.0; tb * n_out],
+            h: AlignedVec::zeros(n * (tb + batch)),
+            y: AlignedVec::zeros(tb * n_out),
             inputs: SparseInputs::default(),
             w_in_t: vec![0.0; n_in * n],
             gw_in_t: vec![0.0; n_in * n],
-            yt: vec![0.0; tb * n_out],
+            yt: AlignedVec::zeros(tb * n_out),
             gw_out_t: vec![0.0; n * n_out],
-            g: vec![0.0; n * tb],
-            carry: vec![0.0; n * batch],
+            g: AlignedVec::zeros(n * tb),
+            carry: AlignedVec::zeros(n * batch),
             w_dense: Vec::new(),
             gw_dense: Vec::new(),
             transposed: Transposed::default(),
-            step_prev: vec![0.0; n * batch],
-            step_next: vec![0.0; n * batch],
-            dy_t: vec![0.0; n_out * batch],
+            step_prev: AlignedVec::zeros(n * batch),
+            step_next: AlignedVec::zeros(n * batch),
+            dy_t: AlignedVec::zeros(n_out * batch),
             step_major: false,
-            dw_lanes: Vec::new(),
-            out_lanes: Vec::new(),
+            dw_lanes: AlignedVec::default(),
+            out_lanes: AlignedVec::default(),
         })
     }
 
@@ -332,10 +333,8 @@ impl Workspace {
         let rec = Self::rec(net, kernel, w_dense);
         if let Rec::Sparse(m, w) = rec {
             transposed.rebuild(m, w, net.w_out());
-            dw_lanes.clear();
-            dw_lanes.resize(LANES * transposed.nnz(), 0.0);
-            out_lanes.clear();
-            out_lanes.resize(LANES * n * no, 0.0);
+            dw_lanes.reset(LANES * transposed.nnz());
+            out_lanes.reset(LANES * n * no);
             for s in (0..t).rev() {
                 let st = Step {
                     b,
