@@ -19,8 +19,9 @@ use super::aligned::AlignedVec;
 use super::simd::multiversion;
 use super::transpose::transpose;
 
-/// Hidden units per block: eight AVX-512 registers of accumulators, enough independent
-/// multiply-add chains to hide their latency.
+/// Hidden units per block: four AVX-512 registers of accumulators. The block of W_in^T (I x 64
+/// values) and the [B, 64] tile fit in L1 together at cog20 and Mod-Cog sizes (128 was no faster,
+/// measured).
 const BW: usize = 64;
 
 /// Units per vector in the portable kernels (one AVX-512 register, two AVX ones).
@@ -69,27 +70,40 @@ impl SparseInputs {
                 v.resize(inputs.len(), 0.0);
             }
         }
-        self.row_ptr.clear();
-        self.col_ptr.clear();
-        self.row_ptr.push(0);
-        self.col_ptr.push(0);
-        let mut end = 0usize;
-        let next = &mut self.next;
+        // Plain slices from here on (so that the loops keep their pointers in registers).
+        let SparseInputs {
+            row_ptr,
+            row_k,
+            row_v,
+            col_ptr,
+            col_b,
+            col_v,
+            next,
+            ..
+        } = self;
+        let (row_k, row_v) = (&mut row_k[..], &mut row_v[..]);
+        let (col_b, col_v) = (&mut col_b[..], &mut col_v[..]);
+        row_ptr.clear();
+        col_ptr.clear();
+        row_ptr.push(0);
+        col_ptr.push(0);
         next.resize(ni, 0);
+        let mut end = 0usize;
         for step in inputs.chunks_exact(b * ni) {
             let first = end;
             for row in step.chunks_exact(ni) {
                 for (k, &v) in row.iter().enumerate() {
-                    self.row_k[end] = k as u32;
-                    self.row_v[end] = v;
-                    end += usize::from(v != 0.0);
+                    row_k[end] = k as u32;
+                    row_v[end] = v;
+                    // v != 0.0 (either zero's sign bit shifted out), in integer registers.
+                    end += usize::from(v.to_bits() << 1 != 0);
                 }
-                self.row_ptr.push(end as u32);
+                row_ptr.push(end as u32);
             }
             // Columns by counting: rows are visited in trial order, so each column's list is in
             // increasing trial index.
             next.fill(0);
-            for &k in &self.row_k[first..end] {
+            for &k in &row_k[first..end] {
                 next[k as usize] += 1;
             }
             let mut at = first as u32;
@@ -97,15 +111,15 @@ impl SparseInputs {
                 let count = *c;
                 *c = at;
                 at += count;
-                self.col_ptr.push(at);
+                col_ptr.push(at);
             }
-            let rows = &self.row_ptr[self.row_ptr.len() - 1 - b..];
+            let rows = &row_ptr[row_ptr.len() - 1 - b..];
             for (bb, r) in rows.windows(2).enumerate() {
                 for q in r[0] as usize..r[1] as usize {
-                    let k = self.row_k[q] as usize;
+                    let k = row_k[q] as usize;
                     let at = next[k] as usize;
-                    self.col_b[at] = bb as u32;
-                    self.col_v[at] = self.row_v[q];
+                    col_b[at] = bb as u32;
+                    col_v[at] = row_v[q];
                     next[k] += 1;
                 }
             }
@@ -134,15 +148,7 @@ impl SparseInputs {
         for i0 in (0..n).step_by(BW) {
             let u = BW.min(n - i0);
             let blk = Block { n, i0, u };
-            let bias = &bias[i0..i0 + u];
-            #[cfg(target_arch = "x86_64")]
-            if super::simd::has_avx512() {
-                // SAFETY: AVX-512F is present.
-                unsafe { avx512::project(rows, w_in_t, blk, bias, &mut self.tile) };
-                transpose(&self.tile, 0, b, u, BW, &mut a[i0 * b..], b);
-                continue;
-            }
-            project_plain(rows, w_in_t, blk, bias, &mut self.tile);
+            project_block(rows, w_in_t, blk, &bias[i0..i0 + u], &mut self.tile);
             transpose(&self.tile, 0, b, u, BW, &mut a[i0 * b..], b);
         }
     }
@@ -169,13 +175,7 @@ impl SparseInputs {
             let u = BW.min(n - i0);
             let blk = Block { n, i0, u };
             transpose(da, off + i0 * ld, u, b, ld, &mut self.tile, BW);
-            #[cfg(target_arch = "x86_64")]
-            if super::simd::has_avx512() {
-                // SAFETY: AVX-512F is present.
-                unsafe { avx512::grad(cols, &self.tile, blk, dw_t) };
-                continue;
-            }
-            grad_plain(cols, &self.tile, blk, dw_t);
+            grad_block(cols, &self.tile, blk, dw_t);
         }
     }
 }
@@ -204,6 +204,28 @@ struct Block {
     n: usize,
     i0: usize,
     u: usize,
+}
+
+/// [`project_plain`], or its AVX-512 twin where the CPU has it.
+fn project_block(rows: Lists<'_>, w_in_t: &[f32], blk: Block, bias: &[f32], tile: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::has_avx512() {
+        // SAFETY: AVX-512F is present.
+        unsafe { avx512::project(rows, w_in_t, blk, bias, tile) };
+        return;
+    }
+    project_plain(rows, w_in_t, blk, bias, tile);
+}
+
+/// [`grad_plain`], or its AVX-512 twin where the CPU has it.
+fn grad_block(cols: Lists<'_>, tile: &[f32], blk: Block, dw_t: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::has_avx512() {
+        // SAFETY: AVX-512F is present.
+        unsafe { avx512::grad(cols, tile, blk, dw_t) };
+        return;
+    }
+    grad_plain(cols, tile, blk, dw_t);
 }
 
 /// acc[l] += v * x[l] (fused) for l < acc.len() <= U; a full vector through fixed-size arrays.
