@@ -2,9 +2,13 @@
 //! autograd (forward + backward, no optimiser) and, for masked families, the dense-times-mask
 //! step, all measured in the same run on cog20 batches (53 inputs, 17 outputs), T = 100, B = 64.
 
+use super::aligned::AlignedVec;
+use super::inputs::SparseInputs;
 use super::noise::{add_noise, noise_seed};
 use super::oracle::oracle_gradients;
+use super::skinny::{nn, Init, Mat};
 use super::trainer::Trainer;
+use super::transpose::transpose;
 use super::workspace::RecurrentKernel;
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
 use gyrus_runtime::tasks::{self, Collection, Config, Rng, Stream, TaskList};
@@ -284,5 +288,91 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
             });
         }
     }
+    if opts.only.as_deref().is_none_or(|o| INPUTS_NAME.contains(o)) {
+        bench_inputs(if opts.quick { 3 } else { 5 }, cpu, out)?;
+    }
     Ok(rows)
+}
+
+/// What `--only` matches for [`bench_inputs`].
+const INPUTS_NAME: &str = "input products N=625";
+
+/// The input products of one window at N = 625 (W_in x_t + b_h and dW_in += dA_t x_t for each of
+/// T = 100 steps, B = 64), as the trainer runs them, over the nonzero inputs (`inputs.rs`,
+/// including building the lists), against the same products as dense skinny GEMMs (`skinny.rs`),
+/// timed in turns, on the first cog20 and Mod-Cog batches.
+fn bench_inputs(reps: usize, cpu: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (t, b, n) = (100usize, 64usize, 625usize);
+    let tb = t * b;
+    writeln!(
+        out,
+        "{INPUTS_NAME}: ms per window (T={t} B={b}) of the input projection and dW_in, over the nonzero inputs vs dense"
+    )?;
+    for collection in [Collection::Cog20, Collection::ModCog] {
+        let (inputs, _, ni) = first_batch(collection, 1, t, b)?;
+        let density = inputs.iter().filter(|&&v| v != 0.0).count() as f64 / inputs.len() as f64;
+        let w_in: Vec<f32> = (0..n * ni).map(|i| (i as f32 * 0.37).sin() * 0.1).collect();
+        let bias = vec![0.01f32; n];
+        let da: Vec<f32> = (0..n * b).map(|i| (i as f32 * 0.11).cos()).collect();
+        // Over the nonzero inputs, as `Workspace` runs them.
+        let mut sp = SparseInputs::default();
+        let (mut a, mut w_in_t) = (AlignedVec::zeros(n * b), vec![0.0f32; ni * n]);
+        let (mut dw_t, mut dw) = (vec![0.0f32; ni * n], vec![0.0f32; n * ni]);
+        let sparse = || {
+            sp.rebuild(&inputs, t, b, ni);
+            transpose(&w_in, 0, n, ni, ni, &mut w_in_t, n);
+            for s in 0..t {
+                sp.project(s, &w_in_t, &bias, n, &mut a);
+            }
+            dw_t.fill(0.0);
+            for s in 0..t {
+                sp.add_weight_grad(s, &da, 0, b, n, &mut dw_t);
+            }
+            transpose(&dw_t, 0, ni, n, n, &mut dw, ni);
+            Ok(())
+        };
+        // Dense: X^T with rows an odd number of cache lines apart, one skinny product per step.
+        let ld_x = (tb.div_ceil(16) | 1) * 16;
+        let (mut xt, mut a2) = (vec![0.0f32; ni * ld_x], AlignedVec::zeros(n * b));
+        let mut dw2 = vec![0.0f32; n * ni];
+        let dense = || {
+            transpose(&inputs, 0, tb, ni, ni, &mut xt, ld_x);
+            for s in 0..t {
+                let x_s = Mat::new(s * b, ni, b, ld_x);
+                let w = Mat::new(0, n, ni, ni);
+                nn(
+                    &mut a2,
+                    Mat::new(0, n, b, b),
+                    &w_in,
+                    w,
+                    &xt,
+                    x_s,
+                    Init::Bias(&bias),
+                );
+            }
+            dw2.fill(0.0);
+            for s in 0..t {
+                let x_s = Mat::new(s * b * ni, b, ni, ni);
+                let da_m = Mat::new(0, n, b, b);
+                nn(
+                    &mut dw2,
+                    Mat::new(0, n, ni, ni),
+                    &da,
+                    da_m,
+                    &inputs,
+                    x_s,
+                    Init::Add,
+                );
+            }
+            Ok(())
+        };
+        let (sparse_ms, dense_ms, ratio) = time_in_turns(reps, cpu, sparse, dense)?;
+        writeln!(
+            out,
+            "  {:<8} I={ni:<4} {:>5.1}% nonzero   sparse {sparse_ms:>6.2}   dense {dense_ms:>6.2}   dense/sparse {ratio:.2}x",
+            collection.name(),
+            100.0 * density
+        )?;
+    }
+    Ok(())
 }

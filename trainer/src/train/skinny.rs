@@ -2,7 +2,8 @@
 //! shapes). (The input projection and its gradient run over the nonzero inputs, `inputs.rs`.)
 //!
 //! [`nn`]: C = A B (+ a bias per row of C), A [M, K], B [K, P], all row-major, for a small M
-//! (readout W_out H) or a small P (dW_out^T = H dY); it also serves a small K. Tiles of 4 rows x
+//! (readout W_out H) or a small P (dW_out^T = H dY); it also serves a small K (the dense input
+//! products that `gyrus bench train` times the sparse ones against). Tiles of 4 rows x
 //! 64 columns of C in 16 AVX-512 registers (one fused multiply-add per A value and B vector);
 //! column blocks outermost, then chunks of the inner dimension, so that B's chunk stays in L1
 //! while every row tile of A passes over it.
@@ -57,6 +58,8 @@ pub(crate) enum Init<'a> {
     Zero,
     /// `bias[i]` on every element of row i: C = A B + bias 1^T.
     Bias(&'a [f32]),
+    /// C itself: C += A B.
+    Add,
 }
 
 impl Init<'_> {
@@ -101,6 +104,7 @@ multiversion! {
             match init {
                 Init::Zero => row.fill(0.0),
                 Init::Bias(v) => row.fill(v[i]),
+                Init::Add => {}
             }
             for kk in 0..am.cols {
                 let w = a[am.off + i * am.ld + kk];
@@ -223,7 +227,7 @@ mod avx512 {
         bm: Mat,
         init: Init<'_>,
     ) {
-        let bias = init.bias();
+        let (bias, add) = (init.bias(), matches!(init, Init::Add));
         let (m, p, k) = (cm.rows, cm.cols, am.cols);
         let (cp, ap, bp) = (c.as_mut_ptr(), a.as_ptr(), b.as_ptr());
         let mask_of = |w: usize| -> __mmask16 {
@@ -254,10 +258,10 @@ mod avx512 {
                         let bt = bp.add(bm.off + j);
                         let (lc, la, lb) = (cm.ld, am.ld, bm.ld);
                         match w.div_ceil(16) {
-                            4 => rows::<4>(mr, ct, lc, at, la, bt, lb, k, false, &bv, last),
-                            3 => rows::<3>(mr, ct, lc, at, la, bt, lb, k, false, &bv, last),
-                            2 => rows::<2>(mr, ct, lc, at, la, bt, lb, k, false, &bv, last),
-                            _ => rows::<1>(mr, ct, lc, at, la, bt, lb, k, false, &bv, last),
+                            4 => rows::<4>(mr, ct, lc, at, la, bt, lb, k, add, &bv, last),
+                            3 => rows::<3>(mr, ct, lc, at, la, bt, lb, k, add, &bv, last),
+                            2 => rows::<2>(mr, ct, lc, at, la, bt, lb, k, add, &bv, last),
+                            _ => rows::<1>(mr, ct, lc, at, la, bt, lb, k, add, &bv, last),
                         }
                     }
                     j += w;
@@ -287,7 +291,7 @@ mod avx512 {
                         let ct = cp.add(cm.off + i * cm.ld + j);
                         let at = ap.add(am.off + i * am.ld + k0);
                         let bt = bp.add(bm.off + k0 * bm.ld + j);
-                        let (lc, la, lb, ld) = (cm.ld, am.ld, bm.ld, k0 > 0);
+                        let (lc, la, lb, ld) = (cm.ld, am.ld, bm.ld, add || k0 > 0);
                         match nv {
                             4 => rows::<4>(mr, ct, lc, at, la, bt, lb, kc, ld, &bv, last),
                             3 => rows::<3>(mr, ct, lc, at, la, bt, lb, kc, ld, &bv, last),
@@ -357,6 +361,25 @@ mod tests {
             let mut plain = vec![-7.0f32; want.len()];
             nn_portable(&mut plain, cm, &a, am, &b, bm, Init::Bias(&bias));
             close(&plain, &want, 1e-5);
+            // Adding to C: the bias rows added twice.
+            let mut twice = fast.clone();
+            nn(&mut twice, cm, &a, am, &b, bm, Init::Add);
+            let mut plain2 = plain.clone();
+            nn_portable(&mut plain2, cm, &a, am, &b, bm, Init::Add);
+            for (i, &bi) in bias.iter().enumerate() {
+                for j in 0..p {
+                    let at = 4 + i * ldc + j;
+                    let want2 = 2.0 * want[at] - bi;
+                    assert!(
+                        (twice[at] - want2).abs() <= 1e-5 * (1.0 + want2.abs()),
+                        "add {at}"
+                    );
+                    assert!(
+                        (plain2[at] - want2).abs() <= 1e-5 * (1.0 + want2.abs()),
+                        "add {at}"
+                    );
+                }
+            }
             // Without a bias the rows start from zero.
             nn(&mut fast, cm, &a, am, &b, bm, Init::Zero);
             for i in 0..m {
