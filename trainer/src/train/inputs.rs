@@ -291,8 +291,8 @@ multiversion! {
 mod avx512 {
     use super::{Block, Lists, BW};
     use std::arch::x86_64::{
-        __m512, __mmask16, _mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
-        _mm512_set1_ps,
+        __m512, __mmask16, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
+        _mm512_maskz_loadu_ps, _mm512_set1_ps,
     };
 
     /// Registers per block.
@@ -319,6 +319,19 @@ mod avx512 {
         row: impl Fn(u32) -> *const f32,
         m: &[__mmask16; R],
     ) {
+        if m.iter().all(|&k| k == 0xffff) {
+            // A full block: plain loads.
+            for (&i, &v) in idx.iter().zip(val) {
+                let x = row(i);
+                let vv = _mm512_set1_ps(v);
+                for q in 0..R {
+                    // SAFETY: the caller's promise on `row` (no lane masked).
+                    let a = unsafe { _mm512_loadu_ps(x.add(16 * q)) };
+                    acc[q] = _mm512_fmadd_ps(vv, a, acc[q]);
+                }
+            }
+            return;
+        }
         for (&i, &v) in idx.iter().zip(val) {
             let x = row(i);
             let vv = _mm512_set1_ps(v);
