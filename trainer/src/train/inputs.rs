@@ -324,10 +324,10 @@ mod avx512 {
             for (&i, &v) in idx.iter().zip(val) {
                 let x = row(i);
                 let vv = _mm512_set1_ps(v);
-                for q in 0..R {
+                for (q, r) in acc.iter_mut().enumerate() {
                     // SAFETY: the caller's promise on `row` (no lane masked).
                     let a = unsafe { _mm512_loadu_ps(x.add(16 * q)) };
-                    acc[q] = _mm512_fmadd_ps(vv, a, acc[q]);
+                    *r = _mm512_fmadd_ps(vv, a, *r);
                 }
             }
             return;
