@@ -132,6 +132,24 @@ impl SparseInputs {
         self.row_ptr.last().map_or(0, |&e| e as usize)
     }
 
+    /// The nonzeros of each trial of step `s` (B lists of inputs).
+    fn rows(&self, s: usize) -> Lists<'_> {
+        Lists {
+            ptr: &self.row_ptr[s * self.b..=(s + 1) * self.b],
+            idx: &self.row_k,
+            val: &self.row_v,
+        }
+    }
+
+    /// The nonzeros of each input of step `s` (I lists of trials).
+    fn cols(&self, s: usize) -> Lists<'_> {
+        Lists {
+            ptr: &self.col_ptr[s * self.ni..=(s + 1) * self.ni],
+            idx: &self.col_b,
+            val: &self.col_v,
+        }
+    }
+
     /// A_s = W_in x_s + b_h 1^T for step `s`, written as the [N, B] block `a`, from W_in^T
     /// ([I, N], `w_in_t`).
     pub fn project(&mut self, s: usize, w_in_t: &[f32], bias: &[f32], n: usize, a: &mut [f32]) {
@@ -140,17 +158,16 @@ impl SparseInputs {
             w_in_t.len() == self.ni * n && bias.len() == n && a.len() >= n * b,
             "project: bad shapes"
         );
-        let rows = Lists {
-            ptr: &self.row_ptr[s * b..=(s + 1) * b],
-            idx: &self.row_k,
-            val: &self.row_v,
-        };
+        // The tile is borrowed apart from the lists it is filled from.
+        let mut tile = std::mem::take(&mut self.tile);
+        let rows = self.rows(s);
         for i0 in (0..n).step_by(BW) {
             let u = BW.min(n - i0);
             let blk = Block { n, i0, u };
-            project_block(rows, w_in_t, blk, &bias[i0..i0 + u], &mut self.tile);
-            transpose(&self.tile, 0, b, u, BW, &mut a[i0 * b..], b);
+            project_block(rows, w_in_t, blk, &bias[i0..i0 + u], &mut tile);
+            transpose(&tile, 0, b, u, BW, &mut a[i0 * b..], b);
         }
+        self.tile = tile;
     }
 
     /// dW_in^T ([I, N], `dw_t`) += x_s^T dA_s^T for step `s`, from dA_s, the [N, B] view of
@@ -166,17 +183,15 @@ impl SparseInputs {
     ) {
         let b = self.b;
         assert!(dw_t.len() == self.ni * n, "add_weight_grad: bad shapes");
-        let cols = Lists {
-            ptr: &self.col_ptr[s * self.ni..=(s + 1) * self.ni],
-            idx: &self.col_b,
-            val: &self.col_v,
-        };
+        let mut tile = std::mem::take(&mut self.tile);
+        let cols = self.cols(s);
         for i0 in (0..n).step_by(BW) {
             let u = BW.min(n - i0);
             let blk = Block { n, i0, u };
-            transpose(da, off + i0 * ld, u, b, ld, &mut self.tile, BW);
-            grad_block(cols, &self.tile, blk, dw_t);
+            transpose(da, off + i0 * ld, u, b, ld, &mut tile, BW);
+            grad_block(cols, &tile, blk, dw_t);
         }
+        self.tile = tile;
     }
 }
 
@@ -448,16 +463,7 @@ mod tests {
             let w_t: Vec<f32> = (0..ni * n).map(|i| (i as f32 * 0.37).sin()).collect();
             let bias: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
             for s in 0..t {
-                let rows = Lists {
-                    ptr: &sp.row_ptr[s * b..=(s + 1) * b],
-                    idx: &sp.row_k,
-                    val: &sp.row_v,
-                };
-                let cols = Lists {
-                    ptr: &sp.col_ptr[s * ni..=(s + 1) * ni],
-                    idx: &sp.col_b,
-                    val: &sp.col_v,
-                };
+                let (rows, cols) = (sp.rows(s), sp.cols(s));
                 for i0 in (0..n).step_by(BW) {
                     let u = BW.min(n - i0);
                     let blk = Block { n, i0, u };
