@@ -489,22 +489,15 @@ impl Workspace {
     /// Writes the hidden states of the last forward pass as [T, B, N] time-major.
     pub(crate) fn hidden_time_major(&self, out: &mut [f32]) {
         let (t, b, n) = (self.t, self.b, self.n);
-        let ld_h = (t + 1) * b;
+        let tb = t * b;
         if self.step_major {
-            for (s, block) in self.h[n * b..].chunks_exact(n * b).enumerate() {
-                for (i, run) in block.chunks_exact(b).enumerate() {
-                    for (bb, &v) in run.iter().enumerate() {
-                        out[(s * b + bb) * n + i] = v;
-                    }
-                }
+            // Block s + 1 of h is h_s as [N, B]; out's rows s*B.. are its transpose.
+            for (s, dst) in out[..tb * n].chunks_exact_mut(b * n).enumerate() {
+                transpose(&self.h, (s + 1) * n * b, n, b, b, dst, n);
             }
             return;
         }
-        for i in 0..n {
-            let row = &self.h[i * ld_h + b..(i + 1) * ld_h];
-            for (r, &v) in row.iter().enumerate() {
-                out[r * n + i] = v;
-            }
-        }
+        // Unit-major [N, (T+1) B] from column B on (block 0 is h_0).
+        transpose(&self.h, b, n, tb, (t + 1) * b, out, n);
     }
 }
