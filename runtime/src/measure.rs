@@ -1,4 +1,4 @@
-//! On-device measures of an exported model, recomputed from the blob (`shared/spec/models.md`,
+//! On-device measures of an exported model, recomputed from the blob (`docs/models.md`,
 //! "Measures"):
 //! - active connection: a stored recurrent weight with |w| > 1e-2 ([`ACTIVE_THRESHOLD`]);
 //!   self-connections count (their distance is 0);

@@ -1,4 +1,4 @@
-//! Trainer vs runtime on the host (`shared/spec/format.md`, "Parity"): for relu, tanh and
+//! Trainer vs runtime on the host (`docs/format.md`, "Parity"): for relu, tanh and
 //! softplus, dense and local (d = 2) networks on a 5 x 5 sheet, trained 20 steps so that the
 //! weights differ from their initialisation, exported without pruning:
 //! - the trainer's `forward` and the runtime kernel `step` agree over whole trials of every task

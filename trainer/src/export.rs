@@ -1,4 +1,4 @@
-//! Export: prune a trained network and build the runtime's model blob (`shared/spec/format.md`).
+//! Export: prune a trained network and build the runtime's model blob (`docs/format.md`).
 //!
 //! 1. Threshold: every weight of W, W_in and W_out with |w| <= `threshold` becomes zero.
 //! 2. Units: a hidden unit is kept when it lies on a path from an input to an output of the
@@ -12,7 +12,7 @@
 //!    biases zeroed), so that its evaluation is the pruned model's performance.
 //! 4. [`build_model`]: the kept units in increasing original index order at their unchanged sheet
 //!    positions, the trainer-side wiring length and active-connection count ([`wiring`], the
-//!    definition of `shared/spec/models.md`, "Measures"), optionally the int8 variant, whose
+//!    definition of `docs/models.md`, "Measures"), optionally the int8 variant, whose
 //!    activation format is calibrated on the f32 model's own trials ([`calibrate_activation`];
 //!    tanh uses a fixed Q1.15).
 //!

@@ -1,5 +1,5 @@
 //! The model blob (`.gyrus`): one definition for the trainer's exporter and every runtime.
-//! See `shared/spec/format.md`.
+//! See `docs/format.md`.
 //!
 //! # Reading (no_std, no alloc)
 //! ```text

@@ -4,7 +4,7 @@
 //! h'  = (1 - alpha) h + alpha phi(W h + W_in u + b_h)      (W reads the previous h)
 //! o   = W_out h' + b_o
 //! ```
-//! (`shared/spec/models.md`, "The network"). Use:
+//! (`docs/models.md`, "The network"). Use:
 //! ```text
 //! let model = ModelView::from_bytes(BLOB)?;
 //! let mut buf = [0.0f32; 2 * 625 + 313];                // State::buffer_len(n_hidden)

@@ -1,5 +1,5 @@
 //! The cognitive task generator: the 20 tasks of Yang et al. (2019) in NeuroGym form and the
-//! Mod-Cog battery (Khona et al.), as specified in `shared/spec/tasks.md`.
+//! Mod-Cog battery (Khona et al.), as specified in `docs/tasks.md`.
 //!
 //! Everything here is `no_std` and allocation-free: trials are small values, inputs and targets are
 //! written into caller-provided buffers, and randomness comes from a seeded [`Rng`] whose draws are

@@ -1,5 +1,5 @@
 //! Fixed and slow points of the network's dynamics under a constant input (Sussillo & Barak 2013;
-//! `shared/spec/models.md`, "Dynamics analysis").
+//! `docs/models.md`, "Dynamics analysis").
 //!
 //! The step is F(h, u) = (1 - alpha) h + alpha phi(W h + W_in u + b_h), its Jacobian
 //! dF/dh = (1 - alpha) I + alpha diag(phi'(pre)) W. With the speed q(h) = 0.5 |F(h, u) - h|^2 and

@@ -1,4 +1,4 @@
-//! Graph measures of the recurrent connectivity (Khona et al.; `shared/spec/models.md`, "Graph
+//! Graph measures of the recurrent connectivity (Khona et al.; `docs/models.md`, "Graph
 //! measures"), next to Erdos-Renyi graphs with the same node and edge counts.
 //!
 //! The graph is directed: an edge j -> i for every allowed (or active) recurrent weight W[i][j]

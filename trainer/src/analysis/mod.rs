@@ -1,4 +1,4 @@
-//! Measures of a trained network (`shared/spec/models.md`, "Measures"): active connections and
+//! Measures of a trained network (`docs/models.md`, "Measures"): active connections and
 //! wiring length ([`wiring`]), task variance and important units ([`task_variance`]), functional
 //! clusters ([`cluster`]) and their anatomical modularity on the sheet ([`modularity`]).
 //!

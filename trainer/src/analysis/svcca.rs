@@ -1,5 +1,5 @@
 //! Network-to-network similarity by SVCCA (Raghu et al. 2017; Maheswaranathan et al. 2019;
-//! `shared/spec/models.md`, "Dynamics analysis").
+//! `docs/models.md`, "Dynamics analysis").
 //!
 //! A network's activity is the matrix of its hidden states [samples, N] on a fixed set of trials
 //! (every valid step of every trial, padding excluded), centred per unit. SVCCA keeps the top

@@ -1,6 +1,6 @@
 //! `gyrus analyze graph | fixed-points | compare`: graph measures of the connectivity, fixed and
 //! slow points of the dynamics, and SVCCA similarity over a population of networks
-//! (`shared/spec/models.md`, "Graph measures" and "Dynamics analysis").
+//! (`docs/models.md`, "Graph measures" and "Dynamics analysis").
 //!
 //! Run folders are only read (opened with [`crate::analysis::load_run`]); results go to `--out`.
 

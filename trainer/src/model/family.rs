@@ -1,4 +1,4 @@
-//! Connectivity families (`shared/spec/models.md`) and the fixed structure each one gives W.
+//! Connectivity families (`docs/models.md`) and the fixed structure each one gives W.
 
 use super::mask::Csr;
 use super::sheet::Sheet;

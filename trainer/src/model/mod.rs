@@ -1,7 +1,7 @@
 //! Network parameters, connectivity families (masks) and the hidden-unit sheet.
 //!
 //! - [`Sheet`]: where hidden unit n sits (row n / cols, column n % cols).
-//! - [`Family`]: the connectivity families of `shared/spec/models.md`, built into a [`Structure`]
+//! - [`Family`]: the connectivity families of `docs/models.md`, built into a [`Structure`]
 //!   (dense, a fixed sparse mask as compressed rows [`Csr`], or the frozen identity).
 //! - [`Activation`]: relu, tanh (fast rational form), softplus.
 //! - [`NetConfig`] and [`Network`]: the parameters in one flat buffer with named views.

@@ -1,4 +1,4 @@
-//! BIMT's connection cost (Liu, Khona, Fiete, Tegmark; `shared/spec/models.md`): distances on the
+//! BIMT's connection cost (Liu, Khona, Fiete, Tegmark; `docs/models.md`): distances on the
 //! sheet, the wiring cost A * |D (.) W|_1, the full cost l_cc and its subgradient.
 //!
 //! Unit (i, j) of an R x C sheet sits at (i / S, j / S) in the unit square, S = max(R, C); the

@@ -1,5 +1,5 @@
 //! Measures of a sweep's trained networks for Pareto plots: test error, active neurons, wiring
-//! length (`shared/spec/models.md`, "Measures"), and the Pareto frontier of a set of points.
+//! length (`docs/models.md`, "Measures"), and the Pareto frontier of a set of points.
 //!
 //! - test error: 1 - the mean over tasks of the `last` performance in the run's `eval.json`;
 //! - active connection: a recurrent weight with |w| > 1e-2, self-connections included;
