@@ -1,13 +1,17 @@
 //! The gyrus trainer as a library; the `gyrus` binary is a thin shell over [`cli`].
 //!
-//! Folders: `cli/` (one file per subcommand), `model/` (parameters, connectivity families, sheet),
-//! `train/` (hand-written BPTT, Adam, the loop, checkpoints), `plot/` (figures), `npz` (NumPy output).
+//! Folders: `cli/` (the subcommands), `model/` (parameters, connectivity families, sheet),
+//! `train/` (hand-written BPTT, Adam, the loop, checkpoints), `regularize/` (L1, BIMT), `analysis/`
+//! (measures of trained networks), `plot/` (figures), `sweep/` (grids, local and Slurm backends),
+//! `deploy/` (the many-core mesh simulator); files: `export` (prune, write a blob), `fsio` (atomic
+//! file writes), `npz` (NumPy output), `tasks` (the task batteries as the trainer uses them).
 #![deny(missing_docs)]
 
 pub mod analysis;
 pub mod cli;
 pub mod deploy;
 pub mod export;
+pub mod fsio;
 pub mod model;
 pub mod npz;
 pub mod plot;
