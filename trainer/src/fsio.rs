@@ -2,6 +2,11 @@
 //! (or [`write_atomic_with`]): the bytes go to a temporary beside the target, are synced, and the
 //! temporary is renamed over the target. A failure at any point (full disk, permission, a failing
 //! writer) names the file, removes the temporary, and leaves the old file, if any, intact.
+//!
+//! Two files are not written this way, on purpose: a sweep point's `sweep.log`, which the training
+//! child process appends its own output to as it runs (a log, not a result), and `sweep.lock`,
+//! whose exclusive creation is the lock itself. `metrics.jsonl` is not appended to but rewritten
+//! whole at each evaluation (see `train::run`).
 
 use anyhow::Context;
 use std::io::Write;

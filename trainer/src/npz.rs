@@ -379,12 +379,9 @@ pub fn write_npz<W: Write>(mut w: W, arrays: &[(&str, &Array)]) -> Result<()> {
     Ok(())
 }
 
-/// Writes an `.npz` file at `path` (see [`write_npz`]).
+/// Writes an `.npz` file at `path` (see [`write_npz`]), atomically ([`crate::fsio`]).
 pub fn save_npz(path: &Path, arrays: &[(&str, &Array)]) -> Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    write_npz(std::io::BufWriter::new(file), arrays)
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::fsio::write_atomic_with(path, |w| write_npz(w, arrays))
 }
 
 /// Reads the arrays of an `.npz` archive written with the stored method (as [`write_npz`] does),

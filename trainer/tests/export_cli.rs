@@ -126,6 +126,20 @@ fn export_then_inspect_a_tiny_run() {
     assert!(fv.recurrent().nnz() > view.recurrent().nnz());
     assert!(fv.int8().is_none());
 
+    // Exporting over an existing blob goes through a temporary, so a failed write (here the
+    // temporary's name is taken by a folder) names the file and leaves the old blob intact, and a
+    // failed export to a new path leaves no file at all.
+    std::fs::create_dir(dir.join(".full.gyrus.tmp")).unwrap();
+    let out = gyrus(&["export", s(&run), "--out", s(&full), "--quantize", "int8"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("full.gyrus"), "{err}");
+    assert_eq!(std::fs::read(&full).unwrap(), full_blob);
+    std::fs::create_dir(dir.join(".new.gyrus.tmp")).unwrap();
+    let out = gyrus(&["export", s(&run), "--out", s(&dir.join("new.gyrus"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.join("new.gyrus").exists());
+
     // A corrupt blob: non-zero exit, the format error's message, no panic.
     let mut bad = blob.clone();
     let mid = bad.len() / 2;

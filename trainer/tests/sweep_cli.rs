@@ -209,6 +209,42 @@ fn failures_are_reported_and_bad_grids_name_the_keys() {
     assert!(text(&o).contains("grid point 0 (radius=2)"), "{}", text(&o));
     let o = gyrus(&["sweep", "--out", s]);
     assert!(text(&o).contains("holds no sweep yet"), "{}", text(&o));
+    // Options are checked before anything is written: no manifest is left behind.
+    let o = gyrus(&[
+        "sweep",
+        "--grid",
+        "seed=1..2",
+        "--base",
+        b,
+        "--out",
+        s,
+        "--jobs",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--jobs must be at least 1"),
+        "{}",
+        text(&o)
+    );
+    assert!(!sweep.join("manifest.json").exists());
+    let o = gyrus(&[
+        "sweep",
+        "--grid",
+        "seed=1..2",
+        "--base",
+        b,
+        "--out",
+        s,
+        "--backend",
+        "slurm",
+        "--max-parallel",
+        "0",
+        "--dry-run",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("at least 1"), "{}", text(&o));
+    assert!(!sweep.join("manifest.json").exists());
 
     // A child that fails: every point is reported, the exit is non-zero, status says failed.
     let o = gyrus(&[

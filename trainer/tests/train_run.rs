@@ -288,3 +288,79 @@ fn bad_flags_are_clear_errors() {
         "{e}"
     );
 }
+
+/// Runs that cannot fit in memory are refused with the estimate, before anything is written
+/// (they used to abort with an allocation failure, after writing config.toml).
+#[test]
+fn a_run_that_cannot_fit_is_refused_before_anything_is_written() {
+    let dir = tmp("huge");
+    let out = dir.join("run");
+    for args in [
+        &["--sheet", "10000x10000"][..],
+        &["--sheet", "4x4", "--eval-trials", "4000000000"][..],
+    ] {
+        let o = gyrus()
+            .arg("train")
+            .args(args)
+            .args(["--steps", "1", "--quiet", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        assert!(e.contains("needs about") && e.contains("memory"), "{e}");
+        assert!(!e.contains("memory allocation"), "{e}");
+        assert!(!out.exists(), "{args:?} left {}", out.display());
+    }
+    // A run folder whose config cannot fit (written by hand) is refused on resume too.
+    std::fs::create_dir_all(&out).unwrap();
+    let mut cfg = RunConfig::with_sheet(Sheet::new(10_000, 10_000));
+    cfg.steps = 1;
+    std::fs::write(out.join(CONFIG_FILE), cfg.to_toml().unwrap()).unwrap();
+    let o = gyrus()
+        .args(["train", "--quiet", "--resume", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("needs about"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// metrics.jsonl and eval.json are written through a temporary: when that write fails (here the
+/// temporary's name is taken by a folder) the error names the file and the old file is intact.
+#[test]
+fn run_files_are_replaced_through_a_temporary() {
+    let dir = tmp("atomic");
+    let mut cfg = small(Family::Dense);
+    cfg.tasks = "go".into();
+    cfg.steps = 4;
+    cfg.eval_every = 2;
+    cfg.checkpoint_every = 2;
+    cfg.eval_trials = 4;
+    let mut run = Run::create(&dir, cfg).unwrap();
+    run.train(2, false).unwrap();
+    let metrics = std::fs::read(dir.join(METRICS_FILE)).unwrap();
+    assert_eq!(metrics.iter().filter(|&&b| b == b'\n').count(), 1);
+    std::fs::create_dir(dir.join(".metrics.jsonl.tmp")).unwrap();
+    let e = format!("{:#}", run.train(4, false).unwrap_err());
+    assert!(e.contains("metrics.jsonl"), "{e}");
+    assert_eq!(std::fs::read(dir.join(METRICS_FILE)).unwrap(), metrics);
+    std::fs::remove_dir(dir.join(".metrics.jsonl.tmp")).unwrap();
+
+    std::fs::write(dir.join(EVAL_FILE), "old").unwrap();
+    std::fs::create_dir(dir.join(".eval.json.tmp")).unwrap();
+    let e = format!(
+        "{:#}",
+        Run::resume(&dir).unwrap().train(4, false).unwrap_err()
+    );
+    assert!(e.contains("eval.json"), "{e}");
+    assert_eq!(std::fs::read_to_string(dir.join(EVAL_FILE)).unwrap(), "old");
+    std::fs::remove_dir(dir.join(".eval.json.tmp")).unwrap();
+    Run::resume(&dir).unwrap().train(4, false).unwrap();
+    assert!(std::fs::read_to_string(dir.join(EVAL_FILE))
+        .unwrap()
+        .contains("strict"));
+    let lines = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -104,6 +104,18 @@ pub const fn upper_half(dir: u8) -> bool {
     dir >= 1 && dir as usize <= RING_UNITS / 2
 }
 
+/// The direction of the stronger stimulus: `a` when `margin` (A's strength minus B's) is positive,
+/// `b` when negative, and on a tie (margin 0, only multidm and multidlydm) a coin flip, as the
+/// reference breaks ties (so the target is random on those trials).
+fn stronger(margin: i32, a: u8, b: u8, rng: &mut Rng) -> u8 {
+    match margin.signum() {
+        1 => a,
+        -1 => b,
+        _ if rng.coin() => a,
+        _ => b,
+    }
+}
+
 fn wrap(dir: i32) -> u8 {
     dir.rem_euclid(RING_UNITS as i32) as u8
 }
@@ -120,7 +132,8 @@ pub struct Trial {
     /// Noise standard deviation on the noisy inputs (0 for noise-free trials).
     pub sigma: f32,
     /// Direction (ring unit) of the correct response at the first decision step, after the interval
-    /// displacement; `None` when the correct behaviour is to keep fixating.
+    /// displacement; `None` when the correct behaviour is to keep fixating. On a tie of multidm or
+    /// multidlydm (equal summed strengths) it is the direction a coin picked.
     pub answer: Option<u8>,
     /// Matching tasks: whether the test matched the sample (by direction or by category).
     pub matched: Option<bool>,
@@ -270,15 +283,11 @@ impl Trial {
                 let dir_a = rng.below(RING_UNITS as u32) as u8;
                 let dir_b = wrap(i32::from(dir_a) + 1 + rng.below(RING_UNITS as u32 - 1) as i32);
                 // Signed coherence per ring, in units of 0.08: positive means A is stronger.
+                // multidm's two rings may cancel (1/8 of trials, as in the reference): a tie.
                 let mut coh = [0i32; 2];
-                loop {
-                    for c in coh.iter_mut() {
-                        let k = DM_COHERENCE_UNITS[rng.below(4) as usize];
-                        *c = if rng.coin() { k } else { -k };
-                    }
-                    if base != Base::MultiDm || coh[0] + coh[1] != 0 {
-                        break;
-                    }
+                for c in coh.iter_mut() {
+                    let k = DM_COHERENCE_UNITS[rng.below(4) as usize];
+                    *c = if rng.coin() { k } else { -k };
                 }
                 let rings: &[u8] = match base {
                     Base::Dm1 => &[0],
@@ -295,22 +304,18 @@ impl Trial {
                     Base::Dm2 | Base::CtxDm2 => coh[1],
                     _ => coh[0] + coh[1],
                 };
-                answer = Some(if decider > 0 { dir_a } else { dir_b });
+                answer = Some(stronger(decider, dir_a, dir_b, rng));
             }
             Family::DlyDm => {
                 let dir_a = rng.below(RING_UNITS as u32) as u8;
                 let dir_b = wrap(i32::from(dir_a) + 1 + rng.below(RING_UNITS as u32 - 1) as i32);
-                // Per ring, (stim1, stim2) strengths in tenths, two distinct values.
+                // Per ring, (stim1, stim2) strengths in tenths, two distinct values. multidlydm's
+                // sums over both rings may be equal (1/6 of trials, as in the reference): a tie.
                 let mut s = [[0i32; 2]; 2];
-                loop {
-                    for pair in s.iter_mut() {
-                        let i = rng.below(3) as usize;
-                        let j = (i + 1 + rng.below(2) as usize) % 3;
-                        *pair = [DLY_STRENGTH_TENTHS[i], DLY_STRENGTH_TENTHS[j]];
-                    }
-                    if base != Base::MultiDlyDm || s[0][0] + s[1][0] != s[0][1] + s[1][1] {
-                        break;
-                    }
+                for pair in s.iter_mut() {
+                    let i = rng.below(3) as usize;
+                    let j = (i + 1 + rng.below(2) as usize) % 3;
+                    *pair = [DLY_STRENGTH_TENTHS[i], DLY_STRENGTH_TENTHS[j]];
                 }
                 let rings: &[u8] = match base {
                     Base::DlyDm1 => &[0],
@@ -327,7 +332,7 @@ impl Trial {
                     Base::DlyDm2 | Base::CtxDlyDm2 => s[1][0] - s[1][1],
                     _ => s[0][0] + s[1][0] - s[0][1] - s[1][1],
                 };
-                answer = Some(if decider > 0 { dir_a } else { dir_b });
+                answer = Some(stronger(decider, dir_a, dir_b, rng));
             }
             Family::Matching => {
                 let ring = rng.below(2) as u8;

@@ -138,8 +138,7 @@ pub fn modularity(args: ModularityArgs) -> Result<()> {
         .collect::<Vec<_>>()
         .into();
     let path = out.join(ANALYSIS_FILE);
-    std::fs::write(&path, serde_json::to_string_pretty(&json)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::fsio::write_atomic(&path, serde_json::to_string_pretty(&json)?)?;
     println!("{} at step {}:", dir.display(), loaded.step);
     print!("{}", analysis.summary());
     println!("wrote {}", path.display());

@@ -38,8 +38,7 @@ fn out_dir(out: &Option<PathBuf>, default: &Path) -> Result<PathBuf> {
 }
 
 fn write_json(path: &Path, v: &Value) -> Result<()> {
-    std::fs::write(path, serde_json::to_string_pretty(v)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::fsio::write_atomic(path, serde_json::to_string_pretty(v)?)?;
     println!("wrote {}", path.display());
     Ok(())
 }
@@ -538,8 +537,7 @@ pub fn compare(args: CompareArgs) -> Result<()> {
         csv.push('\n');
     }
     let csv_path = args.out.join("svcca.csv");
-    std::fs::write(&csv_path, csv)
-        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    crate::fsio::write_atomic(&csv_path, csv)?;
     println!("wrote {}", csv_path.display());
     let fig = SimilarityFigure {
         title: format!(

@@ -29,6 +29,14 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let run = Run::resume(&args.run)?;
     let cfg = run.config();
+    if let Some(trials) = args.trials {
+        // More trials than the run evaluates with: refuse clearly if they cannot fit.
+        let mut with = cfg.clone();
+        with.eval_trials = trials;
+        with.validate()?;
+        with.memory_estimate()?
+            .check(&format!("evaluating {trials} trials per task"))?;
+    }
     let ev = evaluate(
         run.network(),
         run.tasks(),
@@ -45,7 +53,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         print!("{}", ev.table());
     }
     if let Some(out) = &args.out {
-        std::fs::write(out, serde_json::to_string_pretty(&json)?)?;
+        crate::fsio::write_atomic(out, serde_json::to_string_pretty(&json)?)?;
     }
     Ok(())
 }

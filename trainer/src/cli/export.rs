@@ -126,7 +126,7 @@ fn write_blob(path: &Path, blob: &[u8]) -> Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create folder {}", dir.display()))?;
     }
-    std::fs::write(path, blob).with_context(|| format!("cannot write {}", path.display()))
+    crate::fsio::write_atomic(path, blob)
 }
 
 fn pct(c: Count) -> f64 {

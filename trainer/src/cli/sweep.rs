@@ -205,7 +205,11 @@ fn sweep_status(dir: &Path) -> Result<()> {
 
 fn submit(dir: &Path, m: &Manifest, a: &SlurmArgs, gyrus: Option<PathBuf>) -> Result<()> {
     let opts = a.options(&Jobs::load(dir)?, gyrus)?;
-    match slurm::submit(dir, m, &opts, a.dry_run)? {
+    submit_with(dir, m, &opts, a.dry_run)
+}
+
+fn submit_with(dir: &Path, m: &Manifest, opts: &SlurmOptions, dry_run: bool) -> Result<()> {
+    match slurm::submit(dir, m, opts, dry_run)? {
         Submitted::DryRun(script) => print!("{script}"),
         Submitted::Nothing { finished, queued } => eprintln!(
             "nothing to submit in {}: {finished} points finished, {queued} still queued",
@@ -276,12 +280,15 @@ fn run_sweep(a: RunArgs) -> Result<()> {
             bail!("--jobs is for the local backend; with Slurm use --max-parallel")
         }
         Backend::Slurm => {
+            // Every option is checked before the manifest is written.
+            let opts = a.slurm.options(&Jobs::load(&dir)?, a.gyrus)?;
+            opts.validate()?;
             let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
-            return submit(&dir, &m, &a.slurm, a.gyrus);
+            return submit_with(&dir, &m, &opts, a.slurm.dry_run);
         }
         Backend::Local => {}
     }
-    let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
+    // Every option is checked before the manifest is written.
     let jobs = match a.jobs {
         Some(0) => bail!("--jobs must be at least 1"),
         Some(k) => k,
@@ -293,6 +300,7 @@ fn run_sweep(a: RunArgs) -> Result<()> {
             std::env::current_exe().context("cannot find the gyrus binary; give --gyrus PATH")?
         }
     };
+    let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
     let _lock = local::Lock::take(&dir)?;
     let outcomes = local::run(&dir, &m, &LocalOptions { jobs, gyrus })?;
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();

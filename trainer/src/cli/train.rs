@@ -162,6 +162,39 @@ pub fn parse_activation(s: &str) -> std::result::Result<Activation, String> {
 }
 
 impl TrainArgs {
+    /// Refuses a family flag that does not apply to `--family` (or comes without it), by the
+    /// rule of [`Family::params`]: e.g. `--family dense --lambda 0.1`, `--family local --lambda 5`
+    /// or `--family dense --radius 3 --torus`.
+    fn check_family_flags(&self) -> Result<()> {
+        let flags = [
+            ("--radius", "d", self.radius.is_some()),
+            ("--r", "r", self.sw_r.is_some()),
+            ("--torus", "torus", self.torus),
+            ("--lambda", "lambda", self.lambda.is_some()),
+            ("--a", "a", self.bimt_a.is_some()),
+            ("--swap-every", "swap_every", self.swap_every.is_some()),
+            ("--top-k", "top_k", self.top_k.is_some()),
+            ("--warmup", "warmup", self.warmup.is_some()),
+        ];
+        for (flag, param, _) in flags.into_iter().filter(|f| f.2) {
+            let families = Family::taking(param).join(", ");
+            let Some(f) = self.family else {
+                bail!("{flag} needs --family (it applies to --family {families})");
+            };
+            let kind = f
+                .to_possible_value()
+                .expect("every family has a name")
+                .get_name()
+                .to_string();
+            if !Family::params(&kind).is_some_and(|p| p.contains(&param)) {
+                bail!(
+                    "{flag} does not apply to --family {kind}: it applies to --family {families}"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The merged config: file (if any), then flags.
     pub fn config(&self) -> Result<RunConfig> {
         let mut cfg = match &self.config {
@@ -173,6 +206,7 @@ impl TrainArgs {
         if let Some(s) = self.sheet {
             cfg.net.sheet = s;
         }
+        self.check_family_flags()?;
         let radius = || self.radius.context("this family needs --radius D");
         if let Some(f) = self.family {
             cfg.net.family = match f {
@@ -207,15 +241,6 @@ impl TrainArgs {
                     warmup: self.warmup.unwrap_or(0),
                 },
             };
-        } else if self.radius.is_some() || self.lambda.is_some() || self.sw_r.is_some() {
-            bail!("--radius, --r and --lambda need --family");
-        }
-        let bimt_flags = self.bimt_a.is_some()
-            || self.swap_every.is_some()
-            || self.top_k.is_some()
-            || self.warmup.is_some();
-        if bimt_flags && self.family != Some(FamilyName::Bimt) {
-            bail!("--a, --swap-every, --top-k and --warmup need --family bimt");
         }
         if let Some(a) = self.activation {
             cfg.net.activation = a;
@@ -301,5 +326,67 @@ mod tests {
         assert_eq!(parse_sheet("3X5"), Ok(Sheet::new(3, 5)));
         assert!(parse_sheet("16").is_err());
         assert!(parse_sheet("ax2").is_err());
+    }
+
+    fn parse(args: &[&str]) -> Result<RunConfig> {
+        use clap::Parser;
+        let mut full = vec!["gyrus", "train", "--sheet", "4x4"];
+        full.extend_from_slice(args);
+        match crate::cli::Cli::try_parse_from(full).unwrap().command {
+            crate::cli::Command::Train(t) => t.config(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn family_flags_that_do_not_apply_are_refused() {
+        let cases: [(&[&str], &str); 7] = [
+            (
+                &["--family", "dense", "--lambda", "0.1"],
+                "--lambda does not apply to --family dense: it applies to --family l1, bimt",
+            ),
+            (
+                &["--family", "local", "--radius", "2", "--lambda", "5"],
+                "--lambda does not apply to --family local",
+            ),
+            (
+                &["--family", "dense", "--radius", "3", "--torus"],
+                "--radius does not apply to --family dense: it applies to --family local, \
+                 random, small-world",
+            ),
+            (
+                &["--family", "dense", "--torus"],
+                "--torus does not apply to --family dense",
+            ),
+            (&["--torus"], "--torus needs --family"),
+            (
+                &["--family", "autapse", "--r", "1"],
+                "--r does not apply to --family autapse: it applies to --family small-world",
+            ),
+            (
+                &["--family", "l1", "--lambda", "1", "--top-k", "3"],
+                "it applies to --family bimt",
+            ),
+        ];
+        for (args, want) in cases {
+            let e = parse(args).unwrap_err().to_string();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+        let c = parse(&[
+            "--family",
+            "small-world",
+            "--radius",
+            "2",
+            "--r",
+            "1",
+            "--torus",
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.net.family,
+            Family::SmallWorld { torus: true, .. }
+        ));
+        let c = parse(&["--family", "random", "--radius", "2", "--torus"]).unwrap();
+        assert!(matches!(c.net.family, Family::Random { torus: true, .. }));
     }
 }

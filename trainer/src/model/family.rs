@@ -3,7 +3,7 @@
 use super::mask::Csr;
 use super::sheet::Sheet;
 use gyrus_runtime::tasks::{derive_seed, Rng};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const MASK_DOMAIN: u64 = 0x4d41_534b; // "MASK"
 
@@ -11,7 +11,11 @@ const MASK_DOMAIN: u64 = 0x4d41_534b; // "MASK"
 ///
 /// Distances are Euclidean on the sheet grid, sqrt((i-m)^2 + (j-n)^2), without wrap-around unless
 /// `torus = true`. BIMT (dense plus a connection cost) is added by another module as a new variant.
+///
+/// A parameter the family does not take (`{ kind = "dense", d = 2.0 }`) is refused, by the rule of
+/// [`Family::params`] (serde alone would drop it silently for the families without parameters).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Family {
     /// All connections.
@@ -79,6 +83,47 @@ pub enum Family {
         #[serde(default)]
         warmup: u64,
     },
+}
+
+impl Serialize for Family {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Family::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Family {
+    /// Reads the table, refuses a parameter its kind does not take ([`Family::params`]), then
+    /// reads the family from it.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Family, D::Error> {
+        use serde::de::Error;
+        let table = toml::Table::deserialize(d)?;
+        if let Some(kind) = table.get("kind").and_then(toml::Value::as_str) {
+            if let Some(takes) = Family::params(kind) {
+                let extra = table
+                    .keys()
+                    .find(|k| *k != "kind" && !takes.contains(&k.as_str()));
+                if let Some(extra) = extra {
+                    return Err(D::Error::custom(not_taken(kind, extra)));
+                }
+            }
+        }
+        Family::deserialize(toml::Value::Table(table)).map_err(|e| D::Error::custom(e.message()))
+    }
+}
+
+/// The message for parameter `param` given to family `kind`, which does not take it.
+fn not_taken(kind: &str, param: &str) -> String {
+    let takes = match Family::params(kind) {
+        Some([]) | None => "it takes no parameters".to_string(),
+        Some(p) => format!("it takes {}", p.join(", ")),
+    };
+    let elsewhere = Family::taking(param);
+    let applies = if elsewhere.is_empty() {
+        format!("`{param}` is not a parameter of any family")
+    } else {
+        format!("`{param}` applies to {}", elsewhere.join(", "))
+    };
+    format!("family `{kind}` does not take `{param}` ({takes}; {applies})")
 }
 
 fn one_f32() -> f32 {
@@ -153,6 +198,42 @@ fn local_rows(sheet: &Sheet, d: f64, torus: bool) -> Vec<Vec<u32>> {
 }
 
 impl Family {
+    /// Every family's config name (`kind`).
+    pub const KINDS: [&'static str; 8] = [
+        "dense",
+        "local",
+        "autapse",
+        "frozen-autapse",
+        "random",
+        "small-world",
+        "l1",
+        "bimt",
+    ];
+
+    /// The parameters (config fields besides `kind`) that the family `kind` takes, `None` for an
+    /// unknown kind. The one rule for parameters that do not apply, which are refused rather than
+    /// dropped: in config files (deserialization), on the `gyrus train` command line and in sweep
+    /// grids.
+    pub fn params(kind: &str) -> Option<&'static [&'static str]> {
+        Some(match kind {
+            "dense" | "autapse" | "frozen-autapse" => &[],
+            "local" => &["d", "torus"],
+            "random" => &["d", "torus", "seed"],
+            "small-world" => &["r", "d", "torus", "seed"],
+            "l1" => &["lambda"],
+            "bimt" => &["lambda", "a", "swap_every", "top_k", "warmup"],
+            _ => return None,
+        })
+    }
+
+    /// The families that take parameter `param` (e.g. `l1`, `bimt` for `lambda`).
+    pub fn taking(param: &str) -> Vec<&'static str> {
+        Family::KINDS
+            .into_iter()
+            .filter(|k| Family::params(k).is_some_and(|p| p.contains(&param)))
+            .collect()
+    }
+
     /// The config name of the family.
     pub fn name(&self) -> &'static str {
         match self {
@@ -451,5 +532,88 @@ mod tests {
         assert!(serde_json::from_str::<Family>(r#"{"kind":"lokal"}"#).is_err());
         let back: Family = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
         assert_eq!(back, f);
+    }
+
+    /// A value of the right type for each parameter name, as TOML.
+    fn value_of(param: &str) -> &'static str {
+        match param {
+            "d" => "2.0",
+            "r" => "1.0",
+            "torus" => "true",
+            "seed" => "3",
+            "lambda" => "0.1",
+            "a" => "1.0",
+            "swap_every" => "10",
+            "top_k" => "2",
+            "warmup" => "5",
+            p => panic!("no test value for {p}"),
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Holder {
+        family: Family,
+    }
+
+    fn parse(kind: &str, params: &[&str]) -> Result<Family, String> {
+        let fields: Vec<String> = std::iter::once(format!("kind = \"{kind}\""))
+            .chain(params.iter().map(|p| format!("{p} = {}", value_of(p))))
+            .collect();
+        let text = format!("family = {{ {} }}", fields.join(", "));
+        toml::from_str::<Holder>(&text)
+            .map(|h| h.family)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_family_takes_its_parameters_and_refuses_every_other() {
+        let all = [
+            "d",
+            "r",
+            "torus",
+            "seed",
+            "lambda",
+            "a",
+            "swap_every",
+            "top_k",
+            "warmup",
+        ];
+        for kind in Family::KINDS {
+            let takes = Family::params(kind).unwrap();
+            let f = parse(kind, takes).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            assert_eq!(f.name(), kind);
+            // The rule lists exactly the fields of the variant (all set, so all serialized).
+            let back = toml::Value::try_from(&f).unwrap();
+            let mut fields: Vec<&str> = back
+                .as_table()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            fields.retain(|k| *k != "kind");
+            let mut want = takes.to_vec();
+            fields.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(fields, want, "{kind}");
+            for p in all.iter().filter(|p| !takes.contains(p)) {
+                let mut with = takes.to_vec();
+                with.push(p);
+                let e = parse(kind, &with).unwrap_err();
+                assert!(
+                    e.contains(&format!("family `{kind}` does not take `{p}`")),
+                    "{kind} + {p}: {e}"
+                );
+            }
+        }
+        // The issue's case, and the message.
+        let e = parse("dense", &["d"]).unwrap_err();
+        assert!(
+            e.contains("it takes no parameters; `d` applies to local, random, small-world"),
+            "{e}"
+        );
+        let e = toml::from_str::<Holder>("family = { kind = \"local\", d = 1.0, dd = 2 }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`dd` is not a parameter of any family"), "{e}");
     }
 }

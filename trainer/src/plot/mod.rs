@@ -108,6 +108,9 @@ pub trait Figure {
 }
 
 /// Renders `figure` to `path`, as PNG or SVG by the extension; creates missing parent folders.
+///
+/// The figure is rendered in memory and written through [`crate::fsio::write_atomic`]: a failure
+/// (drawing or writing) names the file and leaves an existing file at `path` as it was.
 pub fn save<F: Figure>(figure: &F, path: &Path) -> Result<()> {
     let format = Format::from_path(path)?;
     register_font()?;
@@ -115,30 +118,56 @@ pub fn save<F: Figure>(figure: &F, path: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create folder {}", dir.display()))?;
     }
+    let bytes =
+        render(figure, format).with_context(|| format!("cannot draw {}", path.display()))?;
+    crate::fsio::write_atomic(path, bytes)
+}
+
+/// Renders `figure` in memory: the bytes of a PNG or SVG file.
+pub fn render<F: Figure>(figure: &F, format: Format) -> Result<Vec<u8>> {
+    register_font()?;
     let size = figure.size();
-    let result = match format {
+    match format {
         Format::Png => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
-            let canvas = Canvas {
-                area: &root,
-                vector: false,
-            };
-            figure
-                .draw(&canvas)
-                .and_then(|()| root.present().map_err(plot_error))
+            let (w, h) = size;
+            let len = (w as usize)
+                .checked_mul(h as usize)
+                .and_then(|n| n.checked_mul(3))
+                .ok_or_else(|| anyhow!("a figure of {w} x {h} pixels is too large"))?;
+            let mut pixels = vec![0u8; len];
+            {
+                let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+                let canvas = Canvas {
+                    area: &root,
+                    vector: false,
+                };
+                figure.draw(&canvas)?;
+                root.present().map_err(plot_error)?;
+            }
+            let mut png = Vec::new();
+            image::ImageEncoder::write_image(
+                image::codecs::png::PngEncoder::new(&mut png),
+                &pixels,
+                w,
+                h,
+                image::ColorType::Rgb8,
+            )?;
+            Ok(png)
         }
         Format::Svg => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
-            let canvas = Canvas {
-                area: &root,
-                vector: true,
-            };
-            figure
-                .draw(&canvas)
-                .and_then(|()| root.present().map_err(plot_error))
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                let canvas = Canvas {
+                    area: &root,
+                    vector: true,
+                };
+                figure.draw(&canvas)?;
+                root.present().map_err(plot_error)?;
+            }
+            Ok(svg.into_bytes())
         }
-    };
-    result.with_context(|| format!("cannot draw {}", path.display()))
+    }
 }
 
 /// Turns a plotters error into an `anyhow` error.

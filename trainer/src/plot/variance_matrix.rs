@@ -262,6 +262,11 @@ mod tests {
             ..fig
         };
         assert!(crate::plot::save(&bad, &dir.join("bad.png")).is_err());
+        // A figure that fails leaves no file behind, and an existing one as it was.
+        assert!(!dir.join("bad.png").exists());
+        let e = crate::plot::save(&bad, &dir.join("v.png")).unwrap_err();
+        assert!(format!("{e:#}").contains("v.png"), "{e:#}");
+        assert_eq!(std::fs::read(dir.join("v.png")).unwrap(), bytes);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

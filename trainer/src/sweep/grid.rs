@@ -29,6 +29,7 @@
 //! Point configs are built on the config as a [`toml::Value`], then checked by deserializing into
 //! [`RunConfig`] and [`RunConfig::validate`], so this module does not depend on the family enum.
 
+use crate::model::Family;
 use crate::train::config::RunConfig;
 use anyhow::{bail, Context, Result};
 use toml::{Table, Value};
@@ -242,15 +243,9 @@ pub fn point_name(index: usize, point: &Point) -> String {
     name
 }
 
-/// Families that take each shared family parameter (others are kept only if the kind is unchanged).
+/// Whether family `kind` takes parameter `field` (the rule of [`Family::params`]).
 fn takes(kind: &str, field: &str) -> bool {
-    match field {
-        "d" | "torus" => matches!(kind, "local" | "random" | "small-world"),
-        "r" => kind == "small-world",
-        "lambda" => matches!(kind, "l1" | "bimt"),
-        "a" => kind == "bimt",
-        _ => false,
-    }
+    Family::params(kind).is_some_and(|p| p.contains(&field))
 }
 
 /// Replaces the family with one of kind `kind`, carrying over the parameters it takes.

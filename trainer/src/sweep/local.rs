@@ -165,7 +165,7 @@ pub fn run_point(
         format!("{status}; see {}", log_path.display())
     };
     writeln!(log, "== gyrus sweep: failed: {why}")?;
-    std::fs::write(run.join(FAILED_FILE), format!("{why}\n"))?;
+    crate::fsio::write_atomic(&run.join(FAILED_FILE), format!("{why}\n"))?;
     Ok(Outcome::Failed(why))
 }
 

@@ -131,15 +131,13 @@ impl Manifest {
         for e in &self.points {
             let path = dir.join(&e.config_file);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(e.config.as_str()) {
-                std::fs::write(&path, &e.config)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                crate::fsio::write_atomic(&path, &e.config)?;
             }
         }
-        let path = dir.join(MANIFEST_FILE);
-        let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_string_pretty(self)? + "\n")?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        crate::fsio::write_atomic(
+            &dir.join(MANIFEST_FILE),
+            serde_json::to_string_pretty(self)? + "\n",
+        )
     }
 
     /// The first difference between the points of two manifests, if any (used to refuse running a

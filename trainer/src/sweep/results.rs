@@ -14,7 +14,6 @@ use super::status::run_dir;
 use crate::train::run::{Run, EVAL_FILE};
 use anyhow::{Context, Result};
 use gyrus_runtime::measure::ACTIVE_THRESHOLD;
-use std::io::Write;
 use std::path::Path;
 
 /// One finished point's numbers.
@@ -136,33 +135,31 @@ pub fn write_csv(path: &Path, points: &[PointMeasures]) -> Result<()> {
     };
     let by_units = front(&|p| p.active_units as f64);
     let by_wiring = front(&|p| p.wiring_length);
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-    );
-    writeln!(
-        f,
-        "index,name,family,params,performance,error,active_units,active_connections,wiring_length,\
-         frontier_units,frontier_wiring"
-    )?;
-    for (i, p) in points.iter().enumerate() {
+    crate::fsio::write_atomic_with(path, |f| {
         writeln!(
             f,
-            "{},{},{},\"{}\",{},{},{},{},{},{},{}",
-            p.index,
-            p.name,
-            p.family,
-            p.params,
-            p.performance,
-            p.error,
-            p.active_units,
-            p.active_connections,
-            p.wiring_length,
-            by_units[i],
-            by_wiring[i]
+            "index,name,family,params,performance,error,active_units,active_connections,wiring_length,\
+             frontier_units,frontier_wiring"
         )?;
-    }
-    f.flush()?;
-    Ok(())
+        for (i, p) in points.iter().enumerate() {
+            writeln!(
+                f,
+                "{},{},{},\"{}\",{},{},{},{},{},{},{}",
+                p.index,
+                p.name,
+                p.family,
+                p.params,
+                p.performance,
+                p.error,
+                p.active_units,
+                p.active_connections,
+                p.wiring_length,
+                by_units[i],
+                by_wiring[i]
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// The distinct families of `points`, in order of first appearance.

@@ -39,6 +39,29 @@ pub struct SlurmOptions {
     pub gyrus: PathBuf,
 }
 
+impl SlurmOptions {
+    /// Checks the options on their own (what can go into a job script), so that `gyrus sweep`
+    /// can refuse bad ones before it writes anything.
+    pub fn validate(&self) -> Result<()> {
+        if !self.gyrus.is_absolute() {
+            bail!("the sweep folder and the gyrus binary must be absolute paths in a job script");
+        }
+        let g = self.gyrus.to_str().context("the gyrus path is not UTF-8")?;
+        plain("the gyrus binary's path", g)?;
+        if let Some(p) = &self.partition {
+            plain("--partition", p)?;
+        }
+        if let Some(t) = &self.time {
+            plain("--time", t)?;
+        }
+        if self.cpus_per_task == 0 || self.gpus_per_task == Some(0) || self.max_parallel == Some(0)
+        {
+            bail!("--cpus-per-task, --gpus-per-task and --max-parallel must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// One `sbatch` submission.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submission {
@@ -75,9 +98,7 @@ impl Jobs {
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(JOBS_FILE);
         std::fs::create_dir_all(dir.join(SLURM_DIR))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(self)? + "\n")?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+        crate::fsio::write_atomic(&path, serde_json::to_string_pretty(self)? + "\n")
     }
 }
 
@@ -122,24 +143,15 @@ fn plain(what: &str, text: &str) -> Result<()> {
 
 /// The job script for the points `indices` of the sweep in `dir` (an absolute path).
 pub fn script(dir: &Path, m: &Manifest, indices: &[usize], opts: &SlurmOptions) -> Result<String> {
-    if !dir.is_absolute() || !opts.gyrus.is_absolute() {
+    if !dir.is_absolute() {
         bail!("the sweep folder and the gyrus binary must be absolute paths in a job script");
     }
     let d = dir
         .to_str()
         .context("the sweep folder's path is not UTF-8")?;
-    let g = opts.gyrus.to_str().context("the gyrus path is not UTF-8")?;
     plain("the sweep folder", d)?;
-    plain("the gyrus binary's path", g)?;
-    if let Some(p) = &opts.partition {
-        plain("--partition", p)?;
-    }
-    if let Some(t) = &opts.time {
-        plain("--time", t)?;
-    }
-    if opts.cpus_per_task == 0 || opts.gpus_per_task == Some(0) || opts.max_parallel == Some(0) {
-        bail!("--cpus-per-task, --gpus-per-task and --max-parallel must be at least 1");
-    }
+    opts.validate()?;
+    let g = opts.gyrus.to_str().context("the gyrus path is not UTF-8")?;
     if indices.is_empty() || indices.iter().any(|&i| i >= m.points.len()) {
         bail!("no points, or a point index outside the manifest");
     }
@@ -311,7 +323,7 @@ pub fn submit(dir: &Path, m: &Manifest, opts: &SlurmOptions, dry_run: bool) -> R
         jobs.submissions.len() + 1
     );
     let path = dir.join(&rel);
-    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    crate::fsio::write_atomic(&path, &text)?;
     let out = Command::new("sbatch")
         .arg("--parsable")
         .arg(&path)

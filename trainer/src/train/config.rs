@@ -164,6 +164,12 @@ impl RunConfig {
 
     /// Checks every field, with messages that say what is allowed.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.net.n_inputs != 0 || self.net.n_outputs != 0 {
+            bail!(
+                "[net] n_inputs and n_outputs cannot be set in a run config: they follow from the \
+                 tasks (33 + one rule input per task, and 17 outputs); remove them"
+            );
+        }
         let tasks = self.task_list()?;
         self.generator().validate().map_err(|e| {
             anyhow::anyhow!(
@@ -261,5 +267,25 @@ mod tests {
         assert!(
             toml::from_str::<RunConfig>("stepz = 3\n[net.sheet]\nrows = 1\ncols = 1\n").is_err()
         );
+    }
+
+    #[test]
+    fn fields_that_do_not_apply_are_refused_not_dropped() {
+        let cfg: RunConfig =
+            toml::from_str("[net]\nsheet = { rows = 2, cols = 2 }\nn_inputs = 999\n").unwrap();
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("n_inputs") && e.contains("follow from the tasks"),
+            "{e}"
+        );
+        let cfg: RunConfig =
+            toml::from_str("[net]\nsheet = { rows = 2, cols = 2 }\nn_outputs = 17\n").unwrap();
+        assert!(cfg.validate().is_err());
+        let e = toml::from_str::<RunConfig>(
+            "[net]\nsheet = { rows = 2, cols = 2 }\nfamily = { kind = \"dense\", d = 2.0 }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("family `dense` does not take `d`"), "{e}");
     }
 }

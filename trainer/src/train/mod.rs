@@ -5,6 +5,7 @@
 //! - [`oracle`]: the same forward pass with candle autograd, to check the gradients.
 //! - [`bench`]: ms per gradient step against candle and the dense-times-mask step.
 //! - [`device`]: the same step as candle tensor operations on an accelerator (CUDA).
+//! - [`memory`]: the memory a run needs, estimated and checked before anything is allocated.
 
 mod adam;
 mod aligned;
@@ -18,6 +19,7 @@ mod gemm;
 mod inputs;
 mod kernels;
 mod loss;
+pub mod memory;
 mod noise;
 pub mod oracle;
 pub mod run;

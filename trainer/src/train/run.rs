@@ -11,11 +11,11 @@ use super::config::{RunConfig, Tasks};
 use super::device::DeviceTrainer;
 use super::eval::{evaluate, Evaluation};
 use super::trainer::Trainer;
+use crate::fsio;
 use crate::model::Network;
 use anyhow::{bail, Context};
 use gyrus_runtime::tasks::{self, derive_seed, fill_batch, Rng, Stream};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -65,7 +65,9 @@ pub struct Outcome {
 }
 
 impl Run {
-    /// Starts a run in `dir` (created if missing). Refuses a folder that already holds a run.
+    /// Starts a run in `dir` (created if missing). Refuses a folder that already holds a run, and
+    /// a config that is invalid or needs more memory than the machine has, before anything is
+    /// written: a refused run leaves no folder or config behind.
     pub fn create(dir: &Path, cfg: RunConfig) -> anyhow::Result<Self> {
         cfg.validate()?;
         if dir.join(CHECKPOINT_FILE).exists() || dir.join(CONFIG_FILE).exists() {
@@ -75,10 +77,13 @@ impl Run {
                 dir.display()
             );
         }
+        cfg.check_memory()?;
+        let toml = cfg.to_toml()?;
+        let run = Self::fresh(dir, cfg)?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(dir.join(CONFIG_FILE), cfg.to_toml()?)?;
+        fsio::write_atomic(&dir.join(CONFIG_FILE), toml)?;
         let _ = std::fs::remove_file(dir.join(METRICS_FILE));
-        Self::fresh(dir, cfg)
+        Ok(run)
     }
 
     fn fresh(dir: &Path, cfg: RunConfig) -> anyhow::Result<Self> {
@@ -111,6 +116,7 @@ impl Run {
         let cfg = RunConfig::load(&dir.join(CONFIG_FILE))
             .with_context(|| format!("{} does not hold a run", dir.display()))?;
         cfg.validate()?;
+        cfg.check_memory()?;
         let mut run = Self::fresh(dir, cfg)?;
         let path = dir.join(CHECKPOINT_FILE);
         if path.exists() {
@@ -294,8 +300,8 @@ impl Run {
                 Some(ev) => ev.clone(),
                 None => self.evaluate()?,
             };
-            std::fs::write(
-                self.dir.join(EVAL_FILE),
+            fsio::write_atomic(
+                &self.dir.join(EVAL_FILE),
                 serde_json::to_string_pretty(&ev.to_json())?,
             )?;
             last_eval = Some(ev);
@@ -361,13 +367,24 @@ impl Run {
         Ok(())
     }
 
+    /// Adds `line` to the metrics log. The log is not appended to in place but rewritten whole
+    /// through [`fsio::write_atomic`] (temporary, sync, rename): a crash or a full disk during the
+    /// write leaves the previous log intact rather than a torn last line that later readers
+    /// (`gyrus plot curves`, resume) would trip on. The cost is rewriting the log at each
+    /// evaluation: one line per `eval_every` steps, kilobytes to a few megabytes, small beside the
+    /// evaluation that produced the line.
     fn append_metrics(&self, line: &serde_json::Value) -> anyhow::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(METRICS_FILE))?;
-        writeln!(f, "{line}")?;
-        Ok(())
+        let path = self.dir.join(METRICS_FILE);
+        let mut text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("{line}\n"));
+        fsio::write_atomic(&path, text)
     }
 
     /// Drops log lines past the checkpoint (a killed run may have logged beyond it).
@@ -389,8 +406,7 @@ impl Run {
         if !out.is_empty() {
             out.push('\n');
         }
-        std::fs::write(path, out)?;
-        Ok(())
+        fsio::write_atomic(&path, out)
     }
 }
 
