@@ -4,7 +4,9 @@
 use gyrus_trainer::model::{Family, Sheet};
 use gyrus_trainer::train::checkpoint;
 use gyrus_trainer::train::config::RunConfig;
-use gyrus_trainer::train::run::{Run, CHECKPOINT_FILE, CONFIG_FILE, EVAL_FILE, METRICS_FILE};
+use gyrus_trainer::train::run::{
+    Run, Schedule, CHECKPOINT_FILE, CONFIG_FILE, EVAL_FILE, METRICS_FILE,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -133,7 +135,9 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
             "{name} has non-finite values"
         );
     }
-    // Resuming gives the same divergence, not silently different numbers.
+    // Resuming gives the same divergence, not silently different numbers. (The failed run's
+    // process would have exited: its lock goes with it.)
+    drop(run);
     let err2 = Run::resume(&dir)
         .unwrap()
         .train(40, false)
@@ -279,7 +283,7 @@ fn bad_flags_are_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not hold a run"));
     // A resumed run keeps its config: flags that would change it are refused, not ignored.
     let out = gyrus()
-        .args(["train", "--resume", "/nonexistent/run", "--steps", "9"])
+        .args(["train", "--resume", "/nonexistent/run", "--lr", "0.5"])
         .output()
         .unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
@@ -362,5 +366,358 @@ fn run_files_are_replaced_through_a_temporary() {
         .contains("strict"));
     let lines = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap();
     assert_eq!(lines.lines().count(), 2, "{lines}");
+
+/// The metrics lines without `steps_per_s` (wall-clock time, the one field that may differ).
+fn metrics_lines(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join(METRICS_FILE))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("steps_per_s").unwrap();
+            v
+        })
+        .collect()
+}
+
+/// Every tensor and the step and random state of a run's checkpoint.
+fn checkpoint_state(dir: &Path) -> (Vec<(String, Vec<u32>)>, Vec<String>) {
+    let ck = checkpoint::load(&dir.join(CHECKPOINT_FILE)).unwrap();
+    let meta = ["step", "adam_step", "streams", "noise_rng", "log_state"]
+        .iter()
+        .map(|k| ck.meta(k).unwrap().to_string())
+        .collect();
+    (weights(dir), meta)
+}
+
+#[test]
+fn a_resumed_run_logs_the_same_metrics_lines() {
+    // Checkpoints (every 10) fall inside the evaluation intervals (every 25): the resumed run must
+    // carry the interval's sums over from the checkpoint.
+    let (a, b) = (tmp("log-a"), tmp("log-b"));
+    let mut cfg = small(Family::Dense);
+    cfg.eval_every = 25;
+    Run::create(&a, cfg.clone())
+        .unwrap()
+        .train(40, false)
+        .unwrap();
+    let mut run = Run::create(&b, cfg).unwrap();
+    run.train(33, false).unwrap();
+    drop(run); // the checkpoint says 30: steps 26..30 of the interval are in it
+    let mut resumed = Run::resume(&b).unwrap();
+    assert_eq!(resumed.step(), 30);
+    resumed.train(40, false).unwrap();
+    let (la, lb) = (metrics_lines(&a), metrics_lines(&b));
+    assert_eq!(la.len(), 2);
+    assert_eq!(la, lb, "a resumed run logged other lines");
+    // The per-interval extremes are logged with the mean.
+    for l in &la {
+        let (mean, max) = (l["loss"].as_f64().unwrap(), l["loss_max"].as_f64().unwrap());
+        assert!(max >= mean && mean > 0.0, "{l}");
+        assert!(l["grad_norm_max"].as_f64().unwrap() > 0.0, "{l}");
+        assert_eq!(l["loss_spikes"].as_u64(), Some(0), "{l}");
+    }
+    for d in [a, b] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn an_extended_run_ends_as_one_planned_that_long() {
+    let (planned, finished, unfinished) = (tmp("ext-plan"), tmp("ext-fin"), tmp("ext-unfin"));
+    let mut long = small(Family::Local {
+        d: 1.5,
+        torus: false,
+    });
+    long.steps = 60;
+    let mut short = long.clone();
+    short.steps = 40;
+    Run::create(&planned, long.clone())
+        .unwrap()
+        .train(60, false)
+        .unwrap();
+
+    // A finished run, trained further.
+    Run::create(&finished, short.clone())
+        .unwrap()
+        .train(40, false)
+        .unwrap();
+    assert!(finished.join(EVAL_FILE).exists());
+    let mut run = Run::extend(
+        &finished,
+        Schedule {
+            steps: Some(60),
+            ..Schedule::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        !finished.join(EVAL_FILE).exists(),
+        "an extended run still looks finished"
+    );
+    assert_eq!((run.step(), run.config().steps), (40, 60));
+    run.train(60, false).unwrap();
+    drop(run);
+    assert_eq!(checkpoint_state(&planned), checkpoint_state(&finished));
+    assert_eq!(metrics_lines(&planned), metrics_lines(&finished));
+    assert!(finished.join(EVAL_FILE).exists());
+    let cfg = RunConfig::load(&finished.join(CONFIG_FILE)).unwrap();
+    assert_eq!(cfg.steps, 60);
+    let e = &cfg.extended[0];
+    assert_eq!((e.at_step, e.from_steps, e.to_steps), (40, 40, 60));
+    assert!(e.when.ends_with('Z') && e.when.len() == 20, "{}", e.when);
+
+    // An unfinished run (killed after step 23; checkpoint 20), extended with a new evaluation
+    // interval and a new checkpoint interval: other log lines, the same weights.
+    let mut run = Run::create(&unfinished, short.clone()).unwrap();
+    run.train(23, false).unwrap();
+    drop(run);
+    let mut run = Run::extend(
+        &unfinished,
+        Schedule {
+            steps: Some(60),
+            eval_every: Some(30),
+            checkpoint_every: Some(7),
+        },
+    )
+    .unwrap();
+    assert_eq!(run.step(), 20);
+    run.train(60, false).unwrap();
+    drop(run);
+    assert_eq!(weights(&planned), weights(&unfinished));
+    let steps: Vec<u64> = metrics_lines(&unfinished)
+        .iter()
+        .map(|l| l["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![20, 30, 60]);
+
+    // Shorter is refused; so is a checkpoint from a run with another config.
+    let e = Run::extend(
+        &finished,
+        Schedule {
+            steps: Some(50),
+            ..Schedule::default()
+        },
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("shorten"), "{e}");
+    std::fs::copy(
+        unfinished.join(CHECKPOINT_FILE),
+        finished.join(CHECKPOINT_FILE),
+    )
+    .unwrap();
+    let mut other = RunConfig::load(&finished.join(CONFIG_FILE)).unwrap();
+    other.lr = 0.5;
+    std::fs::write(finished.join(CONFIG_FILE), other.to_toml().unwrap()).unwrap();
+    let e = Run::resume(&finished).err().unwrap().to_string();
+    assert!(e.contains("different config"), "{e}");
+    for d in [planned, finished, unfinished] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn the_cli_extends_a_finished_run_and_refuses_other_changes() {
+    let dir = tmp("ext-cli");
+    let mut cfg = small(Family::Dense);
+    cfg.steps = 20;
+    Run::create(&dir, cfg).unwrap().train(20, false).unwrap();
+    let out = gyrus()
+        .args(["train", "--quiet", "--steps", "30", "--eval-every", "5", "--resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{e}");
+    assert!(e.contains("20 -> 30 steps") && e.contains("at step 20 of 30"), "{e}");
+    let steps: Vec<u64> = metrics_lines(&dir)
+        .iter()
+        .map(|l| l["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![20, 25, 30]);
+    for flag in [["--lr", "0.5"], ["--seed", "3"], ["--batch", "2"]] {
+        let out = gyrus()
+            .args(["train", "--steps", "40"])
+            .args(flag)
+            .arg("--resume")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && e.contains("cannot be used with"), "{e}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn damaged_or_missing_checkpoints_are_refused() {
+    let dir = tmp("damaged");
+    let mut cfg = small(Family::Dense);
+    cfg.steps = 20;
+    Run::create(&dir, cfg.clone())
+        .unwrap()
+        .train(20, false)
+        .unwrap();
+    let path = dir.join(CHECKPOINT_FILE);
+    let good = std::fs::read(&path).unwrap();
+    let refused = |dir: &Path, what: &str| {
+        for cmd in [vec!["eval"], vec!["export", "--out", "/tmp/gyrus-never-written.gyrus"]] {
+            let out = gyrus().args(&cmd).arg(dir).output().unwrap();
+            let e = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success() && e.contains(what), "{cmd:?}: {e}");
+        }
+        let e = format!("{:#}", Run::resume(dir).err().unwrap());
+        assert!(e.contains(what), "{e}");
+    };
+    // A flipped bit in a weight (the tensor data ends the file).
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 5] ^= 0x01;
+    std::fs::write(&path, &bad).unwrap();
+    refused(&dir, "does not match its checksum");
+    // The step edited in the metadata.
+    let mut bad = good.clone();
+    let at = bad
+        .windows(11)
+        .position(|w| w == b"\"step\":\"20\"")
+        .unwrap();
+    bad[at + 8] = b'1';
+    std::fs::write(&path, &bad).unwrap();
+    refused(&dir, "does not match its checksum");
+    assert!(!Path::new("/tmp/gyrus-never-written.gyrus").exists());
+
+    // No checkpoint at all: refused, unless --untrained.
+    std::fs::remove_file(&path).unwrap();
+    let out = gyrus().arg("eval").arg(&dir).output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("no checkpoint.safetensors") && e.contains("--untrained"),
+        "{e}"
+    );
+    let blob = dir.join("m.gyrus");
+    let out = gyrus()
+        .arg("export")
+        .arg(&dir)
+        .arg("--out")
+        .arg(&blob)
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && !blob.exists());
+    let out = gyrus()
+        .args(["eval", "--untrained", "--json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["step"], 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `gyrus train` for many steps of `sheet` units, as a child process.
+#[cfg(target_os = "linux")]
+fn long_training(out: &Path, sheet: &str, seq_len: &str) -> std::process::Child {
+    gyrus()
+        .args([
+            "train", "--sheet", sheet, "--collection", "go,anti", "--steps", "1000000",
+            "--batch", "4", "--seq-len", seq_len, "--eval-every", "0", "--eval-trials", "4",
+            "--checkpoint-every", "1000000", "--quiet", "--out",
+        ])
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the child training in `dir` holds the folder's lock (its pid is in the lock file).
+#[cfg(target_os = "linux")]
+fn wait_for_lock(dir: &Path, pid: u32) {
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(dir.join("train.lock")).ok().as_deref()
+        != Some(format!("{pid}\n").as_str())
+    {
+        assert!(t0.elapsed().as_secs() < 120, "the child never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill() on the pid of our own child, which has not been waited for yet.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sigint_checkpoints_says_how_to_resume_and_resumes_exactly() {
+    use std::io::Read;
+    let dir = tmp("sigint");
+    let mut child = long_training(&dir, "3x3", "20");
+    wait_for_lock(&dir, child.id());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    // A second training of the same folder is refused, naming the holder.
+    let out = gyrus()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains(&format!("process {}", child.id())),
+        "{e}"
+    );
+
+    signal(&child, libc::SIGINT);
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted by SIGINT at step") && err.contains("gyrus train --resume"),
+        "{err}"
+    );
+    let ck = checkpoint::load(&dir.join(CHECKPOINT_FILE)).unwrap();
+    let at: u64 = ck.meta("step").unwrap().parse().unwrap();
+    assert!((1..1_000_000).contains(&at), "checkpoint at step {at}");
+
+    // The lock went with the process; the resumed run continues exactly where an uninterrupted
+    // run with the same config would be.
+    let mut resumed = Run::resume(&dir).unwrap();
+    assert_eq!(resumed.step(), at);
+    resumed.train(at + 5, false).unwrap();
+    let straight_dir = tmp("sigint-straight");
+    let cfg = RunConfig::load(&dir.join(CONFIG_FILE)).unwrap();
+    let mut straight = Run::create(&straight_dir, cfg).unwrap();
+    straight.train(at + 5, false).unwrap();
+    let bits = |r: &Run| -> Vec<u32> { r.network().params().iter().map(|x| x.to_bits()).collect() };
+    assert_eq!(bits(&resumed), bits(&straight));
+    drop((resumed, straight));
+    for d in [dir, straight_dir] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_second_signal_stops_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tmp("sigterm2");
+    // Steps of about a second (N = 900, T = 400), far longer than between the two signals.
+    let mut child = long_training(&dir, "30x30", "400");
+    wait_for_lock(&dir, child.id());
+    // Two different signals (two of the same kind sent at once may merge into one pending signal):
+    // the second handled ends the process by its default action, with no checkpoint written.
+    signal(&child, libc::SIGINT);
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap();
+    assert!(
+        matches!(status.signal(), Some(libc::SIGINT | libc::SIGTERM)),
+        "{status:?}"
+    );
+    assert!(!dir.join(CHECKPOINT_FILE).exists());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -18,7 +18,9 @@ use crate::model::{Network, Sheet};
 use crate::tasks::Tasks;
 use crate::train::checkpoint;
 use crate::train::config::RunConfig;
-use crate::train::run::{eval_seed, CHECKPOINT_FILE, CONFIG_FILE};
+use crate::train::run::{
+    check_checkpoint_config, eval_seed, no_checkpoint_message, CHECKPOINT_FILE, CONFIG_FILE,
+};
 use anyhow::{bail, Context, Result};
 use cluster::Clustering;
 use gyrus_runtime::tasks::{self, derive_seed};
@@ -264,8 +266,9 @@ pub struct LoadedRun {
     pub step: u64,
 }
 
-/// Opens the run in `dir` without writing anything to it.
-pub fn load_run(dir: &Path) -> Result<LoadedRun> {
+/// Opens the run in `dir` without writing anything to it. A folder without a checkpoint is
+/// refused unless `untrained` (then the initial network is returned, at step 0).
+pub fn load_run(dir: &Path, untrained: bool) -> Result<LoadedRun> {
     let config = RunConfig::load(&dir.join(CONFIG_FILE))
         .with_context(|| format!("{} does not hold a run", dir.display()))?;
     config.validate()?;
@@ -275,15 +278,10 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun> {
     let mut step = 0;
     if path.exists() {
         let ck = checkpoint::load(&path)?;
-        if ck.meta("config")? != config.to_toml()? {
-            bail!(
-                "{} was written with a different config than {}",
-                path.display(),
-                dir.join(CONFIG_FILE).display()
-            );
-        }
+        step = check_checkpoint_config(&ck, &config, &path, &dir.join(CONFIG_FILE))?;
         ck.load_network(&mut network)?;
-        step = ck.meta("step")?.parse().context("checkpoint step")?;
+    } else if !untrained {
+        bail!("{}", no_checkpoint_message(dir));
     }
     Ok(LoadedRun {
         config,

@@ -84,6 +84,10 @@ pub struct ModularityArgs {
     /// Figure format.
     #[arg(long, value_enum, default_value_t = ImageFormat::Png)]
     pub format: ImageFormat,
+    /// Use the initial network when the run folder has no checkpoint (without this flag, such a
+    /// folder is refused: its network was never trained, or the checkpoint was lost).
+    #[arg(long)]
+    pub untrained: bool,
 }
 
 /// Runs `gyrus analyze`.
@@ -111,7 +115,7 @@ pub const CONNECTIVITY_FIGURE: &str = "connectivity";
 /// Runs `gyrus analyze modularity`: analysis.json, the figures and the summary on stdout.
 pub fn modularity(args: ModularityArgs) -> Result<()> {
     let dir = args.run.clone().context("a run folder is required")?;
-    let loaded = load_run(&dir)?;
+    let loaded = load_run(&dir, args.untrained)?;
     let seed = args.seed.unwrap_or(loaded.config.seed);
     let options = Options {
         trials: args.trials,
@@ -250,6 +254,7 @@ mod tests {
             permutations: 50,
             max_clusters: 30,
             format: super::ImageFormat::Png,
+            untrained: false,
         };
         super::modularity(args).unwrap();
 
@@ -322,7 +327,13 @@ mod tests {
         }
 
         // Deterministic: the same seed gives the same analysis; another seed other trials.
-        let run = load_run(&dir).unwrap();
+        let run = load_run(&dir, false).unwrap();
+        // A folder whose checkpoint is missing is refused, unless asked for the untrained network.
+        let bare = root.join("bare");
+        drop(Run::create(&bare, run.config.clone()).unwrap());
+        let e = load_run(&bare, false).err().unwrap().to_string();
+        assert!(e.contains("no checkpoint") && e.contains("--untrained"), "{e}");
+        assert_eq!(load_run(&bare, true).unwrap().step, 0);
         let opts = Options {
             trials: 12,
             permutations: 50,

@@ -57,6 +57,9 @@ fn folder_name(dir: &Path) -> String {
 pub struct GraphArgs {
     /// The run folder (only read).
     pub run: PathBuf,
+    /// Use the initial network of a run folder without a checkpoint (refused without this flag).
+    #[arg(long)]
+    pub untrained: bool,
     /// Use the active connections (|w| > --threshold) instead of the allowed ones.
     #[arg(long)]
     pub active: bool,
@@ -107,7 +110,7 @@ fn opt(v: Option<f64>) -> String {
 
 /// Runs `gyrus analyze graph`.
 pub fn graph(args: GraphArgs) -> Result<()> {
-    let loaded = load_run(&args.run)?;
+    let loaded = load_run(&args.run, args.untrained)?;
     let net = &loaded.network;
     let g = if args.active {
         Digraph::active(net, args.threshold)
@@ -178,6 +181,9 @@ pub fn graph(args: GraphArgs) -> Result<()> {
 pub struct FixedPointArgs {
     /// The run folder (only read).
     pub run: PathBuf,
+    /// Use the initial network of a run folder without a checkpoint (refused without this flag).
+    #[arg(long)]
+    pub untrained: bool,
     /// The task whose constant input is used (one of the run's tasks).
     #[arg(long)]
     pub task: String,
@@ -230,7 +236,7 @@ fn point_json(p: &FixedPoint, pc: &[f64; 3]) -> Value {
 
 /// Runs `gyrus analyze fixed-points`.
 pub fn fixed_points(args: FixedPointArgs) -> Result<()> {
-    let loaded = load_run(&args.run)?;
+    let loaded = load_run(&args.run, args.untrained)?;
     let net = &loaded.network;
     let task = crate::tasks::parse_task(&args.task)?;
     let Some(rule) = loaded.tasks.list().position(task) else {
@@ -411,6 +417,9 @@ pub struct CompareArgs {
     /// Run folders, or folders holding run folders (e.g. a sweep folder: its `runs/`).
     #[arg(required = true, num_args = 1..)]
     pub runs: Vec<PathBuf>,
+    /// Use the initial network of run folders without a checkpoint (refused without this flag).
+    #[arg(long)]
+    pub untrained: bool,
     /// Comma-separated tasks whose trials are compared (default: the first run's tasks that every
     /// run has).
     #[arg(long)]
@@ -470,7 +479,7 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     }
     let runs = dirs
         .iter()
-        .map(|d| load_run(d).with_context(|| format!("loading {}", d.display())))
+        .map(|d| load_run(d, args.untrained).with_context(|| format!("loading {}", d.display())))
         .collect::<Result<Vec<_>>>()?;
     let first = &runs[0];
     let tasks: Vec<Task> = match &args.task {

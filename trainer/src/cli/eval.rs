@@ -23,11 +23,15 @@ pub struct EvalArgs {
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Use the initial network when the run folder has no checkpoint (without this flag, such a
+    /// folder is refused: its network was never trained, or the checkpoint was lost).
+    #[arg(long)]
+    pub untrained: bool,
 }
 
 /// Runs `gyrus eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
-    let run = Run::resume(&args.run)?;
+    let run = Run::open_trained(&args.run, args.untrained)?;
     let cfg = run.config();
     if let Some(trials) = args.trials {
         // More trials than the run evaluates with: refuse clearly if they cannot fit.

@@ -37,6 +37,10 @@ pub struct ExportArgs {
     /// Evaluation trials per task (default: the run's eval_trials).
     #[arg(long)]
     pub trials: Option<u32>,
+    /// Use the initial network when the run folder has no checkpoint (without this flag, such a
+    /// folder is refused: its network was never trained, or the checkpoint was lost).
+    #[arg(long)]
+    pub untrained: bool,
 }
 
 /// Mean task performance (last, strict).
@@ -71,7 +75,7 @@ pub struct ExportReport {
 
 /// Exports the run in `args.run` and measures it (what `gyrus export` prints).
 pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
-    let run = Run::resume(&args.run)?;
+    let run = Run::open_trained(&args.run, args.untrained)?;
     let cfg = run.config();
     let net = run.network();
     let (seed, trials, gen) = (

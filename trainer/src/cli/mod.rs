@@ -70,14 +70,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Parses the command line, runs the subcommand, and turns an error into a message and exit code 1
-/// (usage errors exit with code 2, from clap).
+/// (usage errors exit with code 2, from clap; a training stopped by a signal after its checkpoint
+/// with 128 + the signal's number).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // Stopped by a signal after a checkpoint: exit as shells expect (128 + signal).
+            match e.downcast_ref::<crate::train::run::Interrupted>() {
+                Some(i) => ExitCode::from((128 + i.signal).clamp(1, 255) as u8),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::model::{Activation, Family, Sheet};
 use crate::train::config::RunConfig;
 use crate::train::device::DeviceSpec;
-use crate::train::run::Run;
+use crate::train::run::{Run, Schedule};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -33,13 +33,15 @@ pub enum FamilyName {
 /// the run folder as `config.toml`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Continue the run in this folder from its last checkpoint, as configured there (only
-    /// --device and --quiet may go with it; the flags that change the config are refused).
+    /// Continue the run in this folder from its last checkpoint, as configured there. Only
+    /// --device, --quiet and the schedule may go with it: a larger --steps trains the run further
+    /// (a finished one too; the weights end as a run planned that long from the start), and
+    /// --eval-every / --checkpoint-every set new intervals; the change is recorded in its
+    /// config.toml. The flags that would change anything else are refused.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = [
         "config", "out", "sheet", "family", "radius", "sw_r", "torus", "lambda", "bimt_a",
         "swap_every", "top_k", "warmup", "activation", "alpha", "no_recurrent_noise", "collection",
-        "steps", "batch", "seq_len", "seed", "lr", "eval_every", "eval_trials", "checkpoint_every",
-        "dt", "input_noise",
+        "batch", "seq_len", "seed", "lr", "eval_trials", "dt", "input_noise",
     ])]
     pub resume: Option<PathBuf>,
     /// TOML run config (see README); flags override its fields.
@@ -269,9 +271,35 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> Result<()> {
     // Before anything is written: a missing GPU must not leave a half-made run folder.
     let device = args.device.open()?;
+    // Ctrl-C / SIGTERM: finish the step, checkpoint, say how to resume (train/stop.rs).
+    crate::train::stop::install()?;
     let mut run = match &args.resume {
         Some(dir) => {
-            let run = Run::resume(dir)?;
+            let schedule = Schedule {
+                steps: args.steps,
+                eval_every: args.eval_every,
+                checkpoint_every: args.checkpoint_every,
+            };
+            let run = if schedule.any() {
+                let run = Run::extend(dir, schedule)?;
+                if let Some(e) = run.config().extended.last() {
+                    eprintln!(
+                        "{}: schedule changed at step {}: {} -> {} steps, eval every {} -> {}, \
+                         checkpoint every {} -> {} (recorded in its config.toml)",
+                        dir.display(),
+                        e.at_step,
+                        e.from_steps,
+                        e.to_steps,
+                        e.from_eval_every,
+                        run.config().eval_every,
+                        e.from_checkpoint_every,
+                        run.config().checkpoint_every
+                    );
+                }
+                run
+            } else {
+                Run::resume_locked(dir)?
+            };
             eprintln!(
                 "resuming {} at step {} of {}",
                 dir.display(),

@@ -61,7 +61,7 @@ pub fn measure(dir: &Path, entry: &Entry) -> Result<PointMeasures> {
     let performance = eval["last"]
         .as_f64()
         .with_context(|| format!("{} has no mean `last` performance", eval_path.display()))?;
-    let run = Run::resume(&run_path)?;
+    let run = Run::open_trained(&run_path, false)?;
     let net = run.network();
     let n = net.n_hidden();
     let w = net.w_rec_dense();

@@ -51,6 +51,58 @@ pub struct RunConfig {
     pub checkpoint_every: u64,
     /// The network (sheet, family, activation, leak, recurrent noise).
     pub net: NetConfig,
+    /// The run's extensions (`gyrus train --resume DIR --steps N`), oldest first; absent from the
+    /// TOML until the first one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extended: Vec<Extension>,
+}
+
+/// One change of a run's schedule by `gyrus train --resume DIR --steps N [--eval-every K]
+/// [--checkpoint-every K]`, recorded in its config (`[[extended]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    /// Steps done when the schedule changed.
+    pub at_step: u64,
+    /// The planned steps before.
+    pub from_steps: u64,
+    /// The planned steps after.
+    pub to_steps: u64,
+    /// The evaluation interval before.
+    pub from_eval_every: u64,
+    /// The checkpoint interval before.
+    pub from_checkpoint_every: u64,
+    /// When, UTC (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub when: String,
+}
+
+/// The current time, UTC, as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc_text(secs)
+}
+
+/// `secs` since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian calendar).
+fn utc_text(secs: u64) -> String {
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn default_tasks() -> String {
@@ -104,7 +156,20 @@ impl RunConfig {
             eval_trials: default_eval_trials(),
             checkpoint_every: default_checkpoint_every(),
             net: NetConfig::new(sheet, 0, 0),
+            extended: Vec::new(),
         }
+    }
+
+    /// The config with its schedule (steps, evaluation and checkpoint intervals, extension
+    /// record) cleared: what must stay the same for a checkpoint to belong to this run.
+    pub fn without_schedule(&self) -> RunConfig {
+        let mut c = self.clone();
+        c.seq_len = Some(self.seq_len());
+        c.steps = 0;
+        c.eval_every = 0;
+        c.checkpoint_every = 0;
+        c.extended.clear();
+        c
     }
 
     /// Reads a TOML file.
@@ -244,6 +309,35 @@ mod tests {
         assert_eq!(cfg.seq_len(), 350);
         assert!(matches!(cfg.net.family, Family::Local { .. }));
         assert_eq!(cfg.net_config().unwrap().n_inputs, 115);
+    }
+
+    #[test]
+    fn utc_text_is_the_civil_date() {
+        assert_eq!(utc_text(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_text(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_text(1_796_300_000), "2026-12-03T12:13:20Z");
+    }
+
+    #[test]
+    fn an_extension_round_trips_and_only_the_schedule_may_differ() {
+        let mut cfg = RunConfig::with_sheet(Sheet::new(2, 2));
+        assert!(!cfg.to_toml().unwrap().contains("extended"));
+        let mut ext = cfg.clone();
+        ext.steps = 6000;
+        ext.eval_every = 7;
+        ext.extended.push(Extension {
+            at_step: 3000,
+            from_steps: 3000,
+            to_steps: 6000,
+            from_eval_every: 200,
+            from_checkpoint_every: 500,
+            when: utc_now(),
+        });
+        let back: RunConfig = toml::from_str(&ext.to_toml().unwrap()).unwrap();
+        assert_eq!(back.extended, ext.extended);
+        assert_eq!(back.without_schedule(), cfg.without_schedule());
+        cfg.lr = 0.5;
+        assert_ne!(back.without_schedule(), cfg.without_schedule());
     }
 
     #[test]

@@ -1,19 +1,29 @@
 //! A training run in its folder: config, the loop, evaluation, logs and checkpoints, resume.
 //!
 //! Folder layout: `config.toml` (every field, defaults written out), `checkpoint.safetensors`
-//! (weights, Adam state, step, generator and noise state), `metrics.jsonl` (one JSON object per
-//! evaluation: step, mean training loss since the previous one, steps/s, per-task metrics, and for
-//! family `bimt` a `bimt` object with the swaps since the previous line and the wiring and
-//! connection costs) and, at the end, `eval.json` (the final evaluation).
+//! (weights, Adam state, step, generator and noise state, the metrics log's running interval),
+//! `metrics.jsonl` (one JSON object per evaluation: step, mean training loss since the previous
+//! one, the largest step loss `loss_max` and gradient norm before clipping `grad_norm_max` since
+//! then, the number of loss spikes `loss_spikes`, steps/s, per-task metrics, and for family
+//! `bimt` a `bimt` object with the swaps since the previous line and the wiring and connection
+//! costs), `train.lock` (the advisory lock of the process training it, [`super::lock`]) and, at
+//! the end, `eval.json` (the final evaluation).
+//!
+//! A loss spike is a step whose loss is more than [`SPIKE_FACTOR`] times the running level (an
+//! exponential moving average of the previous steps' losses, weight [`LEVEL_WEIGHT`]); the first
+//! of each interval is printed as a warning, the rest are counted. A non-finite loss stops the run.
 
 use super::checkpoint::{self, Named};
-use super::config::{RunConfig, Tasks};
+use super::config::{Extension, RunConfig, Tasks};
 use super::device::DeviceTrainer;
 use super::eval::{evaluate, Evaluation};
-use super::trainer::Trainer;
+use super::lock::RunLock;
+use super::stop;
+use super::trainer::{StepStats, Trainer};
 use crate::fsio;
 use crate::model::Network;
 use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
 use gyrus_runtime::tasks::{self, derive_seed, fill_batch, Rng, Stream};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,9 +42,127 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 /// Final evaluation.
 pub const EVAL_FILE: &str = "eval.json";
 
+/// A step loss above this many times the running level is a spike (module docs).
+pub const SPIKE_FACTOR: f64 = 10.0;
+/// Weight of the newest step in the running loss level (an exponential moving average).
+pub const LEVEL_WEIGHT: f64 = 0.1;
+
+/// The metrics log's running state: what it has accumulated since its last line, and the running
+/// loss level. Saved in the checkpoint, so that a resumed run logs the same lines as an
+/// uninterrupted one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct LogState {
+    /// Steps since the last line.
+    steps: u64,
+    /// Sum of their losses.
+    loss_sum: f64,
+    /// Their largest loss.
+    loss_max: f32,
+    /// Their largest gradient norm (before clipping).
+    grad_norm_max: f32,
+    /// Loss spikes among them.
+    spikes: u64,
+    /// BIMT swaps made in them.
+    swaps: u64,
+    /// Running level of the loss over the whole run (none before the first step).
+    level: Option<f64>,
+}
+
+impl LogState {
+    /// Adds a step; returns the running level it is a spike against, if it is one.
+    fn add(&mut self, stats: &StepStats) -> Option<f64> {
+        let loss = f64::from(stats.loss);
+        self.steps += 1;
+        self.loss_sum += loss;
+        self.loss_max = self.loss_max.max(stats.loss);
+        self.grad_norm_max = self.grad_norm_max.max(stats.grad_norm);
+        let spike = self.level.filter(|&l| loss > SPIKE_FACTOR * l);
+        if spike.is_some() {
+            self.spikes += 1;
+        }
+        self.level = Some(match self.level {
+            Some(l) => l + LEVEL_WEIGHT * (loss - l),
+            None => loss,
+        });
+        spike
+    }
+
+    /// Starts the next interval (the running level goes on).
+    fn next_interval(&mut self) {
+        *self = LogState {
+            level: self.level,
+            ..LogState::default()
+        };
+    }
+
+    fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.steps.max(1) as f64
+    }
+}
+
+/// The error [`Run::train`] returns when a signal ([`stop`]) stopped it after a checkpoint.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The signal's number.
+    pub signal: i32,
+    /// The step of the checkpoint written.
+    pub step: u64,
+    /// The run folder.
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted by {} at step {}: the checkpoint of step {} is in {}; continue with \
+             `gyrus train --resume {}`",
+            stop::signal_name(self.signal),
+            self.step,
+            self.step,
+            self.dir.join(CHECKPOINT_FILE).display(),
+            self.dir.display()
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// New schedule values for [`Run::extend`] (`None`: unchanged).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// Total steps (at least the planned ones).
+    pub steps: Option<u64>,
+    /// Evaluation interval.
+    pub eval_every: Option<u64>,
+    /// Checkpoint interval.
+    pub checkpoint_every: Option<u64>,
+}
+
+impl Schedule {
+    /// Whether any value is given.
+    pub fn any(&self) -> bool {
+        self.steps.is_some() || self.eval_every.is_some() || self.checkpoint_every.is_some()
+    }
+}
+
 /// The seed of a run's evaluation trials (fixed for the run, so evaluations compare).
 pub fn eval_seed(run_seed: u64) -> u64 {
     derive_seed(run_seed, EVAL_DOMAIN, 0)
+}
+
+/// The batch streams of a run with this config, at step 0 (stream i of B draws trial i of each
+/// batch).
+pub fn batch_streams(cfg: &RunConfig) -> Vec<Stream> {
+    let batch_seed = derive_seed(cfg.seed, BATCH_DOMAIN, 0);
+    (0..cfg.batch as u64)
+        .map(|i| Stream::new(batch_seed, i))
+        .collect()
+}
+
+/// The recurrent-noise generator of a run with this config, at step 0.
+pub fn noise_rng(cfg: &RunConfig) -> Rng {
+    Rng::new(derive_seed(cfg.seed, NOISE_DOMAIN, 0))
 }
 
 /// A training run: the trainer plus everything needed to continue it exactly.
@@ -53,6 +181,12 @@ pub struct Run {
     /// The accelerator copy, when the steps run on one ([`Run::use_device`]); `trainer` then
     /// holds the state of the last sync.
     device: Option<DeviceTrainer>,
+    /// The metrics log's running state (saved in checkpoints).
+    log: LogState,
+    /// Whether a checkpoint was loaded (false: the initial network).
+    trained: bool,
+    /// The folder's lock, once taken ([`Run::create`], [`Run::resume_locked`], [`Run::train`]).
+    lock: Option<RunLock>,
 }
 
 /// How a call to [`Run::train`] ended.
@@ -67,22 +201,32 @@ pub struct Outcome {
 impl Run {
     /// Starts a run in `dir` (created if missing). Refuses a folder that already holds a run, and
     /// a config that is invalid or needs more memory than the machine has, before anything is
-    /// written: a refused run leaves no folder or config behind.
+    /// written: a refused run leaves no folder or config behind. Holds the folder's lock from the
+    /// start.
     pub fn create(dir: &Path, cfg: RunConfig) -> anyhow::Result<Self> {
         cfg.validate()?;
-        if dir.join(CHECKPOINT_FILE).exists() || dir.join(CONFIG_FILE).exists() {
-            bail!(
+        let exists = || dir.join(CHECKPOINT_FILE).exists() || dir.join(CONFIG_FILE).exists();
+        let refuse = || {
+            anyhow::anyhow!(
                 "{} already holds a run; continue it with `gyrus train --resume {}` or choose another --out",
                 dir.display(),
                 dir.display()
-            );
+            )
+        };
+        if exists() {
+            return Err(refuse());
         }
         cfg.check_memory()?;
         let toml = cfg.to_toml()?;
-        let run = Self::fresh(dir, cfg)?;
+        let mut run = Self::fresh(dir, cfg)?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lock = RunLock::acquire(dir)?;
+        if exists() {
+            return Err(refuse());
+        }
         fsio::write_atomic(&dir.join(CONFIG_FILE), toml)?;
         let _ = std::fs::remove_file(dir.join(METRICS_FILE));
+        run.lock = Some(lock);
         Ok(run)
     }
 
@@ -93,17 +237,19 @@ impl Run {
         let mut trainer = Trainer::new(net, t, b)?;
         trainer.max_grad_norm = cfg.clip;
         trainer.adam_mut().lr = cfg.lr;
-        let batch_seed = derive_seed(cfg.seed, BATCH_DOMAIN, 0);
         let n_in = tasks::n_inputs(tasks.len());
         Ok(Run {
             dir: dir.to_path_buf(),
-            streams: (0..b as u64).map(|i| Stream::new(batch_seed, i)).collect(),
-            noise_rng: Rng::new(derive_seed(cfg.seed, NOISE_DOMAIN, 0)),
+            streams: batch_streams(&cfg),
+            noise_rng: noise_rng(&cfg),
             step: 0,
             inputs: vec![0.0; t * b * n_in],
             targets: vec![0; t * b],
             swaps: 0,
             device: None,
+            log: LogState::default(),
+            trained: false,
+            lock: None,
             cfg,
             tasks,
             trainer,
@@ -111,7 +257,8 @@ impl Run {
     }
 
     /// Opens the run in `dir` at its last checkpoint (or from scratch if it has none yet), without
-    /// writing anything into the folder.
+    /// writing anything into the folder. To use the network (evaluate, export), open it with
+    /// [`Run::open_trained`], which refuses a folder without a checkpoint.
     pub fn resume(dir: &Path) -> anyhow::Result<Self> {
         let cfg = RunConfig::load(&dir.join(CONFIG_FILE))
             .with_context(|| format!("{} does not hold a run", dir.display()))?;
@@ -122,6 +269,84 @@ impl Run {
         if path.exists() {
             run.load_checkpoint(&path)?;
         }
+        Ok(run)
+    }
+
+    /// [`Run::resume`] for training: takes the folder's lock first (refusing a folder another
+    /// process trains, naming its pid), then reads the checkpoint.
+    pub fn resume_locked(dir: &Path) -> anyhow::Result<Self> {
+        if !dir.join(CONFIG_FILE).exists() {
+            bail!("{} does not hold a run (no {CONFIG_FILE})", dir.display());
+        }
+        let lock = RunLock::acquire(dir)?;
+        let mut run = Self::resume(dir)?;
+        run.lock = Some(lock);
+        Ok(run)
+    }
+
+    /// Opens the run in `dir` to use its trained network (eval, export, measures): refuses a
+    /// folder without a checkpoint, unless `untrained` (then the initial network is used, as
+    /// `--untrained` asks).
+    pub fn open_trained(dir: &Path, untrained: bool) -> anyhow::Result<Self> {
+        let run = Self::resume(dir)?;
+        if !run.trained && !untrained {
+            bail!("{}", no_checkpoint_message(dir));
+        }
+        Ok(run)
+    }
+
+    /// Continues the run in `dir` with a new schedule: a larger step count (a finished run is
+    /// trained further), new evaluation and checkpoint intervals. Every other config field stays.
+    /// The change is recorded in `config.toml` (`[[extended]]`); a finished run's `eval.json` is
+    /// removed (it is written again at the new end). The steps taken are those a run planned with
+    /// the new count from the start takes: the weights end bit-identical.
+    pub fn extend(dir: &Path, schedule: Schedule) -> anyhow::Result<Self> {
+        let mut run = Self::resume_locked(dir)?;
+        let old = run.cfg.clone();
+        let mut cfg = old.clone();
+        if let Some(steps) = schedule.steps {
+            if steps < old.steps {
+                bail!(
+                    "--steps {steps} would shorten the run in {} (planned {} steps, {} done); a \
+                     run can only be extended",
+                    dir.display(),
+                    old.steps,
+                    run.step
+                );
+            }
+            cfg.steps = steps;
+        }
+        if let Some(k) = schedule.eval_every {
+            cfg.eval_every = k;
+        }
+        if let Some(k) = schedule.checkpoint_every {
+            cfg.checkpoint_every = k;
+        }
+        if cfg == old {
+            return Ok(run);
+        }
+        cfg.extended.push(Extension {
+            at_step: run.step,
+            from_steps: old.steps,
+            to_steps: cfg.steps,
+            from_eval_every: old.eval_every,
+            from_checkpoint_every: old.checkpoint_every,
+            when: super::config::utc_now(),
+        });
+        cfg.validate()?;
+        if cfg.steps != old.steps {
+            // Not finished any more: a sweep must not take the old final evaluation for the new.
+            match std::fs::remove_file(dir.join(EVAL_FILE)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| {
+                        format!("removing {}", dir.join(EVAL_FILE).display())
+                    })
+                }
+                _ => {}
+            }
+        }
+        fsio::write_atomic(&dir.join(CONFIG_FILE), cfg.to_toml()?)?;
+        run.cfg = cfg;
         Ok(run)
     }
 
@@ -162,6 +387,11 @@ impl Run {
         self.step
     }
 
+    /// Whether the network comes from a checkpoint (false: the initial, untrained network).
+    pub fn trained(&self) -> bool {
+        self.trained
+    }
+
     /// Neuron swaps (family `bimt`) made since this Run was created or resumed.
     pub fn swaps(&self) -> u64 {
         self.swaps
@@ -180,19 +410,30 @@ impl Run {
 
     /// Trains until step `until` (at most the configured steps), evaluating every `eval_every`
     /// steps and at the end, checkpointing every `checkpoint_every` steps and at the end. With
-    /// `progress`, shows a progress bar (or plain lines when stderr is not a terminal).
+    /// `progress`, shows a progress bar (or plain lines when stderr is not a terminal). Takes the
+    /// folder's lock if this Run does not hold it yet.
     ///
     /// A non-finite loss stops the run with an error; the last checkpoint written stays as it was.
+    /// A stop request ([`stop::requested`]: SIGINT or SIGTERM once [`stop::install`] ran) ends the
+    /// current step, writes a checkpoint and returns an [`Interrupted`] error.
     pub fn train(&mut self, until: u64, progress: bool) -> anyhow::Result<Outcome> {
+        if self.lock.is_none() {
+            self.lock = Some(RunLock::acquire(&self.dir)?);
+        }
         let until = until.min(self.cfg.steps);
         // A killed run may have logged past its checkpoint; those lines are redone now.
         self.truncate_metrics()?;
         let bar = progress.then(|| progress_bar(self.step, self.cfg.steps));
+        let say = |text: &str| match &bar {
+            Some(b) if !b.is_hidden() => b.suspend(|| eprintln!("{text}")),
+            _ => eprintln!("{text}"),
+        };
         let gen = self.cfg.generator();
         let started = Instant::now();
         let start_step = self.step;
-        let (mut loss_sum, mut loss_n) = (0.0f64, 0u64);
-        let mut swaps_since = 0u64;
+        // Steps timed in this process since the last line (steps/s), and the first spike's step.
+        let mut timed = 0u64;
+        let mut first_spike = None;
         let mut since_eval = Instant::now();
         let mut last_eval = None;
         let mut last_eval_text = String::from("-");
@@ -235,51 +476,77 @@ impl Run {
             let checkpoint_now = at_end || self.step.is_multiple_of(self.cfg.checkpoint_every);
             let swap_now = crate::regularize::Bimt::from_family(&self.cfg.net.family)
                 .is_some_and(|b| b.swap_due(self.step));
-            if eval_now || checkpoint_now || swap_now || self.step == until {
+            let stop_now = stop::requested();
+            if eval_now || checkpoint_now || swap_now || self.step == until || stop_now.is_some()
+            {
                 self.sync_host()?;
             }
             if let Some(round) = crate::regularize::after_step(&mut self.trainer, self.step)? {
                 self.swaps += round.swaps as u64;
-                swaps_since += round.swaps as u64;
+                self.log.swaps += round.swaps as u64;
                 if let Some(d) = &mut self.device {
                     d.upload(&self.trainer)?;
                 }
             }
-            loss_sum += f64::from(stats.loss);
-            loss_n += 1;
+            timed += 1;
+            if let Some(level) = self.log.add(&stats) {
+                if first_spike.is_none() {
+                    first_spike = Some(self.step);
+                    say(&format!(
+                        "warning: loss spike at step {}: {:.4e}, more than {SPIKE_FACTOR}x the \
+                         running level {level:.4} (further spikes before the next evaluation are \
+                         only counted)",
+                        self.step, stats.loss
+                    ));
+                }
+            }
             if eval_now {
                 let ev = self.evaluate()?;
                 let (last, strict) = ev.mean();
-                let steps_per_s = loss_n as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
+                let steps_per_s = timed as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
                 let mut line = serde_json::json!({
                     "step": self.step,
-                    "loss": loss_sum / loss_n.max(1) as f64,
+                    "loss": self.log.mean_loss(),
+                    "loss_max": self.log.loss_max,
+                    "grad_norm_max": self.log.grad_norm_max,
+                    "loss_spikes": self.log.spikes,
                     "steps_per_s": steps_per_s,
                     "eval": ev.to_json(),
                 });
-                if let Some(extra) = crate::regularize::metrics(self.network(), swaps_since) {
+                if let Some(extra) = crate::regularize::metrics(self.network(), self.log.swaps) {
                     line["bimt"] = extra;
                 }
-                swaps_since = 0;
                 self.append_metrics(&line)?;
+                if self.log.spikes > 0 {
+                    say(&format!(
+                        "warning: {} loss spike(s) in the {} steps up to {} (largest step loss \
+                         {:.4e}, mean {:.4})",
+                        self.log.spikes,
+                        self.log.steps,
+                        self.step,
+                        self.log.loss_max,
+                        self.log.mean_loss()
+                    ));
+                }
                 last_eval_text = format!("perf {last:.3} (strict {strict:.3})");
                 if let Some(b) = &bar {
                     if b.is_hidden() {
                         eprintln!(
                             "step {:>6}  loss {:.4}  {:.1} steps/s  {}",
                             self.step,
-                            loss_sum / loss_n.max(1) as f64,
+                            self.log.mean_loss(),
                             steps_per_s,
                             last_eval_text
                         );
                     }
                 }
-                loss_sum = 0.0;
-                loss_n = 0;
+                self.log.next_interval();
+                timed = 0;
+                first_spike = None;
                 since_eval = Instant::now();
                 last_eval = Some(ev);
             }
-            if checkpoint_now {
+            if checkpoint_now || stop_now.is_some() {
                 self.save_checkpoint()?;
             }
             if let Some(b) = &bar {
@@ -290,6 +557,17 @@ impl Run {
                     "loss {:.4}  {rate:.1} steps/s  {last_eval_text}",
                     stats.loss
                 ));
+            }
+            if let Some(signal) = stop_now {
+                if let Some(b) = &bar {
+                    b.abandon();
+                }
+                return Err(Interrupted {
+                    signal,
+                    step: self.step,
+                    dir: self.dir.clone(),
+                }
+                .into());
             }
         }
         if let Some(b) = bar {
@@ -329,19 +607,14 @@ impl Run {
                 serde_json::to_string(&self.noise_rng)?,
             ),
             ("config".to_string(), self.cfg.to_toml()?),
+            (LOG_KEY.to_string(), serde_json::to_string(&self.log)?),
         ]);
         checkpoint::save(&self.dir.join(CHECKPOINT_FILE), &tensors, meta)
     }
 
     fn load_checkpoint(&mut self, path: &Path) -> anyhow::Result<()> {
         let ck = checkpoint::load(path)?;
-        if ck.meta("config")? != self.cfg.to_toml()? {
-            bail!(
-                "{} was written with a different config than {}; refusing to mix them",
-                path.display(),
-                self.dir.join(CONFIG_FILE).display()
-            );
-        }
+        let step = check_checkpoint_config(&ck, &self.cfg, path, &self.dir.join(CONFIG_FILE))?;
         ck.load_network(self.trainer.network_mut())?;
         let (net, adam) = self.trainer.parts_mut();
         let adam_specs: Vec<(String, Vec<usize>)> = adam
@@ -353,7 +626,13 @@ impl Run {
             adam.load_tensor(net, name, ck.tensor(name, shape)?)?;
         }
         adam.set_step_count(ck.meta("adam_step")?.parse().context("adam_step")?);
-        self.step = ck.meta("step")?.parse().context("step")?;
+        self.step = step;
+        // Checkpoints from before the log state was saved start a fresh interval.
+        self.log = match ck.meta.get(LOG_KEY) {
+            Some(text) => serde_json::from_str(text).context(LOG_KEY)?,
+            None => LogState::default(),
+        };
+        self.trained = true;
         let streams: Vec<Stream> = serde_json::from_str(ck.meta("streams")?).context("streams")?;
         if streams.len() != self.streams.len() {
             bail!(
@@ -406,8 +685,57 @@ impl Run {
         if !out.is_empty() {
             out.push('\n');
         }
-        fsio::write_atomic(&path, out)
+        if out != text {
+            fsio::write_atomic(&path, out)?;
+        }
+        Ok(())
     }
+}
+
+/// The checkpoint metadata entry of the metrics log's running state.
+const LOG_KEY: &str = "log_state";
+
+/// The message for a run folder without a checkpoint, where a trained network is needed.
+pub fn no_checkpoint_message(dir: &Path) -> String {
+    format!(
+        "{} has no {CHECKPOINT_FILE}: it was never trained (or the file was lost), so there is no \
+         trained network to use; train it (`gyrus train --resume {}`), or pass --untrained to use \
+         the initial network on purpose",
+        dir.display(),
+        dir.display()
+    )
+}
+
+/// Checks that the checkpoint `ck` (read from `path`) belongs to the run configured in
+/// `config_path` as `cfg`: the same config but for the schedule (`steps`, intervals, extension
+/// record, which `gyrus train --resume DIR --steps N` may change), and a step within the planned
+/// steps. Returns its step.
+pub fn check_checkpoint_config(
+    ck: &checkpoint::Loaded,
+    cfg: &RunConfig,
+    path: &Path,
+    config_path: &Path,
+) -> anyhow::Result<u64> {
+    let text = ck.meta("config")?;
+    let theirs: RunConfig = toml::from_str(text)
+        .with_context(|| format!("{}: the config in its metadata does not parse", path.display()))?;
+    if theirs.without_schedule() != cfg.without_schedule() {
+        bail!(
+            "{} was written with a different config than {}; refusing to mix them",
+            path.display(),
+            config_path.display()
+        );
+    }
+    let step: u64 = ck.meta("step")?.parse().context("checkpoint step")?;
+    if step > cfg.steps {
+        bail!(
+            "{} is at step {step}, past the {} steps {} plans",
+            path.display(),
+            cfg.steps,
+            config_path.display()
+        );
+    }
+    Ok(step)
 }
 
 fn progress_bar(pos: u64, len: u64) -> indicatif::ProgressBar {
@@ -445,4 +773,38 @@ pub fn read_metrics(dir: &Path) -> anyhow::Result<Vec<(u64, f64, f64, f64)>> {
         ));
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(loss: f32, grad_norm: f32) -> StepStats {
+        StepStats {
+            loss,
+            penalty: 0.0,
+            grad_norm,
+            updated: true,
+        }
+    }
+
+    #[test]
+    fn the_log_keeps_the_interval_extremes_and_flags_spikes() {
+        let mut log = LogState::default();
+        assert_eq!(log.add(&stats(2.0, 0.5)), None); // no level yet
+        assert_eq!(log.add(&stats(2.0, 3.0)), None);
+        assert_eq!(log.add(&stats(19.0, 1.0)), None); // 9.5x the level: not a spike
+        let level = log.level.unwrap();
+        assert_eq!(log.add(&stats(1e6, 2.0)), Some(level));
+        assert_eq!((log.steps, log.spikes), (4, 1));
+        assert_eq!((log.loss_max, log.grad_norm_max), (1e6, 3.0));
+        assert!((log.mean_loss() - (23.0 + 1e6) / 4.0).abs() < 1e-9);
+        log.next_interval();
+        assert_eq!((log.steps, log.spikes, log.loss_max), (0, 0, 0.0));
+        assert!(log.level.unwrap() > 1e5, "the level goes on across intervals");
+        // Round trip through the checkpoint's JSON, exactly.
+        log.add(&stats(0.1 + 0.2, 0.3));
+        let back: LogState = serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
+        assert_eq!(back, log);
+    }
 }
