@@ -5,6 +5,7 @@
 //! - [`oracle`]: the same forward pass with candle autograd, to check the gradients.
 //! - [`bench`]: ms per gradient step against candle and the dense-times-mask step.
 //! - [`device`]: the same step as candle tensor operations on an accelerator (CUDA).
+//! - [`threads`]: the thread count of a run, and how a sweep divides the cores.
 
 mod adam;
 mod aligned;
@@ -24,6 +25,7 @@ pub mod run;
 mod simd;
 mod skinny;
 mod sparse;
+pub mod threads;
 mod trainer;
 mod transpose;
 mod workspace;
@@ -34,5 +36,5 @@ pub(crate) mod tests;
 pub use adam::{clip_grad_norm, Adam};
 pub use forward::{forward, forward_with};
 pub use noise::{add_noise, noise_seed};
-pub use trainer::{StepStats, Trainer};
+pub use trainer::{StepStats, Trainer, DEFAULT_CHUNK};
 pub use workspace::{RecurrentKernel, Workspace};

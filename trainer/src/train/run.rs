@@ -85,7 +85,7 @@ impl Run {
         let tasks = cfg.task_list()?;
         let net = Network::new(&cfg.net_config()?, cfg.seed)?;
         let (t, b) = (cfg.seq_len(), cfg.batch);
-        let mut trainer = Trainer::new(net, t, b)?;
+        let mut trainer = Trainer::with_chunk(net, t, b, cfg.chunk)?;
         trainer.max_grad_norm = cfg.clip;
         trainer.adam_mut().lr = cfg.lr;
         let batch_seed = derive_seed(cfg.seed, BATCH_DOMAIN, 0);
@@ -329,7 +329,10 @@ impl Run {
 
     fn load_checkpoint(&mut self, path: &Path) -> anyhow::Result<()> {
         let ck = checkpoint::load(path)?;
-        if ck.meta("config")? != self.cfg.to_toml()? {
+        // Compared with every default filled in (a field added since the checkpoint was written
+        // holds its default).
+        let saved: RunConfig = toml::from_str(ck.meta("config")?).context("config")?;
+        if saved.to_toml()? != self.cfg.to_toml()? {
             bail!(
                 "{} was written with a different config than {}; refusing to mix them",
                 path.display(),

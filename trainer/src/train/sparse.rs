@@ -127,12 +127,20 @@ fn reduce8(l: &[f32; LANES]) -> f32 {
 }
 
 /// acc[l] += w * x[l] over one chunk (`x` at least as long as `acc`). A full register block
-/// goes through fixed-size arrays so that it is vectorised, not unrolled into scalars.
+/// (or half of one: a chunk of 32 streams) goes through fixed-size arrays so that it is
+/// vectorised, not unrolled into scalars.
 #[inline(always)]
 fn axpy(acc: &mut [f32], w: f32, x: &[f32]) {
     if let (Ok(a), Some(Ok(v))) = (
         <&mut [f32; W]>::try_from(&mut *acc),
         x.get(..W).map(<&[f32; W]>::try_from),
+    ) {
+        axpy_block(a, w, v);
+        return;
+    }
+    if let (Ok(a), Some(Ok(v))) = (
+        <&mut [f32; W / 2]>::try_from(&mut *acc),
+        x.get(..W / 2).map(<&[f32; W / 2]>::try_from),
     ) {
         axpy_block(a, w, v);
         return;
@@ -143,8 +151,8 @@ fn axpy(acc: &mut [f32], w: f32, x: &[f32]) {
 }
 
 #[inline(always)]
-fn axpy_block(acc: &mut [f32; W], w: f32, x: &[f32; W]) {
-    for l in 0..W {
+fn axpy_block<const L: usize>(acc: &mut [f32; L], w: f32, x: &[f32; L]) {
+    for l in 0..L {
         acc[l] = w.mul_add(x[l], acc[l]);
     }
 }
@@ -591,7 +599,8 @@ fn da(act: Activation, alpha: f32, dh: f32, y: f32) -> f32 {
     }
 }
 
-/// out[l] = op(acc[l], phi[l]), over fixed-size arrays for a full block (vectorised).
+/// out[l] = op(acc[l], phi[l]), over fixed-size arrays for a full block or half of one
+/// (vectorised).
 #[inline(always)]
 fn finish(out: &mut [f32], acc: &[f32], phi: &[f32], op: impl Fn(f32, f32) -> f32) {
     if let (Ok(o), Ok(a), Ok(p)) = (
@@ -600,6 +609,14 @@ fn finish(out: &mut [f32], acc: &[f32], phi: &[f32], op: impl Fn(f32, f32) -> f3
         <&[f32; W]>::try_from(phi),
     ) {
         for l in 0..W {
+            o[l] = op(a[l], p[l]);
+        }
+    } else if let (Ok(o), Ok(a), Ok(p)) = (
+        <&mut [f32; W / 2]>::try_from(&mut *out),
+        <&[f32; W / 2]>::try_from(acc),
+        <&[f32; W / 2]>::try_from(phi),
+    ) {
+        for l in 0..W / 2 {
             o[l] = op(a[l], p[l]);
         }
     } else {
