@@ -63,10 +63,20 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// CPU time of the calling thread in ns (Linux: /proc/thread-self/schedstat), if available.
+/// CPU time of the calling thread in ns (Linux: `CLOCK_THREAD_CPUTIME_ID`), if available.
 fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the timespec it is given, which lives on this stack.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+        }
+    }
+    None
 }
 
 /// Shortest span one sample measures, in ms: the thread CPU clock may advance in scheduler ticks
@@ -389,19 +399,51 @@ fn bench_inputs(reps: usize, cpu: bool, out: &mut dyn Write) -> anyhow::Result<(
     Ok(())
 }
 
-/// One configuration of [`bench_threads`] (wall-clock ms per step, medians over the turns).
+/// One configuration of [`bench_threads`] (ms per step, medians over the turns).
 #[derive(Clone, Debug)]
 pub struct ThreadRow {
     /// Description, e.g. "dense N=256 cog20 T=100".
     pub name: String,
-    /// One thread, the whole batch as one chunk (the step as it ran before chunking).
-    pub whole_ms: f64,
-    /// Chunks of [`DEFAULT_CHUNK`] streams, at each thread count.
-    pub ms: Vec<f64>,
-    /// One thread: chunked over whole-batch, the median of the per-turn ratios.
-    pub chunked_over_whole: f64,
-    /// Speedup of each thread count over the first, the median of the per-turn ratios.
-    pub speedup: Vec<f64>,
+    /// One thread, the whole batch as one chunk (the step as it ran before chunking): wall ms and
+    /// the thread's CPU ms.
+    pub whole: (f64, Option<f64>),
+    /// Chunks of [`DEFAULT_CHUNK`] streams at each thread count: wall ms and the busiest thread's
+    /// CPU ms.
+    pub chunked: Vec<(f64, Option<f64>)>,
+    /// One thread, chunked over whole-batch CPU time, the median of the per-turn ratios.
+    pub chunked_over_whole: Option<f64>,
+    /// Speedup of each further thread count over the first, medians of the per-turn ratios: of
+    /// wall time, and of the critical path (the busiest thread's CPU time).
+    pub speedup: Vec<(f64, Option<f64>)>,
+}
+
+/// One sample of `f` run on `pool` (repeated for at least [`SAMPLE_MS`] of wall time): wall ms per
+/// call, and the CPU ms per call of the pool's busiest thread (where Linux gives per-thread CPU
+/// time). With one fork-join per step, the busiest thread's CPU time is the step's critical path:
+/// what the wall time would be with a core to each thread, whatever else the machine runs.
+fn sample_pool(
+    pool: &rayon::ThreadPool,
+    f: &mut (impl FnMut() -> anyhow::Result<()> + Send),
+) -> anyhow::Result<(f64, Option<f64>)> {
+    let before = pool.broadcast(|_| thread_cpu_ns());
+    let (wall, calls) = pool.install(|| -> anyhow::Result<(f64, u32)> {
+        let t0 = Instant::now();
+        let mut calls = 0u32;
+        while calls == 0 || t0.elapsed().as_secs_f64() * 1e3 < SAMPLE_MS {
+            f()?;
+            calls += 1;
+        }
+        Ok((t0.elapsed().as_secs_f64() * 1e3, calls))
+    })?;
+    let after = pool.broadcast(|_| thread_cpu_ns());
+    let busiest = before
+        .iter()
+        .zip(&after)
+        .map(|(a, b)| Some(b.as_ref()? - a.as_ref()?))
+        .collect::<Option<Vec<u64>>>()
+        .and_then(|v| v.into_iter().max())
+        .map(|ns| ns as f64 * 1e-6 / f64::from(calls));
+    Ok((wall / f64::from(calls), busiest))
 }
 
 /// The load average over the last minute (Linux), for the record.
@@ -412,11 +454,13 @@ fn load_average() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// `gyrus bench train --threads 1,2,...`: wall-clock ms per training step (forward, backward,
-/// clip, Adam) of the hand-written trainer in chunks of [`DEFAULT_CHUNK`] streams on rayon pools
-/// of each thread count, and on one thread with the whole batch as one chunk; all timed in turns
-/// (one sample of each, then again), B = 64, tanh, on the first cog20 (T = 100) and Mod-Cog
-/// (T = 350) batches. Speedups are medians of the per-turn ratios.
+/// `gyrus bench train --threads 1,2,...`: ms per training step (forward, backward, clip, Adam) of
+/// the hand-written trainer in chunks of [`DEFAULT_CHUNK`] streams on rayon pools of each thread
+/// count, and on one thread with the whole batch as one chunk (the step before chunking); all
+/// timed in turns (one sample of each, then again), B = 64, tanh, on the first cog20 (T = 100)
+/// and Mod-Cog (T = 350) batches. Each sample gives wall time and the busiest pool thread's CPU
+/// time (the critical path, robust to other work on the machine); ratios are medians of the
+/// per-turn ratios.
 pub fn bench_threads(
     opts: &BenchOptions,
     counts: &[usize],
@@ -433,18 +477,20 @@ pub fn bench_threads(
     let reps = if opts.quick { 3 } else { 5 };
     writeln!(
         out,
-        "gyrus bench train --threads: B={b} in chunks of {DEFAULT_CHUNK}, tanh, wall-clock ms/step, median of {reps} turns; \
-         whole = 1 thread, the batch as one chunk; speedup = median of per-turn ratios; load average {} ({} cores)",
+        "gyrus bench train --threads: B={b} in chunks of {DEFAULT_CHUNK}, tanh, ms/step, median of {reps} turns; \
+         whole = {} thread(s), the batch as one chunk; wall = wall time, cpu = the busiest thread's CPU time \
+         (the critical path); ratios = medians of per-turn ratios; load average {} ({} cores)",
+        counts[0],
         load_average(),
         super::threads::cores()
     )?;
-    let mut head = format!("{:<30} {:>9}", "config", "whole");
+    let mut head = format!("{:<26} {:>15}", "config", "whole wall/cpu");
     for k in counts {
-        head += &format!(" {:>9}", format!("{k}T"));
+        head += &format!(" {:>15}", format!("{k}T wall/cpu"));
     }
-    head += &format!(" {:>12}", "chunked/whole");
+    head += &format!(" {:>13}", "chunked/whole");
     for k in &counts[1..] {
-        head += &format!(" {:>9}", format!("{k}T/{}T", counts[0]));
+        head += &format!(" {:>15}", format!("{k}T/{}T wall/cpu", counts[0]));
     }
     writeln!(out, "{head}")?;
     let local = |d: f64| Family::Local { d, torus: false };
@@ -476,44 +522,62 @@ pub fn bench_threads(
             let mut whole = Trainer::with_chunk(net.clone(), t, b, b)?;
             let mut chunked = Trainer::new(net, t, b)?;
             let (mut rng_w, mut rng_c) = (Rng::new(7), Rng::new(7));
+            let mut step_w = || whole.train_step(&inputs, &targets, &mut rng_w).map(|_| ());
+            let mut step_c = || chunked.train_step(&inputs, &targets, &mut rng_c).map(|_| ());
             // Warm-up.
-            whole.train_step(&inputs, &targets, &mut rng_w)?;
+            pools[0].install(&mut step_w)?;
             for p in &pools {
-                p.install(|| chunked.train_step(&inputs, &targets, &mut rng_c))?;
+                p.install(&mut step_c)?;
             }
             let mut t_whole = Vec::new();
             let mut t_k = vec![Vec::new(); counts.len()];
             for _ in 0..reps {
-                t_whole.push(pools[0].install(|| {
-                    sample_ms(false, &mut || {
-                        whole.train_step(&inputs, &targets, &mut rng_w).map(|_| ())
-                    })
-                })?);
+                t_whole.push(sample_pool(&pools[0], &mut step_w)?);
                 for (p, v) in pools.iter().zip(t_k.iter_mut()) {
-                    v.push(p.install(|| {
-                        sample_ms(false, &mut || {
-                            chunked.train_step(&inputs, &targets, &mut rng_c).map(|_| ())
-                        })
-                    })?);
+                    v.push(sample_pool(p, &mut step_c)?);
                 }
             }
-            let ratio = |a: &[f64], b: &[f64]| {
-                median(a.iter().zip(b).map(|(x, y)| x / y).collect::<Vec<_>>())
+            let med = |v: &[(f64, Option<f64>)]| {
+                let wall = median(v.iter().map(|x| x.0).collect());
+                let cpu = v.iter().map(|x| x.1).collect::<Option<Vec<f64>>>();
+                (wall, cpu.map(median))
+            };
+            // Medians of the per-turn ratios a / b, of wall and of CPU time.
+            let ratio = |a: &[(f64, Option<f64>)], b: &[(f64, Option<f64>)]| {
+                let wall = median(a.iter().zip(b).map(|(x, y)| x.0 / y.0).collect());
+                let cpu = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| Some(x.1? / y.1?))
+                    .collect::<Option<Vec<f64>>>();
+                (wall, cpu.map(median))
             };
             let row = ThreadRow {
                 name,
-                whole_ms: median(t_whole.clone()),
-                ms: t_k.iter().map(|v| median(v.clone())).collect(),
-                chunked_over_whole: ratio(&t_k[0], &t_whole),
+                whole: med(&t_whole),
+                chunked: t_k.iter().map(|v| med(v)).collect(),
+                chunked_over_whole: ratio(&t_k[0], &t_whole).1,
                 speedup: t_k[1..].iter().map(|v| ratio(&t_k[0], v)).collect(),
             };
-            let mut line = format!("{:<30} {:>9.1}", row.name, row.whole_ms);
-            for m in &row.ms {
-                line += &format!(" {m:>9.1}");
+            let ms = |(w, c): (f64, Option<f64>)| match c {
+                Some(c) => format!("{w:.1}/{c:.1}"),
+                None => format!("{w:.1}/-"),
+            };
+            let x = |(w, c): (f64, Option<f64>)| match c {
+                Some(c) => format!("{w:.2}x/{c:.2}x"),
+                None => format!("{w:.2}x/-"),
+            };
+            let mut line = format!("{:<26} {:>15}", row.name, ms(row.whole));
+            for &m in &row.chunked {
+                line += &format!(" {:>15}", ms(m));
             }
-            line += &format!(" {:>12}", format!("{:.2}x", row.chunked_over_whole));
-            for r in &row.speedup {
-                line += &format!(" {:>9}", format!("{r:.2}x"));
+            line += &format!(
+                " {:>13}",
+                row.chunked_over_whole
+                    .map_or("-".to_string(), |r| format!("{r:.3}x"))
+            );
+            for &r in &row.speedup {
+                line += &format!(" {:>15}", x(r));
             }
             writeln!(out, "{line}")?;
             rows.push(row);
