@@ -50,8 +50,18 @@ fn same_seed_same_weights_and_resume_is_exact() {
         let cfg = small(family.clone());
         // One thread, then three: the same weights.
         let pool = |k| gyrus_trainer::train::threads::pool(k).unwrap();
-        pool(1).install(|| Run::create(&a, cfg.clone()).unwrap().train(40, false).unwrap());
-        pool(3).install(|| Run::create(&b, cfg.clone()).unwrap().train(40, false).unwrap());
+        pool(1).install(|| {
+            Run::create(&a, cfg.clone())
+                .unwrap()
+                .train(40, false)
+                .unwrap()
+        });
+        pool(3).install(|| {
+            Run::create(&b, cfg.clone())
+                .unwrap()
+                .train(40, false)
+                .unwrap()
+        });
         assert_eq!(
             weights(&a),
             weights(&b),

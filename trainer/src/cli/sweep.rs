@@ -302,8 +302,7 @@ fn run_sweep(a: RunArgs) -> Result<()> {
         .points
         .iter()
         .filter(|e| {
-            e.duplicate_of.is_none()
-                && !matches!(status::action(&dir, e), Ok(status::Action::Skip))
+            e.duplicate_of.is_none() && !matches!(status::action(&dir, e), Ok(status::Action::Skip))
         })
         .count();
     let (jobs, threads) = crate::train::threads::split_cores(

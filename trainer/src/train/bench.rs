@@ -268,21 +268,23 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
                 let sigma = cfg.noise_sigma();
                 let mut rng = Rng::new(7);
                 let mut noise = vec![0.0f32; sheet.n_units() * t * b];
-                Some(pool.install(|| time_ms(candle_reps, cpu, || {
-                    // Same work as the hand-written step: draw the noise, forward, backward.
-                    noise.fill(0.0);
-                    add_noise(noise_seed(&mut rng), sigma, &mut noise);
-                    oracle_gradients(
-                        &net,
-                        &inputs,
-                        &targets,
-                        t,
-                        b,
-                        Some(&noise),
-                        candle_core::DType::F32,
-                    )?;
-                    Ok(())
-                }))?)
+                Some(pool.install(|| {
+                    time_ms(candle_reps, cpu, || {
+                        // Same work as the hand-written step: draw the noise, forward, backward.
+                        noise.fill(0.0);
+                        add_noise(noise_seed(&mut rng), sigma, &mut noise);
+                        oracle_gradients(
+                            &net,
+                            &inputs,
+                            &targets,
+                            t,
+                            b,
+                            Some(&noise),
+                            candle_core::DType::F32,
+                        )?;
+                        Ok(())
+                    })
+                })?)
             } else {
                 None
             };
@@ -512,7 +514,11 @@ pub fn bench_threads(
         let (inputs, targets, n_in) = first_batch(collection, 1, t, b)?;
         for (net_name, sheet, family) in &nets {
             let name = format!("{net_name} {} T={t}", collection.name());
-            if opts.only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            if opts
+                .only
+                .as_ref()
+                .is_some_and(|o| !name.contains(o.as_str()))
+            {
                 continue;
             }
             let mut cfg = NetConfig::new(*sheet, n_in, tasks::N_CLASSES);
@@ -523,7 +529,11 @@ pub fn bench_threads(
             let mut chunked = Trainer::new(net, t, b)?;
             let (mut rng_w, mut rng_c) = (Rng::new(7), Rng::new(7));
             let mut step_w = || whole.train_step(&inputs, &targets, &mut rng_w).map(|_| ());
-            let mut step_c = || chunked.train_step(&inputs, &targets, &mut rng_c).map(|_| ());
+            let mut step_c = || {
+                chunked
+                    .train_step(&inputs, &targets, &mut rng_c)
+                    .map(|_| ())
+            };
             // Warm-up.
             pools[0].install(&mut step_w)?;
             for p in &pools {

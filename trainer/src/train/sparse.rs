@@ -497,7 +497,12 @@ unsafe fn gather_two_avx512(
     // checked slice `src[at..at + 32]`.
     let mut r = [[unsafe { _mm512_loadu_ps(acc[0].as_ptr()) }; 2]; 2];
     for (k, a) in acc.iter().enumerate() {
-        r[k] = unsafe { [_mm512_loadu_ps(a.as_ptr()), _mm512_loadu_ps(a.as_ptr().add(16))] };
+        r[k] = unsafe {
+            [
+                _mm512_loadu_ps(a.as_ptr()),
+                _mm512_loadu_ps(a.as_ptr().add(16)),
+            ]
+        };
     }
     macro_rules! conn {
         ($k:expr, $q:expr) => {{
@@ -545,9 +550,9 @@ unsafe fn gather_dw_two_avx512(
     lanes: [&mut [f32]; 2],
 ) {
     use std::arch::x86_64::{
-        _mm256_add_ps, _mm256_castpd_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-        _mm512_castps512_ps256, _mm512_castps_pd, _mm512_extractf64x4_pd, _mm512_fmadd_ps,
-        _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_storeu_ps,
+        _mm256_add_ps, _mm256_castpd_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm512_castps512_ps256,
+        _mm512_castps_pd, _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mul_ps,
+        _mm512_set1_ps, _mm512_storeu_ps,
     };
     let (n0, n1) = (lists[0].0.len(), lists[1].0.len());
     assert!(lists[0].1.len() == n0 && lists[1].1.len() == n1);
@@ -557,8 +562,18 @@ unsafe fn gather_dw_two_avx512(
     let mut r = [[unsafe { _mm512_loadu_ps(acc[0].as_ptr()) }; 2]; 2];
     let mut hv = r;
     for k in 0..2 {
-        r[k] = unsafe { [_mm512_loadu_ps(acc[k].as_ptr()), _mm512_loadu_ps(acc[k].as_ptr().add(16))] };
-        hv[k] = unsafe { [_mm512_loadu_ps(hs[k].as_ptr()), _mm512_loadu_ps(hs[k].as_ptr().add(16))] };
+        r[k] = unsafe {
+            [
+                _mm512_loadu_ps(acc[k].as_ptr()),
+                _mm512_loadu_ps(acc[k].as_ptr().add(16)),
+            ]
+        };
+        hv[k] = unsafe {
+            [
+                _mm512_loadu_ps(hs[k].as_ptr()),
+                _mm512_loadu_ps(hs[k].as_ptr().add(16)),
+            ]
+        };
     }
     let ls = lanes;
     macro_rules! conn {
@@ -1063,13 +1078,24 @@ mod tests {
                 unsafe { gather_two_avx512([a0, a1], lists, &src, 40, 8) };
                 assert_eq!(bits(one.as_flattened()), bits(two.as_flattened()));
                 let lanes0 = |(idx, _): (&[u32], &[f32])| {
-                    (0..LANES * idx.len()).map(|i| i as f32 * 0.1).collect::<Vec<f32>>()
+                    (0..LANES * idx.len())
+                        .map(|i| i as f32 * 0.1)
+                        .collect::<Vec<f32>>()
                 };
                 let mut one = init;
                 let mut lanes_one = [lanes0(lists[0]), lanes0(lists[1])];
                 for k in 0..2 {
                     let (idx, vals) = lists[k];
-                    gather_rows_dw(&mut one[k], idx, vals, &src, 40, 8, &hs[k], &mut lanes_one[k]);
+                    gather_rows_dw(
+                        &mut one[k],
+                        idx,
+                        vals,
+                        &src,
+                        40,
+                        8,
+                        &hs[k],
+                        &mut lanes_one[k],
+                    );
                 }
                 let mut two = init;
                 let [l0, l1] = [lanes0(lists[0]), lanes0(lists[1])];

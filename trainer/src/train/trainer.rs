@@ -245,8 +245,7 @@ impl Trainer {
                 first: c.first,
                 ..all
             };
-            c.ws
-                .forward(net, inputs, streams, kernel, Some((seed, sigma)));
+            c.ws.forward(net, inputs, streams, kernel, Some((seed, sigma)));
             c.loss = c.ws.loss(targets, streams);
             c.ws.backward(net, kernel, grads);
         };
