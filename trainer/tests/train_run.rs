@@ -22,6 +22,8 @@ fn small(family: Family) -> RunConfig {
     cfg.net.family = family;
     cfg.steps = 40;
     cfg.batch = 8;
+    // Three chunks (3 + 3 + 2 streams), so the steps run in parallel.
+    cfg.chunk = 3;
     cfg.seq_len = Some(30);
     cfg.eval_every = 20;
     cfg.eval_trials = 16;
@@ -48,18 +50,24 @@ fn same_seed_same_weights_and_resume_is_exact() {
     ] {
         let (a, b, c) = (tmp("a"), tmp("b"), tmp("c"));
         let cfg = small(family.clone());
-        Run::create(&a, cfg.clone())
-            .unwrap()
-            .train(40, false)
-            .unwrap();
-        Run::create(&b, cfg.clone())
-            .unwrap()
-            .train(40, false)
-            .unwrap();
+        // One thread, then three: the same weights.
+        let pool = |k| gyrus_trainer::train::threads::pool(k).unwrap();
+        pool(1).install(|| {
+            Run::create(&a, cfg.clone())
+                .unwrap()
+                .train(40, false)
+                .unwrap()
+        });
+        pool(3).install(|| {
+            Run::create(&b, cfg.clone())
+                .unwrap()
+                .train(40, false)
+                .unwrap()
+        });
         assert_eq!(
             weights(&a),
             weights(&b),
-            "{family:?}: same seed, different weights"
+            "{family:?}: same seed, different weights (1 and 3 threads)"
         );
 
         // Interrupted at step 20 (after its checkpoint), then resumed from the folder.

@@ -72,6 +72,10 @@ pub struct TrainBench {
     /// Only the configurations whose name contains this text (e.g. "N=625").
     #[arg(long)]
     pub only: Option<String>,
+    /// Instead: the hand-written step at these thread counts (e.g. 1,2), timed in turns, with
+    /// the speedups over the first, on cog20 (T = 100) and Mod-Cog (T = 350) batches.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',')]
+    pub threads: Option<Vec<usize>>,
 }
 
 /// `gyrus bench tasks`.
@@ -114,6 +118,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 quick: a.quick,
                 candle: !a.no_candle,
                 only: a.only,
+                threads: a.threads,
             };
             let mut out = std::io::stdout().lock();
             crate::train::bench::bench_train(&opts, &mut out)?;

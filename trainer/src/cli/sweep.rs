@@ -146,9 +146,14 @@ pub struct RunArgs {
     /// (finished points are skipped, started ones resumed).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Points trained at once (default: the number of cores).
+    /// Points trained at once. Default: one per core (at most the points to run), or the cores
+    /// divided by --threads; jobs x threads stays within the cores.
     #[arg(long, value_name = "K")]
     pub jobs: Option<usize>,
+    /// Threads of each point's training (local backend). Default: the cores divided by the jobs
+    /// (at least 1). With Slurm, each task uses its --cpus-per-task.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// The gyrus binary to run for each point (default: this one).
     #[arg(long, value_name = "PATH")]
     pub gyrus: Option<PathBuf>,
@@ -262,7 +267,12 @@ fn run_point(dir: &Path, index: usize, gyrus: Option<PathBuf>) -> Result<()> {
         "training"
     };
     eprintln!("{verb} {} (output: {})", e.name, log.display());
-    match local::run_point(dir, index, act, &m, &LocalOptions { jobs: 1, gyrus })? {
+    let opts = LocalOptions {
+        jobs: 1,
+        gyrus,
+        threads: None,
+    };
+    match local::run_point(dir, index, act, &m, &opts)? {
         Outcome::Failed(why) => bail!("{} failed: {why}", e.name),
         _ => eprintln!("finished {}", e.name),
     }
@@ -276,8 +286,11 @@ fn run_sweep(a: RunArgs) -> Result<()> {
             "--partition, --cpus-per-task, --gpus-per-task, --time, --max-parallel and --dry-run \
              belong to --backend slurm"
         ),
-        Backend::Slurm if a.jobs.is_some() => {
-            bail!("--jobs is for the local backend; with Slurm use --max-parallel")
+        Backend::Slurm if a.jobs.is_some() || a.threads.is_some() => {
+            bail!(
+                "--jobs and --threads are for the local backend; with Slurm use --max-parallel \
+                 and --cpus-per-task"
+            )
         }
         Backend::Slurm => {
             // Every option is checked before the manifest is written.
@@ -289,11 +302,9 @@ fn run_sweep(a: RunArgs) -> Result<()> {
         Backend::Local => {}
     }
     // Every option is checked before the manifest is written.
-    let jobs = match a.jobs {
-        Some(0) => bail!("--jobs must be at least 1"),
-        Some(k) => k,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    if a.jobs == Some(0) || a.threads == Some(0) {
+        bail!("--jobs and --threads must be at least 1");
+    }
     let gyrus = match a.gyrus {
         Some(p) => p,
         None => {
@@ -301,8 +312,30 @@ fn run_sweep(a: RunArgs) -> Result<()> {
         }
     };
     let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
+    let to_run = m
+        .points
+        .iter()
+        .filter(|e| {
+            e.duplicate_of.is_none() && !matches!(status::action(&dir, e), Ok(status::Action::Skip))
+        })
+        .count();
+    let (jobs, threads) = crate::train::threads::split_cores(
+        crate::train::threads::cores(),
+        to_run,
+        a.jobs,
+        a.threads,
+    );
     let _lock = local::Lock::take(&dir)?;
-    let outcomes = local::run(&dir, &m, &LocalOptions { jobs, gyrus })?;
+    let threads = Some(threads);
+    let outcomes = local::run(
+        &dir,
+        &m,
+        &LocalOptions {
+            jobs,
+            gyrus,
+            threads,
+        },
+    )?;
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let failed: Vec<(&str, &str)> = m
         .points

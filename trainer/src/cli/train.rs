@@ -34,14 +34,14 @@ pub enum FamilyName {
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint, as configured there. Only
-    /// --device, --quiet and the schedule may go with it: a larger --steps trains the run further
+    /// --device, --threads, --quiet and the schedule may go with it: a larger --steps trains the run further
     /// (a finished one too; the weights end as a run planned that long from the start), and
     /// --eval-every / --checkpoint-every set new intervals; the change is recorded in its
     /// config.toml. The flags that would change anything else are refused.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = [
         "config", "out", "sheet", "family", "radius", "sw_r", "torus", "lambda", "bimt_a",
         "swap_every", "top_k", "warmup", "activation", "alpha", "no_recurrent_noise", "collection",
-        "batch", "seq_len", "seed", "lr", "eval_trials", "dt", "input_noise",
+        "batch", "chunk", "seq_len", "seed", "lr", "eval_trials", "dt", "input_noise",
     ])]
     pub resume: Option<PathBuf>,
     /// TOML run config (see README); flags override its fields.
@@ -98,6 +98,9 @@ pub struct TrainArgs {
     /// Streams per batch B.
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Streams per chunk of the batch (the chunks run in parallel; default 32).
+    #[arg(long)]
+    pub chunk: Option<usize>,
     /// Window length T.
     #[arg(long)]
     pub seq_len: Option<usize>,
@@ -125,6 +128,12 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Threads of the training step (its chunks of streams run in parallel) and of evaluation
+    /// (tasks in parallel). Default: RAYON_NUM_THREADS, else SLURM_CPUS_PER_TASK (a Slurm task's
+    /// --cpus-per-task), else every core. Any count gives the same weights; at most B / chunk
+    /// threads help one step. Not part of the run's config.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Where the gradient steps run: cpu (hand-written BPTT, default), cuda / cuda:N (a GPU; needs
     /// a binary built with `--features cuda`), or candle-cpu (the GPU code path on the CPU, slow).
     /// Not part of the run's config: a run may be resumed on another device. Default: the
@@ -256,7 +265,8 @@ impl TrainArgs {
         macro_rules! set {
             ($($field:ident <- $flag:expr),*) => { $(if let Some(v) = $flag.clone() { cfg.$field = v; })* };
         }
-        set!(tasks <- self.collection, steps <- self.steps, batch <- self.batch, seed <- self.seed,
+        set!(tasks <- self.collection, steps <- self.steps, batch <- self.batch, chunk <- self.chunk,
+             seed <- self.seed,
              lr <- self.lr, eval_every <- self.eval_every, eval_trials <- self.eval_trials,
              checkpoint_every <- self.checkpoint_every, dt_ms <- self.dt, input_noise <- self.input_noise);
         if self.seq_len.is_some() {
@@ -269,10 +279,13 @@ impl TrainArgs {
 
 /// Runs `gyrus train`.
 pub fn run(args: TrainArgs) -> Result<()> {
-    // Before anything is written: a missing GPU must not leave a half-made run folder.
+    // Before anything is written: a missing GPU or a bad thread count must not leave a half-made
+    // run folder.
     let device = args.device.open()?;
     // Ctrl-C / SIGTERM: finish the step, checkpoint, say how to resume (train/stop.rs).
     crate::train::stop::install()?;
+    let (threads, source) = crate::train::threads::threads(args.threads)?;
+    let pool = crate::train::threads::pool(threads)?;
     let mut run = match &args.resume {
         Some(dir) => {
             let schedule = Schedule {
@@ -322,18 +335,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let cfg = run.config().clone();
     eprintln!(
-        "training {} {} on {} ({} tasks), {} steps, B = {}, T = {}, seed {}, device {}",
+        "training {} {} on {} ({} tasks), {} steps, B = {} in chunks of {}, T = {}, seed {}, \
+         device {}, {threads} threads ({})",
         cfg.net.sheet.rows * cfg.net.sheet.cols,
         cfg.net.family_label(),
         cfg.tasks,
         run.tasks().len(),
         cfg.steps,
         cfg.batch,
+        cfg.chunk,
         cfg.seq_len(),
         cfg.seed,
-        args.device
+        args.device,
+        source.describe()
     );
-    let outcome = run.train(cfg.steps, !args.quiet)?;
+    let outcome = pool.install(|| run.train(cfg.steps, !args.quiet))?;
     if let Some(ev) = outcome.last_eval {
         let (last, strict) = ev.mean();
         println!(

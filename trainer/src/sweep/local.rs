@@ -20,6 +20,9 @@ pub struct LocalOptions {
     pub jobs: usize,
     /// The `gyrus` binary the children run.
     pub gyrus: PathBuf,
+    /// Threads of each child (`RAYON_NUM_THREADS` in its environment); `None`: the child decides
+    /// (`gyrus train`'s default).
+    pub threads: Option<usize>,
 }
 
 /// What happened to one point.
@@ -58,14 +61,16 @@ pub fn run(dir: &Path, m: &Manifest, opts: &LocalOptions) -> Result<Vec<Outcome>
     let total = todo.len();
     let finished = outcomes.iter().filter(|o| **o == Outcome::Skipped).count() - total;
     eprintln!(
-        "{} points: {finished} finished (skipped), {} duplicates, {} to run, {} at a time",
+        "{} points: {finished} finished (skipped), {} duplicates, {} to run, {} at a time{}",
         m.points.len(),
         outcomes
             .iter()
             .filter(|o| **o == Outcome::Duplicate)
             .count(),
         total,
-        opts.jobs.max(1).min(total.max(1))
+        opts.jobs.max(1).min(total.max(1)),
+        opts.threads
+            .map_or(String::new(), |k| format!(", {k} threads each"))
     );
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -142,6 +147,9 @@ pub fn run_point(
     )?;
     let mut cmd = Command::new(&opts.gyrus);
     end_with_parent(&mut cmd);
+    if let Some(k) = opts.threads {
+        cmd.env("RAYON_NUM_THREADS", k.to_string());
+    }
     let status = cmd
         .args(&args)
         .stdin(Stdio::null())

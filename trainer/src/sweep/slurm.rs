@@ -196,8 +196,11 @@ pub fn script(dir: &Path, m: &Manifest, indices: &[usize], opts: &SlurmOptions) 
          # runs/<point>/sweep.log), resuming from its checkpoint if it has one; finished points and\n\
          # duplicates of other points exit at once.\n\
          set -euo pipefail\n\
+         # The training step's threads: the task's CPUs.\n\
+         export RAYON_NUM_THREADS={}\n\
          {gpu}srun --ntasks=1 --cpus-per-task={} {g} sweep run-point {d} --index \"$SLURM_ARRAY_TASK_ID\"\n",
         m.grid.replace('\n', " "),
+        opts.cpus_per_task,
         opts.cpus_per_task,
         gpu = if opts.gpus_per_task.is_some() {
             "# A task with a GPU trains on it (Slurm makes the task's GPU device 0).\n\
@@ -406,6 +409,7 @@ mod tests {
             "#SBATCH --time=1:00:00\n",
             "#SBATCH --output=/scratch/sweeps/p/slurm/logs/%A_%a.out\n",
             "export GYRUS_DEVICE=\"${GYRUS_DEVICE:-cuda}\"\n",
+            "export RAYON_NUM_THREADS=2\n",
             "srun --ntasks=1 --cpus-per-task=2 /opt/gyrus/bin/gyrus sweep run-point \
              /scratch/sweeps/p --index \"$SLURM_ARRAY_TASK_ID\"\n",
         ] {

@@ -7,7 +7,7 @@ use super::inputs::SparseInputs;
 use super::noise::{add_noise, noise_seed};
 use super::oracle::oracle_gradients;
 use super::skinny::{nn, Init, Mat};
-use super::trainer::Trainer;
+use super::trainer::{Trainer, DEFAULT_CHUNK};
 use super::transpose::transpose;
 use super::workspace::RecurrentKernel;
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
@@ -24,6 +24,9 @@ pub struct BenchOptions {
     pub candle: bool,
     /// Only the configurations whose name contains this (e.g. "N=625").
     pub only: Option<String>,
+    /// Thread counts to time the hand-written step with, in turns ([`bench_threads`]), instead of
+    /// the comparison with candle and dense-times-mask.
+    pub threads: Option<Vec<usize>>,
 }
 
 impl Default for BenchOptions {
@@ -32,6 +35,7 @@ impl Default for BenchOptions {
             quick: true,
             candle: true,
             only: None,
+            threads: None,
         }
     }
 }
@@ -59,10 +63,20 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// CPU time of the calling thread in ns (Linux: /proc/thread-self/schedstat), if available.
+/// CPU time of the calling thread in ns (Linux: `CLOCK_THREAD_CPUTIME_ID`), if available.
 fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the timespec it is given, which lives on this stack.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+        }
+    }
+    None
 }
 
 /// Shortest span one sample measures, in ms: the thread CPU clock may advance in scheduler ticks
@@ -150,10 +164,15 @@ pub(crate) fn first_batch(
 
 /// Runs the benchmark, printing a table to `out`, and returns the rows. Sets
 /// `RAYON_NUM_THREADS=1` unless it is set (without it candle re-reads /proc/cpuinfo in every
-/// matmul, see shared/notes/cpu-training.md). With one thread every side runs on the calling
-/// thread and is timed by that thread's CPU time where Linux provides it; with more (only candle
-/// uses them; the hand-written steps are single-threaded), and off Linux, by wall time.
+/// matmul, see shared/notes/cpu-training.md). Everything runs inside a rayon pool of that many
+/// threads (the hand-written step runs its chunks of streams on it). With one thread every side
+/// runs on the timing thread and is timed by that thread's CPU time where Linux provides it; with
+/// more, and off Linux, by wall time.
 pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<Vec<BenchRow>> {
+    if let Some(counts) = &opts.threads {
+        bench_threads(opts, counts, out)?;
+        return Ok(Vec::new());
+    }
     let threads = match std::env::var("RAYON_NUM_THREADS") {
         Ok(v) => v.parse::<usize>().ok().filter(|&k| k > 0).ok_or_else(|| {
             anyhow::anyhow!("RAYON_NUM_THREADS must be a positive integer, got {v:?}")
@@ -163,8 +182,9 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
             1
         }
     };
-    // The hand-written steps run on this thread; candle may use more, then wall time is fair.
+    // With one thread, all work runs on the pool's thread, which also times it.
     let cpu = threads == 1 && thread_cpu_ns().is_some();
+    let pool = super::threads::pool(threads)?;
     let (t, b) = (100usize, 64usize);
     let (inputs, targets, n_in) = first_batch(Collection::Cog20, 1, t, b)?;
     // (name, sheet, family, repetitions, candle repetitions, large).
@@ -203,7 +223,7 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
             true,
         ),
     ];
-    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), RAYON_NUM_THREADS={threads} (the hand-written steps use one thread), ms/step, median of {}; hand and dense-mask timed in turns, mask/hand = median of the per-turn ratios", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
+    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), RAYON_NUM_THREADS={threads} (hand-written: chunks of {DEFAULT_CHUNK} streams on as many threads), ms/step, median of {}; hand and dense-mask timed in turns, mask/hand = median of the per-turn ratios", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
     writeln!(
         out,
         "{:<18} {:<8} {:>10} {:>12} {:>10} {:>12} {:>12}",
@@ -235,31 +255,35 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
                 let mut tr_m = Trainer::new(net.clone(), t, b)?;
                 tr_m.set_kernel(RecurrentKernel::DenseMasked);
                 let mut rng_m = Rng::new(7);
-                let (h, m, r) = time_in_turns(reps, cpu, hand, || {
-                    tr_m.train_step(&inputs, &targets, &mut rng_m).map(|_| ())
+                let (h, m, r) = pool.install(|| {
+                    time_in_turns(reps, cpu, hand, || {
+                        tr_m.train_step(&inputs, &targets, &mut rng_m).map(|_| ())
+                    })
                 })?;
                 (h, Some(m), Some(r))
             } else {
-                (time_ms(reps, cpu, hand)?, None, None)
+                (pool.install(|| time_ms(reps, cpu, hand))?, None, None)
             };
             let candle_ms = if opts.candle && !(opts.quick && large) {
                 let sigma = cfg.noise_sigma();
                 let mut rng = Rng::new(7);
                 let mut noise = vec![0.0f32; sheet.n_units() * t * b];
-                Some(time_ms(candle_reps, cpu, || {
-                    // Same work as the hand-written step: draw the noise, forward, backward.
-                    noise.fill(0.0);
-                    add_noise(noise_seed(&mut rng), sigma, &mut noise);
-                    oracle_gradients(
-                        &net,
-                        &inputs,
-                        &targets,
-                        t,
-                        b,
-                        Some(&noise),
-                        candle_core::DType::F32,
-                    )?;
-                    Ok(())
+                Some(pool.install(|| {
+                    time_ms(candle_reps, cpu, || {
+                        // Same work as the hand-written step: draw the noise, forward, backward.
+                        noise.fill(0.0);
+                        add_noise(noise_seed(&mut rng), sigma, &mut noise);
+                        oracle_gradients(
+                            &net,
+                            &inputs,
+                            &targets,
+                            t,
+                            b,
+                            Some(&noise),
+                            candle_core::DType::F32,
+                        )?;
+                        Ok(())
+                    })
                 })?)
             } else {
                 None
@@ -375,4 +399,200 @@ fn bench_inputs(reps: usize, cpu: bool, out: &mut dyn Write) -> anyhow::Result<(
         )?;
     }
     Ok(())
+}
+
+/// One configuration of [`bench_threads`] (ms per step, medians over the turns).
+#[derive(Clone, Debug)]
+pub struct ThreadRow {
+    /// Description, e.g. "dense N=256 cog20 T=100".
+    pub name: String,
+    /// One thread, the whole batch as one chunk (the step as it ran before chunking): wall ms and
+    /// the thread's CPU ms.
+    pub whole: (f64, Option<f64>),
+    /// Chunks of [`DEFAULT_CHUNK`] streams at each thread count: wall ms and the busiest thread's
+    /// CPU ms.
+    pub chunked: Vec<(f64, Option<f64>)>,
+    /// One thread, chunked over whole-batch CPU time, the median of the per-turn ratios.
+    pub chunked_over_whole: Option<f64>,
+    /// Speedup of each further thread count over the first, medians of the per-turn ratios: of
+    /// wall time, and of the critical path (the busiest thread's CPU time).
+    pub speedup: Vec<(f64, Option<f64>)>,
+}
+
+/// One sample of `f` run on `pool` (repeated for at least [`SAMPLE_MS`] of wall time): wall ms per
+/// call, and the CPU ms per call of the pool's busiest thread (where Linux gives per-thread CPU
+/// time). With one fork-join per step, the busiest thread's CPU time is the step's critical path:
+/// what the wall time would be with a core to each thread, whatever else the machine runs.
+fn sample_pool(
+    pool: &rayon::ThreadPool,
+    f: &mut (impl FnMut() -> anyhow::Result<()> + Send),
+) -> anyhow::Result<(f64, Option<f64>)> {
+    let before = pool.broadcast(|_| thread_cpu_ns());
+    let (wall, calls) = pool.install(|| -> anyhow::Result<(f64, u32)> {
+        let t0 = Instant::now();
+        let mut calls = 0u32;
+        while calls == 0 || t0.elapsed().as_secs_f64() * 1e3 < SAMPLE_MS {
+            f()?;
+            calls += 1;
+        }
+        Ok((t0.elapsed().as_secs_f64() * 1e3, calls))
+    })?;
+    let after = pool.broadcast(|_| thread_cpu_ns());
+    let busiest = before
+        .iter()
+        .zip(&after)
+        .map(|(a, b)| Some(b.as_ref()? - a.as_ref()?))
+        .collect::<Option<Vec<u64>>>()
+        .and_then(|v| v.into_iter().max())
+        .map(|ns| ns as f64 * 1e-6 / f64::from(calls));
+    Ok((wall / f64::from(calls), busiest))
+}
+
+/// The load average over the last minute (Linux), for the record.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `gyrus bench train --threads 1,2,...`: ms per training step (forward, backward, clip, Adam) of
+/// the hand-written trainer in chunks of [`DEFAULT_CHUNK`] streams on rayon pools of each thread
+/// count, and on one thread with the whole batch as one chunk (the step before chunking); all
+/// timed in turns (one sample of each, then again), B = 64, tanh, on the first cog20 (T = 100)
+/// and Mod-Cog (T = 350) batches. Each sample gives wall time and the busiest pool thread's CPU
+/// time (the critical path, robust to other work on the machine); ratios are medians of the
+/// per-turn ratios.
+pub fn bench_threads(
+    opts: &BenchOptions,
+    counts: &[usize],
+    out: &mut dyn Write,
+) -> anyhow::Result<Vec<ThreadRow>> {
+    if counts.is_empty() || counts.contains(&0) {
+        anyhow::bail!("--threads takes positive thread counts, e.g. 1,2");
+    }
+    let pools = counts
+        .iter()
+        .map(|&k| super::threads::pool(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let b = 64usize;
+    let reps = if opts.quick { 3 } else { 5 };
+    writeln!(
+        out,
+        "gyrus bench train --threads: B={b} in chunks of {DEFAULT_CHUNK}, tanh, ms/step, median of {reps} turns; \
+         whole = {} thread(s), the batch as one chunk; wall = wall time, cpu = the busiest thread's CPU time \
+         (the critical path); ratios = medians of per-turn ratios; load average {} ({} cores)",
+        counts[0],
+        load_average(),
+        super::threads::cores()
+    )?;
+    let mut head = format!("{:<26} {:>15}", "config", "whole wall/cpu");
+    for k in counts {
+        head += &format!(" {:>15}", format!("{k}T wall/cpu"));
+    }
+    head += &format!(" {:>13}", "chunked/whole");
+    for k in &counts[1..] {
+        head += &format!(" {:>15}", format!("{k}T/{}T wall/cpu", counts[0]));
+    }
+    writeln!(out, "{head}")?;
+    let local = |d: f64| Family::Local { d, torus: false };
+    let nets = vec![
+        ("dense N=256", Sheet::new(16, 16), Family::Dense),
+        ("local d=2 N=625", Sheet::new(25, 25), local(2.0)),
+        ("dense N=1024", Sheet::new(32, 32), Family::Dense),
+        ("local d=6 N=2500", Sheet::new(50, 50), local(6.0)),
+    ];
+    // Mod-Cog also at the two sizes of the papers' Table 1 (10^4 steps each).
+    let mut table1 = nets.clone();
+    table1.push(("dense N=676", Sheet::new(26, 26), Family::Dense));
+    table1.push(("local d=10 N=2500", Sheet::new(50, 50), local(10.0)));
+    let mut rows = Vec::new();
+    for (collection, t, nets) in [
+        (Collection::Cog20, 100usize, nets),
+        (Collection::ModCog, 350, table1),
+    ] {
+        let (inputs, targets, n_in) = first_batch(collection, 1, t, b)?;
+        for (net_name, sheet, family) in &nets {
+            let name = format!("{net_name} {} T={t}", collection.name());
+            if opts
+                .only
+                .as_ref()
+                .is_some_and(|o| !name.contains(o.as_str()))
+            {
+                continue;
+            }
+            let mut cfg = NetConfig::new(*sheet, n_in, tasks::N_CLASSES);
+            cfg.family = family.clone();
+            cfg.activation = Activation::Tanh;
+            let net = Network::new(&cfg, 1)?;
+            let mut whole = Trainer::with_chunk(net.clone(), t, b, b)?;
+            let mut chunked = Trainer::new(net, t, b)?;
+            let (mut rng_w, mut rng_c) = (Rng::new(7), Rng::new(7));
+            let mut step_w = || whole.train_step(&inputs, &targets, &mut rng_w).map(|_| ());
+            let mut step_c = || {
+                chunked
+                    .train_step(&inputs, &targets, &mut rng_c)
+                    .map(|_| ())
+            };
+            // Warm-up.
+            pools[0].install(&mut step_w)?;
+            for p in &pools {
+                p.install(&mut step_c)?;
+            }
+            let mut t_whole = Vec::new();
+            let mut t_k = vec![Vec::new(); counts.len()];
+            for _ in 0..reps {
+                t_whole.push(sample_pool(&pools[0], &mut step_w)?);
+                for (p, v) in pools.iter().zip(t_k.iter_mut()) {
+                    v.push(sample_pool(p, &mut step_c)?);
+                }
+            }
+            let med = |v: &[(f64, Option<f64>)]| {
+                let wall = median(v.iter().map(|x| x.0).collect());
+                let cpu = v.iter().map(|x| x.1).collect::<Option<Vec<f64>>>();
+                (wall, cpu.map(median))
+            };
+            // Medians of the per-turn ratios a / b, of wall and of CPU time.
+            let ratio = |a: &[(f64, Option<f64>)], b: &[(f64, Option<f64>)]| {
+                let wall = median(a.iter().zip(b).map(|(x, y)| x.0 / y.0).collect());
+                let cpu = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| Some(x.1? / y.1?))
+                    .collect::<Option<Vec<f64>>>();
+                (wall, cpu.map(median))
+            };
+            let row = ThreadRow {
+                name,
+                whole: med(&t_whole),
+                chunked: t_k.iter().map(|v| med(v)).collect(),
+                chunked_over_whole: ratio(&t_k[0], &t_whole).1,
+                speedup: t_k[1..].iter().map(|v| ratio(&t_k[0], v)).collect(),
+            };
+            let ms = |(w, c): (f64, Option<f64>)| match c {
+                Some(c) => format!("{w:.1}/{c:.1}"),
+                None => format!("{w:.1}/-"),
+            };
+            let x = |(w, c): (f64, Option<f64>)| match c {
+                Some(c) => format!("{w:.2}x/{c:.2}x"),
+                None => format!("{w:.2}x/-"),
+            };
+            let mut line = format!("{:<26} {:>15}", row.name, ms(row.whole));
+            for &m in &row.chunked {
+                line += &format!(" {:>15}", ms(m));
+            }
+            line += &format!(
+                " {:>13}",
+                row.chunked_over_whole
+                    .map_or("-".to_string(), |r| format!("{r:.3}x"))
+            );
+            for &r in &row.speedup {
+                line += &format!(" {:>15}", x(r));
+            }
+            writeln!(out, "{line}")?;
+            rows.push(row);
+        }
+    }
+    writeln!(out, "load average at the end: {}", load_average())?;
+    Ok(rows)
 }

@@ -31,6 +31,12 @@ pub struct RunConfig {
     /// Streams per batch B.
     #[serde(default = "default_batch")]
     pub batch: usize,
+    /// Streams per chunk: the batch is cut into chunks of this many streams whose forward and
+    /// backward passes run in parallel, and whose gradients are summed in chunk order. It sets the
+    /// rounding of that sum, so it belongs to the run; the thread count does not (any gives the
+    /// same weights). At most B / chunk threads help one step.
+    #[serde(default = "default_chunk")]
+    pub chunk: usize,
     /// Window length T in steps; default 100 for cog20, 350 for anything larger.
     #[serde(default)]
     pub seq_len: Option<usize>,
@@ -123,6 +129,9 @@ fn default_steps() -> u64 {
 fn default_batch() -> usize {
     64
 }
+fn default_chunk() -> usize {
+    super::trainer::DEFAULT_CHUNK
+}
 fn default_lr() -> f32 {
     1e-3
 }
@@ -149,6 +158,7 @@ impl RunConfig {
             seed: 1,
             steps: default_steps(),
             batch: default_batch(),
+            chunk: default_chunk(),
             seq_len: None,
             lr: default_lr(),
             clip: 1.0,
@@ -246,6 +256,9 @@ impl RunConfig {
         self.net_config()?.validate()?;
         if self.steps == 0 {
             bail!("steps must be positive");
+        }
+        if self.chunk == 0 {
+            bail!("chunk must be positive (streams per chunk of the batch)");
         }
         if self.batch == 0 || self.seq_len() == 0 {
             bail!(

@@ -4,6 +4,7 @@ use super::config::Tasks;
 use super::forward::forward;
 use crate::model::Network;
 use gyrus_runtime::tasks::{self, eval_trial, Score, Trial, N_CLASSES};
+use rayon::prelude::*;
 
 /// Per-task scores of an evaluation.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,7 +108,8 @@ pub fn trial_batch(
 }
 
 /// Evaluates `net` on `n` seeded trials of every task: recurrent noise off, input noise as in
-/// training, hidden state from zero at each trial's start.
+/// training, hidden state from zero at each trial's start. The tasks are scored in parallel on the
+/// current rayon pool (each on its own, so the scores do not depend on the thread count).
 pub fn evaluate(
     net: &Network,
     tasks: &Tasks,
@@ -115,26 +117,38 @@ pub fn evaluate(
     seed: u64,
     n: u32,
 ) -> anyhow::Result<Evaluation> {
-    let mut scores = Vec::with_capacity(tasks.len());
-    for rule in 0..tasks.len() {
-        let tb = trial_batch(tasks, rule, gen, seed, n)?;
-        let b = tb.trials.len();
-        let mut out = vec![0.0; tb.t_max * b * N_CLASSES];
-        forward(net, &tb.inputs, tb.t_max, b, None, &mut out)?;
-        let mut score = Score::default();
-        let mut per_trial = Vec::new();
-        for (k, trial) in tb.trials.iter().enumerate() {
-            per_trial.clear();
-            for t in 0..trial.len() {
-                let src = (t * b + k) * N_CLASSES;
-                per_trial.extend_from_slice(&out[src..src + N_CLASSES]);
-            }
-            score.add_outputs(trial, &per_trial);
-        }
-        scores.push(score);
-    }
+    let scores = (0..tasks.len())
+        .into_par_iter()
+        .map(|rule| score_task(net, tasks, rule, gen, seed, n))
+        .collect::<anyhow::Result<Vec<Score>>>()?;
     Ok(Evaluation {
         names: tasks.names(),
         scores,
     })
+}
+
+/// The score of `net` on `n` seeded trials of the task with rule index `rule`.
+fn score_task(
+    net: &Network,
+    tasks: &Tasks,
+    rule: usize,
+    gen: &tasks::Config,
+    seed: u64,
+    n: u32,
+) -> anyhow::Result<Score> {
+    let tb = trial_batch(tasks, rule, gen, seed, n)?;
+    let b = tb.trials.len();
+    let mut out = vec![0.0; tb.t_max * b * N_CLASSES];
+    forward(net, &tb.inputs, tb.t_max, b, None, &mut out)?;
+    let mut score = Score::default();
+    let mut per_trial = Vec::new();
+    for (k, trial) in tb.trials.iter().enumerate() {
+        per_trial.clear();
+        for t in 0..trial.len() {
+            let src = (t * b + k) * N_CLASSES;
+            per_trial.extend_from_slice(&out[src..src + N_CLASSES]);
+        }
+        score.add_outputs(trial, &per_trial);
+    }
+    Ok(score)
 }

@@ -1,6 +1,6 @@
 //! Noise-free evaluation forward pass.
 
-use super::workspace::{RecurrentKernel, Workspace};
+use super::workspace::{RecurrentKernel, Streams, Workspace};
 use crate::model::Network;
 
 /// Runs `net` without noise on `inputs` ([T, B, I] time-major, h_0 = 0) and writes the logits to
@@ -25,7 +25,8 @@ pub fn forward_with(
     hidden: Option<&mut [f32]>,
     outputs: &mut [f32],
 ) -> anyhow::Result<()> {
-    ws.check(net, inputs)?;
+    let streams = Streams::all(ws.batch());
+    ws.check(net, inputs, streams)?;
     let cfg = net.config();
     let rows = ws.seq_len() * ws.batch();
     if outputs.len() != rows * cfg.n_outputs {
@@ -44,7 +45,7 @@ pub fn forward_with(
             );
         }
     }
-    ws.forward(net, inputs, RecurrentKernel::Auto, None);
+    ws.forward(net, inputs, streams, RecurrentKernel::Auto, None);
     ws.logits_into(outputs);
     if let Some(h) = hidden {
         ws.hidden_time_major(h);

@@ -51,7 +51,22 @@ pub(crate) struct SparseInputs {
 impl SparseInputs {
     /// Rebuilds from `inputs`, [T, B, I] time-major, reusing the buffers.
     pub fn rebuild(&mut self, inputs: &[f32], t: usize, b: usize, ni: usize) {
-        assert_eq!(inputs.len(), t * b * ni, "inputs are not [T, B, I]");
+        self.rebuild_streams(inputs, t, b, 0, b, ni);
+    }
+
+    /// Rebuilds from the `b` streams `from..from + b` of `inputs`, [T, `total`, I] time-major
+    /// (one chunk of a batch), reusing the buffers.
+    pub fn rebuild_streams(
+        &mut self,
+        inputs: &[f32],
+        t: usize,
+        total: usize,
+        from: usize,
+        b: usize,
+        ni: usize,
+    ) {
+        assert_eq!(inputs.len(), t * total * ni, "inputs are not [T, B, I]");
+        assert!(from + b <= total, "streams past the batch");
         assert!(inputs.len() < u32::MAX as usize, "window too large");
         self.b = b;
         self.ni = ni;
@@ -60,14 +75,15 @@ impl SparseInputs {
         }
         // The lists are written in place (branch-free: every value is written, the end advances
         // past the nonzeros only); the buffers keep room for a window of nonzeros.
+        let len = t * b * ni;
         for v in [&mut self.row_k, &mut self.col_b] {
-            if v.len() < inputs.len() {
-                v.resize(inputs.len(), 0);
+            if v.len() < len {
+                v.resize(len, 0);
             }
         }
         for v in [&mut self.row_v, &mut self.col_v] {
-            if v.len() < inputs.len() {
-                v.resize(inputs.len(), 0.0);
+            if v.len() < len {
+                v.resize(len, 0.0);
             }
         }
         // Plain slices from here on (so that the loops keep their pointers in registers).
@@ -89,7 +105,8 @@ impl SparseInputs {
         col_ptr.push(0);
         next.resize(ni, 0);
         let mut end = 0usize;
-        for step in inputs.chunks_exact(b * ni) {
+        for step in inputs.chunks_exact(total * ni) {
+            let step = &step[from * ni..(from + b) * ni];
             let first = end;
             for row in step.chunks_exact(ni) {
                 for (k, &v) in row.iter().enumerate() {

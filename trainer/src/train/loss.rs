@@ -29,10 +29,17 @@ pub(crate) fn cross_entropy_in_place(logits: &mut [f32], classes: usize, targets
     total / rows as f64
 }
 
-/// [`cross_entropy_in_place`] on transposed logits: `logits_t` is [classes, rows] row-major
-/// (class o of row r at `o * rows + r`), overwritten with dLoss/dlogits in the same layout. The
-/// rows are taken 16 at a time so that each class's values are contiguous.
-pub(crate) fn cross_entropy_columns(logits_t: &mut [f32], classes: usize, targets: &[u8]) -> f64 {
+/// [`cross_entropy_in_place`] on transposed logits, for rows that are part of a mean over
+/// `mean_over` rows (e.g. one chunk of a batch): `logits_t` is [classes, rows] row-major (class o
+/// of row r at `o * rows + r`), overwritten with d(mean loss)/dlogits = (softmax - onehot) /
+/// `mean_over` in the same layout. Returns the *sum* of the rows' cross-entropies. The rows are
+/// taken 16 at a time so that each class's values are contiguous.
+pub(crate) fn cross_entropy_columns(
+    logits_t: &mut [f32],
+    classes: usize,
+    targets: &[u8],
+    mean_over: usize,
+) -> f64 {
     const C: usize = 16;
     let rows = targets.len();
     assert_eq!(
@@ -40,7 +47,7 @@ pub(crate) fn cross_entropy_columns(logits_t: &mut [f32], classes: usize, target
         rows * classes,
         "logits do not match the targets"
     );
-    let inv = 1.0 / rows as f32;
+    let inv = 1.0 / mean_over as f32;
     let mut total = 0.0f64;
     let mut r0 = 0;
     while r0 < rows {
@@ -79,7 +86,7 @@ pub(crate) fn cross_entropy_columns(logits_t: &mut [f32], classes: usize, target
         }
         r0 += w;
     }
-    total / rows as f64
+    total
 }
 
 #[cfg(test)]
@@ -114,7 +121,7 @@ mod tests {
                 cols[o * rows + r] = z[r * classes + o];
             }
         }
-        let l2 = cross_entropy_columns(&mut cols, classes, &targets);
+        let l2 = cross_entropy_columns(&mut cols, classes, &targets, rows) / rows as f64;
         assert!((l1 - l2).abs() < 1e-6, "{l1} vs {l2}");
         for r in 0..rows {
             for o in 0..classes {

@@ -6,6 +6,7 @@
 //! - [`bench`]: ms per gradient step against candle and the dense-times-mask step.
 //! - [`device`]: the same step as candle tensor operations on an accelerator (CUDA).
 //! - [`memory`]: the memory a run needs, estimated and checked before anything is allocated.
+//! - [`threads`]: the thread count of a run, and how a sweep divides the cores.
 
 mod adam;
 mod aligned;
@@ -28,6 +29,7 @@ mod simd;
 mod skinny;
 mod sparse;
 pub mod stop;
+pub mod threads;
 mod trainer;
 mod transpose;
 mod workspace;
@@ -38,5 +40,5 @@ pub(crate) mod tests;
 pub use adam::{clip_grad_norm, Adam};
 pub use forward::{forward, forward_with};
 pub use noise::{add_noise, noise_seed};
-pub use trainer::{StepStats, Trainer};
+pub use trainer::{StepStats, Trainer, DEFAULT_CHUNK};
 pub use workspace::{RecurrentKernel, Workspace};

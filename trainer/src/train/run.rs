@@ -234,7 +234,7 @@ impl Run {
         let tasks = cfg.task_list()?;
         let net = Network::new(&cfg.net_config()?, cfg.seed)?;
         let (t, b) = (cfg.seq_len(), cfg.batch);
-        let mut trainer = Trainer::new(net, t, b)?;
+        let mut trainer = Trainer::with_chunk(net, t, b, cfg.chunk)?;
         trainer.max_grad_norm = cfg.clip;
         trainer.adam_mut().lr = cfg.lr;
         let n_in = tasks::n_inputs(tasks.len());

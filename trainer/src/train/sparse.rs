@@ -127,12 +127,20 @@ fn reduce8(l: &[f32; LANES]) -> f32 {
 }
 
 /// acc[l] += w * x[l] over one chunk (`x` at least as long as `acc`). A full register block
-/// goes through fixed-size arrays so that it is vectorised, not unrolled into scalars.
+/// (or half of one: a chunk of 32 streams) goes through fixed-size arrays so that it is
+/// vectorised, not unrolled into scalars.
 #[inline(always)]
 fn axpy(acc: &mut [f32], w: f32, x: &[f32]) {
     if let (Ok(a), Some(Ok(v))) = (
         <&mut [f32; W]>::try_from(&mut *acc),
         x.get(..W).map(<&[f32; W]>::try_from),
+    ) {
+        axpy_block(a, w, v);
+        return;
+    }
+    if let (Ok(a), Some(Ok(v))) = (
+        <&mut [f32; W / 2]>::try_from(&mut *acc),
+        x.get(..W / 2).map(<&[f32; W / 2]>::try_from),
     ) {
         axpy_block(a, w, v);
         return;
@@ -143,8 +151,8 @@ fn axpy(acc: &mut [f32], w: f32, x: &[f32]) {
 }
 
 #[inline(always)]
-fn axpy_block(acc: &mut [f32; W], w: f32, x: &[f32; W]) {
-    for l in 0..W {
+fn axpy_block<const L: usize>(acc: &mut [f32; L], w: f32, x: &[f32; L]) {
+    for l in 0..L {
         acc[l] = w.mul_add(x[l], acc[l]);
     }
 }
@@ -471,6 +479,140 @@ unsafe fn gather_rows_avx512<const L: usize>(
     }
 }
 
+/// [`gather_rows_avx512`] for two blocks of 32 values at once (two units' runs over a chunk of 32
+/// streams), each with its own list: the two chains of fused multiply-adds are interleaved (two
+/// 16-value registers per chain would leave the core waiting on each addition), and each is
+/// summed in its own list's order, so the bits are those of two separate calls.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_two_avx512(
+    acc: [&mut [f32; 32]; 2],
+    lists: [(&[u32], &[f32]); 2],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+) {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
+    // SAFETY (all loads and stores below): `acc` blocks hold 32 values; `x` points at the
+    // checked slice `src[at..at + 32]`.
+    let mut r = [[unsafe { _mm512_loadu_ps(acc[0].as_ptr()) }; 2]; 2];
+    for (k, a) in acc.iter().enumerate() {
+        r[k] = unsafe {
+            [
+                _mm512_loadu_ps(a.as_ptr()),
+                _mm512_loadu_ps(a.as_ptr().add(16)),
+            ]
+        };
+    }
+    macro_rules! conn {
+        ($k:expr, $q:expr) => {{
+            let (idx, vals) = lists[$k];
+            let at = idx[$q] as usize * stride + c0;
+            let x = src[at..at + 32].as_ptr();
+            let wv = _mm512_set1_ps(vals[$q]);
+            let (x0, x1) = unsafe { (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16))) };
+            r[$k][0] = _mm512_fmadd_ps(wv, x0, r[$k][0]);
+            r[$k][1] = _mm512_fmadd_ps(wv, x1, r[$k][1]);
+        }};
+    }
+    let (n0, n1) = (lists[0].0.len(), lists[1].0.len());
+    assert!(lists[0].1.len() == n0 && lists[1].1.len() == n1);
+    for q in 0..n0.min(n1) {
+        conn!(0, q);
+        conn!(1, q);
+    }
+    for q in n1..n0 {
+        conn!(0, q);
+    }
+    for q in n0..n1 {
+        conn!(1, q);
+    }
+    for (k, a) in acc.into_iter().enumerate() {
+        unsafe {
+            _mm512_storeu_ps(a.as_mut_ptr(), r[k][0]);
+            _mm512_storeu_ps(a.as_mut_ptr().add(16), r[k][1]);
+        }
+    }
+}
+
+/// [`gather_dw_avx512`] for two blocks of 32 values at once, interleaved as in
+/// [`gather_two_avx512`] (each with its own list, state `hs` and lane sums); the bits are those of
+/// two separate calls.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_dw_two_avx512(
+    acc: [&mut [f32; 32]; 2],
+    lists: [(&[u32], &[f32]); 2],
+    src: &[f32],
+    stride: usize,
+    c0: usize,
+    hs: [&[f32; 32]; 2],
+    lanes: [&mut [f32]; 2],
+) {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_castpd_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm512_castps512_ps256,
+        _mm512_castps_pd, _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mul_ps,
+        _mm512_set1_ps, _mm512_storeu_ps,
+    };
+    let (n0, n1) = (lists[0].0.len(), lists[1].0.len());
+    assert!(lists[0].1.len() == n0 && lists[1].1.len() == n1);
+    assert!(lanes[0].len() == LANES * n0 && lanes[1].len() == LANES * n1);
+    // SAFETY (all loads and stores below): `acc` and `hs` blocks hold 32 values; `x` points at
+    // the checked slice `src[at..at + 32]`; `ln` at the checked slice of LANES lane sums.
+    let mut r = [[unsafe { _mm512_loadu_ps(acc[0].as_ptr()) }; 2]; 2];
+    let mut hv = r;
+    for k in 0..2 {
+        r[k] = unsafe {
+            [
+                _mm512_loadu_ps(acc[k].as_ptr()),
+                _mm512_loadu_ps(acc[k].as_ptr().add(16)),
+            ]
+        };
+        hv[k] = unsafe {
+            [
+                _mm512_loadu_ps(hs[k].as_ptr()),
+                _mm512_loadu_ps(hs[k].as_ptr().add(16)),
+            ]
+        };
+    }
+    let ls = lanes;
+    macro_rules! conn {
+        ($k:expr, $q:expr) => {{
+            let (idx, vals) = lists[$k];
+            let at = idx[$q] as usize * stride + c0;
+            let x = src[at..at + 32].as_ptr();
+            let wv = _mm512_set1_ps(vals[$q]);
+            let (x0, x1) = unsafe { (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16))) };
+            r[$k][0] = _mm512_fmadd_ps(wv, x0, r[$k][0]);
+            r[$k][1] = _mm512_fmadd_ps(wv, x1, r[$k][1]);
+            let t = _mm512_fmadd_ps(x1, hv[$k][1], _mm512_mul_ps(x0, hv[$k][0]));
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(t)));
+            let s8 = _mm256_add_ps(_mm512_castps512_ps256(t), hi);
+            let ln = &mut ls[$k][LANES * $q..LANES * $q + LANES];
+            unsafe {
+                let la = _mm256_loadu_ps(ln.as_ptr());
+                _mm256_storeu_ps(ln.as_mut_ptr(), _mm256_add_ps(la, s8));
+            }
+        }};
+    }
+    for q in 0..n0.min(n1) {
+        conn!(0, q);
+        conn!(1, q);
+    }
+    for q in n1..n0 {
+        conn!(0, q);
+    }
+    for q in n0..n1 {
+        conn!(1, q);
+    }
+    for (k, a) in acc.into_iter().enumerate() {
+        unsafe {
+            _mm512_storeu_ps(a.as_mut_ptr(), r[k][0]);
+            _mm512_storeu_ps(a.as_mut_ptr().add(16), r[k][1]);
+        }
+    }
+}
+
 /// The mask's compressed rows and weights.
 #[derive(Clone, Copy)]
 pub(crate) struct Rows<'a> {
@@ -512,6 +654,22 @@ fn forward_run(
     acc.copy_from_slice(&io.a[rc..rc + len]);
     let r = m.ptr[i]..m.ptr[i + 1];
     gather_rows(acc, &m.cols[r.clone()], &m.w[r], io.prev, s.b, c0);
+    forward_finish(act, alpha, i, c0, acc, s, io);
+}
+
+/// The end of [`forward_run`]: phi, the leak and the writes, from the finished sums `acc`.
+#[inline(always)]
+fn forward_finish(
+    act: Activation,
+    alpha: f32,
+    i: usize,
+    c0: usize,
+    acc: &[f32],
+    s: Step,
+    io: &mut Fwd<'_>,
+) {
+    let len = acc.len();
+    let rc = i * s.b + c0;
     let next = &mut io.next[rc..rc + len];
     if alpha == 1.0 {
         act.apply_to(acc, next);
@@ -531,7 +689,27 @@ multiversion! {
     /// pre-activations and h_{t-1}; writes f (alpha < 1) and h_t. Only `s.b` is used from `s`.
     pub(crate) fn sparse_step_forward(act: Activation, alpha: f32, m: Rows<'_>, s: Step, io: &mut Fwd<'_>) {
         let n = m.ptr.len() - 1;
-        for i in 0..n {
+        let mut first = 0;
+        #[cfg(target_arch = "x86_64")]
+        if s.b == W / 2 && super::simd::has_avx512() {
+            // A chunk of 32 streams: units two at a time (see `gather_two_avx512`).
+            while first + 1 < n {
+                let i = first;
+                let mut acc = [[0.0f32; W / 2]; 2];
+                for (k, a) in acc.iter_mut().enumerate() {
+                    a.copy_from_slice(&io.a[(i + k) * s.b..(i + k + 1) * s.b]);
+                }
+                let list = |u: usize| (&m.cols[m.ptr[u]..m.ptr[u + 1]], &m.w[m.ptr[u]..m.ptr[u + 1]]);
+                let [a0, a1] = &mut acc;
+                // SAFETY: the CPU supports AVX-512F (checked above).
+                unsafe { gather_two_avx512([a0, a1], [list(i), list(i + 1)], io.prev, s.b, 0) };
+                for (k, a) in acc.iter().enumerate() {
+                    forward_finish(act, alpha, i + k, 0, a, s, io);
+                }
+                first += 2;
+            }
+        }
+        for i in first..n {
             let mut c0 = 0;
             while c0 + W <= s.b {
                 let mut acc = [0.0f32; W];
@@ -591,7 +769,8 @@ fn da(act: Activation, alpha: f32, dh: f32, y: f32) -> f32 {
     }
 }
 
-/// out[l] = op(acc[l], phi[l]), over fixed-size arrays for a full block (vectorised).
+/// out[l] = op(acc[l], phi[l]), over fixed-size arrays for a full block or half of one
+/// (vectorised).
 #[inline(always)]
 fn finish(out: &mut [f32], acc: &[f32], phi: &[f32], op: impl Fn(f32, f32) -> f32) {
     if let (Ok(o), Ok(a), Ok(p)) = (
@@ -600,6 +779,14 @@ fn finish(out: &mut [f32], acc: &[f32], phi: &[f32], op: impl Fn(f32, f32) -> f3
         <&[f32; W]>::try_from(phi),
     ) {
         for l in 0..W {
+            o[l] = op(a[l], p[l]);
+        }
+    } else if let (Ok(o), Ok(a), Ok(p)) = (
+        <&mut [f32; W / 2]>::try_from(&mut *out),
+        <&[f32; W / 2]>::try_from(acc),
+        <&[f32; W / 2]>::try_from(phi),
+    ) {
+        for l in 0..W / 2 {
             o[l] = op(a[l], p[l]);
         }
     } else {
@@ -653,6 +840,23 @@ fn backward_run(
             &mut io.lanes[LANES * r.start..LANES * r.end],
         );
     }
+    backward_finish(act, alpha, j, c0, acc, s, io);
+}
+
+/// The end of [`backward_run`]: keeps dh (leak) and writes da_t = alpha phi'(f) dh from the
+/// finished sums `acc`.
+#[inline(always)]
+fn backward_finish(
+    act: Activation,
+    alpha: f32,
+    j: usize,
+    c0: usize,
+    acc: &[f32],
+    s: Step,
+    io: &mut Bwd<'_>,
+) {
+    let len = acc.len();
+    let rd = j * s.b + c0;
     if alpha != 1.0 {
         io.dh[rd..rd + len].copy_from_slice(acc);
     }
@@ -674,7 +878,50 @@ multiversion! {
     /// readout's.
     pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, io: &mut Bwd<'_>) {
         let n = t.ptr.len() - 1;
-        for j in 0..n {
+        let mut first = 0;
+        #[cfg(target_arch = "x86_64")]
+        if s.b == W / 2 && super::simd::has_avx512() {
+            // A chunk of 32 streams: units two at a time (see `gather_dw_two_avx512`), each
+            // summed in the order of `backward_run`.
+            let no = t.iota.len();
+            let (hs_all, hs_ld, hs_off) = (io.hs, io.hs_ld, io.hs_off);
+            while first + 1 < n {
+                let j = first;
+                let mut acc = [[0.0f32; W / 2]; 2];
+                let h: [&[f32; W / 2]; 2] = [0, 1].map(|k| {
+                    let rh = (j + k) * hs_ld + hs_off;
+                    hs_all[rh..rh + W / 2].try_into().expect("32 values")
+                });
+                {
+                    let out = &mut io.out_lanes[LANES * j * no..LANES * (j + 2) * no];
+                    let (o0, o1) = out.split_at_mut(LANES * no);
+                    let w = |u: usize| (&t.iota[..], &t.w_out[u * no..(u + 1) * no]);
+                    let [a0, a1] = &mut acc;
+                    // SAFETY: the CPU supports AVX-512F (checked above).
+                    unsafe { gather_dw_two_avx512([a0, a1], [w(j), w(j + 1)], io.dy, s.b, 0, h, [o0, o1]) };
+                }
+                if let Some(prev) = io.prev {
+                    if alpha != 1.0 {
+                        for (k, a) in acc.iter_mut().enumerate() {
+                            let rd = (j + k) * s.b;
+                            axpy(&mut a[..], 1.0 - alpha, &io.dh[rd..rd + W / 2]);
+                        }
+                    }
+                    let (r0, r1) = (t.ptr[j]..t.ptr[j + 1], t.ptr[j + 1]..t.ptr[j + 2]);
+                    let both = &mut io.lanes[LANES * r0.start..LANES * r1.end];
+                    let (l0, l1) = both.split_at_mut(LANES * r0.len());
+                    let lists = [(&t.rows[r0.clone()], &t.vals[r0]), (&t.rows[r1.clone()], &t.vals[r1])];
+                    let [a0, a1] = &mut acc;
+                    // SAFETY: as above.
+                    unsafe { gather_dw_two_avx512([a0, a1], lists, prev, s.b, 0, h, [l0, l1]) };
+                }
+                for (k, a) in acc.iter().enumerate() {
+                    backward_finish(act, alpha, j + k, 0, a, s, io);
+                }
+                first += 2;
+            }
+        }
+        for j in first..n {
             let mut c0 = 0;
             while c0 + W <= s.b {
                 let mut acc = [0.0f32; W];
@@ -798,6 +1045,77 @@ mod tests {
                     assert_eq!(bits(&a), bits(&acc_p));
                     assert_eq!(bits(&ln), bits(&lanes_p));
                 }
+            }
+        }
+    }
+
+    /// The two-unit kernels of a chunk of 32 streams give the bits of two one-unit calls (the
+    /// longer list first and second).
+    #[test]
+    fn two_unit_kernels_match_one_at_a_time() {
+        #[cfg(target_arch = "x86_64")]
+        if crate::train::simd::has_avx512() {
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let src: Vec<f32> = (0..6 * 40).map(|i| (i as f32 * 0.37).sin()).collect();
+            let long: (&[u32], &[f32]) = (&[3, 0, 4, 1, 5], &[0.5, -1.25, 2.0, 0.1, 0.3]);
+            let short: (&[u32], &[f32]) = (&[2, 5], &[0.7, -0.4]);
+            let init: [[f32; 32]; 2] = [
+                std::array::from_fn(|i| i as f32 * 0.01),
+                std::array::from_fn(|i| 1.0 - i as f32 * 0.02),
+            ];
+            let hs: [[f32; 32]; 2] = [
+                std::array::from_fn(|i| (i as f32 * 0.3).cos()),
+                std::array::from_fn(|i| (i as f32 * 0.7).sin()),
+            ];
+            for lists in [[long, short], [short, long]] {
+                let mut one = init;
+                for (a, (idx, vals)) in one.iter_mut().zip(lists) {
+                    gather_rows(a, idx, vals, &src, 40, 8);
+                }
+                let mut two = init;
+                let [a0, a1] = &mut two;
+                // SAFETY: AVX-512F is present.
+                unsafe { gather_two_avx512([a0, a1], lists, &src, 40, 8) };
+                assert_eq!(bits(one.as_flattened()), bits(two.as_flattened()));
+                let lanes0 = |(idx, _): (&[u32], &[f32])| {
+                    (0..LANES * idx.len())
+                        .map(|i| i as f32 * 0.1)
+                        .collect::<Vec<f32>>()
+                };
+                let mut one = init;
+                let mut lanes_one = [lanes0(lists[0]), lanes0(lists[1])];
+                for k in 0..2 {
+                    let (idx, vals) = lists[k];
+                    gather_rows_dw(
+                        &mut one[k],
+                        idx,
+                        vals,
+                        &src,
+                        40,
+                        8,
+                        &hs[k],
+                        &mut lanes_one[k],
+                    );
+                }
+                let mut two = init;
+                let [l0, l1] = [lanes0(lists[0]), lanes0(lists[1])];
+                let (mut l0, mut l1) = (l0, l1);
+                let [a0, a1] = &mut two;
+                // SAFETY: AVX-512F is present.
+                unsafe {
+                    gather_dw_two_avx512(
+                        [a0, a1],
+                        lists,
+                        &src,
+                        40,
+                        8,
+                        [&hs[0], &hs[1]],
+                        [&mut l0, &mut l1],
+                    )
+                };
+                assert_eq!(bits(one.as_flattened()), bits(two.as_flattened()));
+                assert_eq!(bits(&lanes_one[0]), bits(&l0));
+                assert_eq!(bits(&lanes_one[1]), bits(&l1));
             }
         }
     }

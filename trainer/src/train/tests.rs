@@ -463,3 +463,129 @@ fn adam_state_round_trips() {
     b.train_step(&x, &y, &mut Rng::new(3)).unwrap();
     assert_eq!(a.network().params(), b.network().params());
 }
+
+/// Every family of the chunk tests: the test families, plus BIMT.
+fn chunk_families() -> Vec<Family> {
+    let mut f = families();
+    f.push(Family::Bimt {
+        lambda: 1e-3,
+        a: 1.0,
+        swap_every: 200,
+        top_k: None,
+        warmup: 0,
+    });
+    f
+}
+
+/// Cut into chunks (7 streams as 3 + 3 + 1), a step computes the whole batch's loss and gradient
+/// (to the rounding of the sum over chunks), with the same recurrent noise: every family, dense
+/// and sparse inputs, with and without a leak.
+#[test]
+fn chunks_give_the_whole_batch_gradient() {
+    let b = 7;
+    for family in chunk_families() {
+        for (alpha, sparse) in [(1.0f32, false), (0.6, true)] {
+            let cfg = config(family.clone(), Activation::Tanh, alpha);
+            assert!(cfg.noise_sigma() > 0.0);
+            let net = random_net(&cfg, 13);
+            let mut rng = Rng::new(if sparse { 31 } else { 32 });
+            let x: Vec<f32> = (0..T * b * NI)
+                .map(|_| {
+                    let v = rng.normal();
+                    if sparse && rng.below(4) != 0 {
+                        0.0
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            let y: Vec<u8> = (0..T * b).map(|_| rng.below(NO as u32) as u8).collect();
+            let mut whole = Trainer::with_chunk(net.clone(), T, b, b).unwrap();
+            let mut cut = Trainer::with_chunk(net, T, b, 3).unwrap();
+            assert_eq!((whole.n_chunks(), cut.n_chunks()), (1, 3));
+            let lw = whole.compute_gradients(&x, &y, &mut Rng::new(4)).unwrap();
+            let lc = cut.compute_gradients(&x, &y, &mut Rng::new(4)).unwrap();
+            let what = format!("{} alpha={alpha}", family.name());
+            assert!((lw.0 - lc.0).abs() <= 1e-6 * lw.0.abs(), "{what}: loss");
+            assert!((lw.1 - lc.1).abs() <= 1e-6 * lw.1.abs(), "{what}: penalty");
+            let gw: Vec<f64> = whole.gradients().iter().map(|&v| f64::from(v)).collect();
+            let e = rel_err(cut.gradients(), &gw);
+            assert!(e < 1e-6, "{what}: relative gradient error {e:e}");
+            // Another noise seed moves the gradient by far more than the chunks' rounding, so
+            // misplaced noise draws would not pass.
+            let mut other = whole.clone();
+            other.compute_gradients(&x, &y, &mut Rng::new(5)).unwrap();
+            assert!(rel_err(other.gradients(), &gw) > 1e-4, "{what}: noise");
+        }
+    }
+}
+
+/// Training steps in rayon pools of 1, 2 and 5 threads give bit-identical weights, Adam state and
+/// losses: every family, random and task inputs, recurrent noise on, chunks of 16 and of the
+/// default 32 (with a shorter last chunk).
+#[test]
+fn thread_count_does_not_change_the_weights() {
+    let (t, ni, no) = (6, 53, 17);
+    let cog = cog20_batches(3, t, 40, 2);
+    let mut rng = Rng::new(77);
+    let random: Vec<(Vec<f32>, Vec<u8>)> = (0..2)
+        .map(|_| {
+            let x = (0..t * 40 * ni).map(|_| rng.normal()).collect();
+            let y = (0..t * 40).map(|_| rng.below(no as u32) as u8).collect();
+            (x, y)
+        })
+        .collect();
+    let wide = cog20_batches(4, t, 72, 2);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for family in chunk_families() {
+        for (batches, b, chunk) in [(&cog, 40, 16), (&random, 40, 16), (&wide, 72, 32)] {
+            let mut cfg = NetConfig::new(Sheet::new(4, 5), ni, no);
+            cfg.family = family.clone();
+            cfg.activation = Activation::Tanh;
+            let net = random_net(&cfg, 6);
+            let run = |threads: usize| {
+                let pool = crate::train::threads::pool(threads).unwrap();
+                let mut tr = Trainer::with_chunk(net.clone(), t, b, chunk).unwrap();
+                let mut noise = Rng::new(12);
+                let losses: Vec<f32> = pool.install(|| {
+                    batches
+                        .iter()
+                        .map(|(x, y)| tr.train_step(x, y, &mut noise).unwrap().loss)
+                        .collect()
+                });
+                (tr, losses)
+            };
+            let (one, l1) = run(1);
+            assert!(one.n_chunks() >= 3);
+            for threads in [2, 5] {
+                let (many, lk) = run(threads);
+                let what = format!("{} B={b} chunk={chunk}, {threads} threads", family.name());
+                assert_eq!(bits(&l1), bits(&lk), "{what}: losses");
+                assert_eq!(
+                    bits(one.network().params()),
+                    bits(many.network().params()),
+                    "{what}: weights"
+                );
+                assert_eq!(bits(one.adam().m()), bits(many.adam().m()), "{what}: m");
+                assert_eq!(bits(one.adam().v()), bits(many.adam().v()), "{what}: v");
+            }
+        }
+    }
+}
+
+/// Evaluation scores the tasks in parallel; the scores do not depend on the thread count.
+#[test]
+fn evaluation_does_not_depend_on_the_thread_count() {
+    let tasks = crate::tasks::Tasks::parse("go,anti,dm1,dms").unwrap();
+    let cfg = NetConfig::new(Sheet::new(3, 4), tasks::n_inputs(tasks.len()), 17);
+    let net = random_net(&cfg, 2);
+    let gen = Config::default();
+    let eval = |threads: usize| {
+        crate::train::threads::pool(threads)
+            .unwrap()
+            .install(|| crate::train::eval::evaluate(&net, &tasks, &gen, 9, 8).unwrap())
+    };
+    let one = eval(1);
+    assert_eq!(one.scores.len(), 4);
+    assert_eq!(one, eval(3));
+}

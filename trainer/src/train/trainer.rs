@@ -1,11 +1,39 @@
 //! One gradient step: forward, cross-entropy, backward, L1 subgradient, clipping, Adam.
+//!
+//! Data parallelism inside the step: the B streams of a batch are cut into chunks of a fixed
+//! number of streams (a constant of the run, [`DEFAULT_CHUNK`] unless configured, never the
+//! thread count). Each chunk has its own [`Workspace`] and gradient buffer and runs its forward
+//! and backward pass as one task of the current rayon pool; then the chunk gradients (and losses)
+//! are summed in chunk order. Every chunk computes the same numbers whichever thread runs it, and
+//! the recurrent noise of a stream is drawn at its position in the whole batch's buffer, so the
+//! same seed and config give bit-identical weights with any number of threads.
 
 use super::adam::{clip_grad_norm, Adam};
 use super::noise::noise_seed;
-use super::workspace::{RecurrentKernel, Workspace};
+use super::workspace::{RecurrentKernel, Streams, Workspace};
 use crate::model::Network;
 use crate::regularize::bimt::{add_penalty_gradient, Bimt};
 use gyrus_runtime::tasks::Rng;
+use rayon::prelude::*;
+
+/// Streams per chunk unless the run configures another size: two chunks (two cores' work) in the
+/// default batch of 64, each still a whole 32-value register block of the kernels.
+pub const DEFAULT_CHUNK: usize = 32;
+
+/// Parameters per task when the chunk gradients are summed.
+const SUM_BLOCK: usize = 1 << 14;
+
+/// One chunk of the batch: its streams, buffers and gradient.
+#[derive(Clone, Debug)]
+struct Chunk {
+    /// Index of its first stream in the batch.
+    first: usize,
+    ws: Workspace,
+    /// Its gradient (unused with a single chunk, which writes the trainer's buffer directly).
+    grads: Vec<f32>,
+    /// The sum of its steps' cross-entropies.
+    loss: f64,
+}
 
 /// What one training step measured.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,12 +71,15 @@ impl StepStats {
     }
 }
 
-/// A network with its Adam state, gradient buffer and workspace for windows of T x B.
+/// A network with its Adam state, gradient buffer and per-chunk workspaces for windows of T x B.
 #[derive(Clone, Debug)]
 pub struct Trainer {
     net: Network,
     adam: Adam,
-    ws: Workspace,
+    t: usize,
+    b: usize,
+    chunk: usize,
+    chunks: Vec<Chunk>,
     grads: Vec<f32>,
     kernel: RecurrentKernel,
     /// Global gradient-norm clip (default 1.0).
@@ -56,14 +87,48 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A trainer with fresh Adam state for windows of `seq_len` steps and `batch` trials.
+    /// A trainer with fresh Adam state for windows of `seq_len` steps and `batch` trials, in
+    /// chunks of [`DEFAULT_CHUNK`] streams.
     pub fn new(net: Network, seq_len: usize, batch: usize) -> anyhow::Result<Self> {
-        let ws = Workspace::new(&net, seq_len, batch)?;
+        Self::with_chunk(net, seq_len, batch, DEFAULT_CHUNK)
+    }
+
+    /// [`Trainer::new`] with chunks of `chunk` streams (the last one may be shorter). The chunk
+    /// size changes the order in which the gradient is summed, so it is part of a run's config;
+    /// the thread count is not.
+    pub fn with_chunk(
+        net: Network,
+        seq_len: usize,
+        batch: usize,
+        chunk: usize,
+    ) -> anyhow::Result<Self> {
+        if chunk == 0 {
+            anyhow::bail!("the chunk size must be positive");
+        }
+        if batch == 0 {
+            // Workspace::new gives the message.
+            Workspace::new(&net, seq_len, batch)?;
+        }
         let n = net.params().len();
+        let single = batch <= chunk;
+        let chunks = (0..batch)
+            .step_by(chunk)
+            .map(|first| {
+                Ok(Chunk {
+                    first,
+                    ws: Workspace::new(&net, seq_len, chunk.min(batch - first))?,
+                    grads: if single { Vec::new() } else { vec![0.0; n] },
+                    loss: 0.0,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Trainer {
             net,
             adam: Adam::new(n),
-            ws,
+            t: seq_len,
+            b: batch,
+            chunk,
+            chunks,
             grads: vec![0.0; n],
             kernel: RecurrentKernel::Auto,
             max_grad_norm: 1.0,
@@ -103,12 +168,22 @@ impl Trainer {
 
     /// Window length T.
     pub fn seq_len(&self) -> usize {
-        self.ws.seq_len()
+        self.t
     }
 
     /// Batch size B.
     pub fn batch(&self) -> usize {
-        self.ws.batch()
+        self.b
+    }
+
+    /// Streams per chunk.
+    pub fn chunk(&self) -> usize {
+        self.chunk
+    }
+
+    /// Number of chunks (the most threads one step can use).
+    pub fn n_chunks(&self) -> usize {
+        self.chunks.len()
     }
 
     /// Chooses how the recurrent product runs (only changes anything for masked families).
@@ -129,7 +204,7 @@ impl Trainer {
     }
 
     fn check_targets(&self, targets: &[u8]) -> anyhow::Result<()> {
-        let need = self.ws.seq_len() * self.ws.batch();
+        let need = self.t * self.b;
         if targets.len() != need {
             anyhow::bail!(
                 "targets have {} values, T*B = {need} expected",
@@ -146,20 +221,59 @@ impl Trainer {
     /// Forward (with recurrent noise if configured, its seed taken from `noise_rng`) and backward
     /// on one window; fills the gradient buffer with d(loss + penalty)/dparams. Returns
     /// (mean cross-entropy, penalty). `inputs` is [T, B, I] and `targets` [T, B], time-major.
+    /// The chunks run in parallel on the current rayon pool (see the module docs).
     pub fn compute_gradients(
         &mut self,
         inputs: &[f32],
         targets: &[u8],
         noise_rng: &mut Rng,
     ) -> anyhow::Result<(f32, f32)> {
-        self.ws.check(&self.net, inputs)?;
+        let all = Streams::all(self.b);
+        for c in &self.chunks {
+            let streams = Streams {
+                first: c.first,
+                ..all
+            };
+            c.ws.check(&self.net, inputs, streams)?;
+        }
         self.check_targets(targets)?;
         let seed = noise_seed(noise_rng);
         let sigma = self.net.config().noise_sigma();
-        self.ws
-            .forward(&self.net, inputs, self.kernel, Some((seed, sigma)));
-        let loss = self.ws.loss(targets) as f32;
-        self.ws.backward(&self.net, self.kernel, &mut self.grads);
+        let (net, kernel) = (&self.net, self.kernel);
+        let run = |c: &mut Chunk, grads: &mut [f32]| {
+            let streams = Streams {
+                first: c.first,
+                ..all
+            };
+            c.ws.forward(net, inputs, streams, kernel, Some((seed, sigma)));
+            c.loss = c.ws.loss(targets, streams);
+            c.ws.backward(net, kernel, grads);
+        };
+        if let [single] = &mut self.chunks[..] {
+            run(single, &mut self.grads);
+        } else {
+            self.chunks.par_iter_mut().for_each(|c| {
+                let mut g = std::mem::take(&mut c.grads);
+                run(c, &mut g);
+                c.grads = g;
+            });
+            // The sum over chunks in chunk order, element by element (blocks in parallel).
+            let chunks = &self.chunks;
+            self.grads
+                .par_chunks_mut(SUM_BLOCK)
+                .enumerate()
+                .for_each(|(k, out)| {
+                    let at = k * SUM_BLOCK..k * SUM_BLOCK + out.len();
+                    out.copy_from_slice(&chunks[0].grads[at.clone()]);
+                    for c in &chunks[1..] {
+                        for (o, &g) in out.iter_mut().zip(&c.grads[at.clone()]) {
+                            *o += g;
+                        }
+                    }
+                });
+        }
+        let total: f64 = self.chunks.iter().map(|c| c.loss).sum();
+        let loss = (total / (self.t * self.b) as f64) as f32;
         let lambda = self.net.config().family.l1_lambda();
         let mut penalty = 0.0f32;
         if lambda > 0.0 {

@@ -20,6 +20,11 @@
 //!
 //! The noise of step t is drawn where it is added, with the values `add_noise` puts at positions
 //! (i, t*B + b) of an [N, T*B] buffer.
+//!
+//! A workspace may hold one chunk of a batch ([`Streams`]): its B streams are streams
+//! `first..first + B` of the batch the inputs and targets come from, and it draws the noise of
+//! those streams' positions in the whole batch's buffer, so a chunk computes exactly what the same
+//! streams compute in a workspace for the whole batch (the trainer runs the chunks in parallel).
 
 use super::aligned::AlignedVec;
 use super::gemm::{matmul, View};
@@ -40,6 +45,23 @@ pub enum RecurrentKernel {
     /// For masks: scatter the allowed weights into a dense N x N matrix, use dense GEMMs and keep
     /// only the allowed entries of dW (the "dense times mask" reference, for benchmarks/tests).
     DenseMasked,
+}
+
+/// Where a workspace's B streams sit in the batch its inputs and targets come from: streams
+/// `first..first + B` of `total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Streams {
+    /// Index of the first stream in the batch.
+    pub first: usize,
+    /// Streams in the batch.
+    pub total: usize,
+}
+
+impl Streams {
+    /// The whole batch of `b` streams.
+    pub fn all(b: usize) -> Self {
+        Streams { first: 0, total: b }
+    }
 }
 
 enum Rec<'a> {
@@ -63,6 +85,8 @@ pub struct Workspace {
     y: AlignedVec,
     /// The window's inputs as sparse rows and columns (built by the forward pass).
     inputs: SparseInputs,
+    /// This workspace's targets, [T, B] (copied from the batch's by [`Workspace::loss`]).
+    targets: Vec<u8>,
     /// W_in transposed, [I, N].
     w_in_t: Vec<f32>,
     /// dW_in transposed, [I, N] (summed over the backward steps).
@@ -117,6 +141,7 @@ impl Workspace {
             h: AlignedVec::zeros(n * (tb + batch)),
             y: AlignedVec::zeros(tb * n_out),
             inputs: SparseInputs::default(),
+            targets: vec![0; tb],
             w_in_t: vec![0.0; n_in * n],
             gw_in_t: vec![0.0; n_in * n],
             yt: AlignedVec::zeros(tb * n_out),
@@ -145,8 +170,14 @@ impl Workspace {
         self.b
     }
 
-    /// Checks that `net` has the shapes these buffers were made for, and the input length.
-    pub(crate) fn check(&self, net: &Network, inputs: &[f32]) -> anyhow::Result<()> {
+    /// Checks that `net` has the shapes these buffers were made for, and the input length of a
+    /// batch whose streams `streams` are.
+    pub(crate) fn check(
+        &self,
+        net: &Network,
+        inputs: &[f32],
+        streams: Streams,
+    ) -> anyhow::Result<()> {
         let cfg = net.config();
         if (cfg.n_hidden(), cfg.n_inputs, cfg.n_outputs) != (self.n, self.n_in, self.n_out) {
             anyhow::bail!("network shapes differ from the workspace's");
@@ -154,7 +185,15 @@ impl Workspace {
         if (cfg.alpha == 1.0) != self.f.is_empty() {
             anyhow::bail!("the workspace was made for a network with a different leak alpha");
         }
-        let need = self.t * self.b * self.n_in;
+        if streams.first + self.b > streams.total {
+            anyhow::bail!(
+                "streams {}..{} are not in a batch of {}",
+                streams.first,
+                streams.first + self.b,
+                streams.total
+            );
+        }
+        let need = self.t * streams.total * self.n_in;
         if inputs.len() != need {
             anyhow::bail!(
                 "inputs have {} values, T*B*I = {need} expected",
@@ -177,12 +216,15 @@ impl Workspace {
         }
     }
 
-    /// Forward pass over the window: fills f, h and the transposed logits yt (the pre-activations
-    /// a only one step at a time). `noise` = (seed, sigma) adds sigma * N(0,1) to every pre-activation.
+    /// Forward pass over the window of the streams `streams` of `inputs` ([T, streams.total, I]):
+    /// fills f, h and the transposed logits yt (the pre-activations a only one step at a time).
+    /// `noise` = (seed, sigma) adds sigma * N(0,1) to every pre-activation (the draws of these
+    /// streams' positions in the whole batch's noise buffer).
     pub(crate) fn forward(
         &mut self,
         net: &Network,
         inputs: &[f32],
+        streams: Streams,
         kernel: RecurrentKernel,
         noise: Option<(u64, f32)>,
     ) {
@@ -200,7 +242,7 @@ impl Workspace {
             step_major,
             ..
         } = self;
-        sparse_in.rebuild(inputs, t, b, ni);
+        sparse_in.rebuild_streams(inputs, t, streams.total, streams.first, b, ni);
         transpose(net.w_in(), 0, n, ni, ni, w_in_t, n);
         let rec = Self::rec(net, kernel, w_dense);
         // Masks keep h (and f) step-major, [T+1, N, B]; the rest unit-major, [N, (T+1) B].
@@ -223,8 +265,10 @@ impl Workspace {
             // A_t = W_in x_t + b_h (+ noise), [N, B], used right away (over the nonzero inputs).
             sparse_in.project(s, w_in_t, net.b_h(), n, a);
             if let Some((seed, sigma)) = noise {
-                // The draws of positions (i, t*B + b) of an [N, T*B] noise buffer.
-                add_noise_runs(seed, sigma, n * tb, st.off, tb, b, a);
+                // The draws of positions (i, t*B + b) of the whole batch's [N, T*B] noise buffer.
+                let tb_all = t * streams.total;
+                let first = s * streams.total + streams.first;
+                add_noise_runs(seed, sigma, n * tb_all, first, tb_all, b, a);
             }
             // h_t, and where it sits as an [N, B] block (for the readout).
             let (h_t, h_view) = match rec {
@@ -289,9 +333,20 @@ impl Workspace {
         }
     }
 
-    /// Mean cross-entropy over all T*B steps; turns the logits into dLoss/dlogits.
-    pub(crate) fn loss(&mut self, targets: &[u8]) -> f64 {
-        cross_entropy_columns(&mut self.yt, self.n_out, targets)
+    /// The sum of the cross-entropies of this workspace's T*B steps, given the batch's targets
+    /// ([T, streams.total], checked by the caller); turns the logits into d(mean loss)/dlogits,
+    /// the mean over all T * streams.total steps of the batch.
+    pub(crate) fn loss(&mut self, targets: &[u8], streams: Streams) -> f64 {
+        let b = self.b;
+        for (dst, src) in self
+            .targets
+            .chunks_exact_mut(b)
+            .zip(targets.chunks_exact(streams.total))
+        {
+            dst.copy_from_slice(&src[streams.first..streams.first + b]);
+        }
+        let rows = self.t * streams.total;
+        cross_entropy_columns(&mut self.yt, self.n_out, &self.targets, rows)
     }
 
     /// Backward pass after [`Workspace::forward`] and [`Workspace::loss`] (it uses the inputs the
