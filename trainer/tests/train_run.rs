@@ -358,6 +358,7 @@ fn run_files_are_replaced_through_a_temporary() {
     assert!(e.contains("metrics.jsonl"), "{e}");
     assert_eq!(std::fs::read(dir.join(METRICS_FILE)).unwrap(), metrics);
     std::fs::remove_dir(dir.join(".metrics.jsonl.tmp")).unwrap();
+    drop(run); // releases the folder's lock
 
     std::fs::write(dir.join(EVAL_FILE), "old").unwrap();
     std::fs::create_dir(dir.join(".eval.json.tmp")).unwrap();
@@ -374,6 +375,7 @@ fn run_files_are_replaced_through_a_temporary() {
         .contains("strict"));
     let lines = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap();
     assert_eq!(lines.lines().count(), 2, "{lines}");
+}
 
 /// The metrics lines without `steps_per_s` (wall-clock time, the one field that may differ).
 fn metrics_lines(dir: &Path) -> Vec<serde_json::Value> {
