@@ -68,7 +68,15 @@ class GyrusNet(nn.Module):
 
 def sh(args, **kw):
     print("$", " ".join(args), flush=True)
-    return subprocess.run(args, check=True, text=True, capture_output=True, **kw).stdout
+    out = subprocess.run(args, text=True, capture_output=True, **kw)
+    if out.returncode != 0:
+        sys.exit(f"failed ({out.returncode}): {out.stderr}")
+    return out.stdout
+
+
+def task_flags(tasks):
+    """The `gyrus tasks dump` flags that select `tasks` (a collection or a list)."""
+    return ["--collection" if tasks in ("cog20", "modcog", "modcog-full") else "--tasks", tasks]
 
 
 def local_mask(rows, cols, radius):
@@ -113,18 +121,19 @@ def main():
     n = rows * cols
 
     # 1. Train in PyTorch on gyrus batches.
-    sh([g, "tasks", "dump", "--tasks", a.tasks, "--batch", "1", "--seq-len", "1", "--out", w("probe.npz")])
+    sh([g, "tasks", "dump", *task_flags(a.tasks), "--batch", "1", "--seq-len", "1", "--out", w("probe.npz")])
     n_in = np.load(w("probe.npz"))["inputs"].shape[2]
     model = GyrusNet(n_in, n, nonlinearity="relu")
     mask = local_mask(rows, cols, a.radius)
     model.mask.copy_(mask)
+    model.positions.copy_(torch.tensor([[u // cols, u % cols] for u in range(n)], dtype=torch.float32))
     with torch.no_grad():
         model.rnn.weight_hh_l0.copy_(0.5 * torch.eye(n))  # gyrus' init; the mask keeps the diagonal
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     started = time.time()
     for step in range(a.steps):
         batch = w("batch.npz")
-        subprocess.run([g, "tasks", "dump", "--tasks", a.tasks, "--batch", str(a.batch), "--seq-len",
+        subprocess.run([g, "tasks", "dump", *task_flags(a.tasks), "--batch", str(a.batch), "--seq-len",
                         str(a.seq_len), "--seed", str(1000 + step), "--out", batch], check=True, capture_output=True)
         d = np.load(batch)
         x, y = torch.from_numpy(d["inputs"]), torch.from_numpy(d["targets"])

@@ -142,12 +142,17 @@ impl Array {
         }
         Ok(match self.descr.as_str() {
             "<f4" => return self.to_f32(),
-            "<f8" => conv!(8, |c: &[u8]| f64::from_le_bytes(c.try_into().unwrap()) as f32),
+            "<f8" => conv!(8, |c: &[u8]| f64::from_le_bytes(c.try_into().unwrap())
+                as f32),
             "<f2" => conv!(2, |c: &[u8]| half_to_f32(u16::from_le_bytes([c[0], c[1]]))),
-            "<i8" => conv!(8, |c: &[u8]| i64::from_le_bytes(c.try_into().unwrap()) as f32),
-            "<u8" => conv!(8, |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap()) as f32),
-            "<i4" => conv!(4, |c: &[u8]| i32::from_le_bytes(c.try_into().unwrap()) as f32),
-            "<u4" => conv!(4, |c: &[u8]| u32::from_le_bytes(c.try_into().unwrap()) as f32),
+            "<i8" => conv!(8, |c: &[u8]| i64::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            "<u8" => conv!(8, |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            "<i4" => conv!(4, |c: &[u8]| i32::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            "<u4" => conv!(4, |c: &[u8]| u32::from_le_bytes(c.try_into().unwrap())
+                as f32),
             "<i2" => conv!(2, |c: &[u8]| f32::from(i16::from_le_bytes([c[0], c[1]]))),
             "<u2" => conv!(2, |c: &[u8]| f32::from(u16::from_le_bytes([c[0], c[1]]))),
             "|i1" => d.iter().map(|&b| f32::from(b as i8)).collect(),
@@ -573,13 +578,15 @@ mod tests {
             .unwrap()
             .to_npy()
             .unwrap();
-        let text = String::from_utf8_lossy(&npy).into_owned();
-        let at = text.find("False").unwrap();
+        let at = npy.windows(5).position(|w| w == b"False").unwrap();
         npy[at..at + 5].copy_from_slice(b"True ");
         let a = Array::from_npy(&npy).unwrap();
         assert_eq!(a.to_f32().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(
-            Array::new(&[3], &[1u8, 0, 1]).unwrap().to_f32_converted().unwrap(),
+            Array::new(&[3], &[1u8, 0, 1])
+                .unwrap()
+                .to_f32_converted()
+                .unwrap(),
             vec![1.0, 0.0, 1.0]
         );
     }

@@ -86,13 +86,18 @@ fn safetensors_values(name: &str, view: &TensorView<'_>) -> Result<Vec<f32>> {
     }
     Ok(match view.dtype() {
         Dtype::F32 => conv!(4, |c: &[u8]| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        Dtype::F64 => conv!(8, |c: &[u8]| f64::from_le_bytes(c.try_into().unwrap()) as f32),
-        Dtype::F16 => conv!(2, |c: &[u8]| npz::half_to_f32(u16::from_le_bytes([c[0], c[1]]))),
+        Dtype::F64 => conv!(8, |c: &[u8]| f64::from_le_bytes(c.try_into().unwrap())
+            as f32),
+        Dtype::F16 => conv!(2, |c: &[u8]| npz::half_to_f32(u16::from_le_bytes([
+            c[0], c[1]
+        ]))),
         Dtype::BF16 => conv!(2, |c: &[u8]| f32::from_bits(
             u32::from(u16::from_le_bytes([c[0], c[1]])) << 16
         )),
-        Dtype::I64 => conv!(8, |c: &[u8]| i64::from_le_bytes(c.try_into().unwrap()) as f32),
-        Dtype::I32 => conv!(4, |c: &[u8]| i32::from_le_bytes(c.try_into().unwrap()) as f32),
+        Dtype::I64 => conv!(8, |c: &[u8]| i64::from_le_bytes(c.try_into().unwrap())
+            as f32),
+        Dtype::I32 => conv!(4, |c: &[u8]| i32::from_le_bytes(c.try_into().unwrap())
+            as f32),
         Dtype::I16 => conv!(2, |c: &[u8]| f32::from(i16::from_le_bytes([c[0], c[1]]))),
         Dtype::I8 => d.iter().map(|&b| f32::from(b as i8)).collect(),
         Dtype::U8 | Dtype::BOOL => d.iter().map(|&b| f32::from(b)).collect(),
@@ -104,7 +109,8 @@ fn safetensors_values(name: &str, view: &TensorView<'_>) -> Result<Vec<f32>> {
 pub fn read_weights(path: &Path) -> Result<WeightFile> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.starts_with(b"PK") {
-        read_npz_weights(&bytes).with_context(|| format!("reading {} as an npz archive", path.display()))
+        read_npz_weights(&bytes)
+            .with_context(|| format!("reading {} as an npz archive", path.display()))
     } else {
         read_safetensors_weights(&bytes)
             .with_context(|| format!("reading {} as a safetensors file", path.display()))
@@ -179,11 +185,7 @@ fn read_npz_weights(bytes: &[u8]) -> Result<WeightFile> {
 /// what it is.
 pub const ROLES: [(&str, &str, &str); 7] = [
     ("w_rec", "[N, N]", "recurrent weights, row = receiving unit"),
-    (
-        "w_in",
-        "[N, I]",
-        "input weights (I = 33 + number of tasks)",
-    ),
+    ("w_in", "[N, I]", "input weights (I = 33 + number of tasks)"),
     (
         "b_h",
         "[N]",
@@ -494,11 +496,10 @@ impl DenseNet {
         let (n, i_n) = (self.n, self.n_in);
         let o = self.b_o.len();
         let old = self.clone();
-        for a in 0..n {
-            let pa = perm[a];
-            for b in 0..n {
-                self.w_rec[a * n + b] = old.w_rec[pa * n + perm[b]];
-                self.mask[a * n + b] = old.mask[pa * n + perm[b]];
+        for (a, &pa) in perm.iter().enumerate() {
+            for (b, &pb) in perm.iter().enumerate() {
+                self.w_rec[a * n + b] = old.w_rec[pa * n + pb];
+                self.mask[a * n + b] = old.mask[pa * n + pb];
             }
             self.w_in[a * i_n..(a + 1) * i_n].copy_from_slice(&old.w_in[pa * i_n..(pa + 1) * i_n]);
             self.b_h[a] = old.b_h[pa];
@@ -694,7 +695,11 @@ pub fn state_dict(cfg: &RunConfig, net: &Network) -> Result<StateDict> {
         (w_hh.to_string(), vec![n, n], net.w_rec_dense()),
         (b_ih.to_string(), vec![n], net.b_h().to_vec()),
         (b_hh.to_string(), vec![n], vec![0.0; n]),
-        ("readout.weight".into(), vec![n_out, n], net.w_out().to_vec()),
+        (
+            "readout.weight".into(),
+            vec![n_out, n],
+            net.w_out().to_vec(),
+        ),
         ("readout.bias".into(), vec![n_out], net.b_o().to_vec()),
         ("mask".into(), vec![n, n], mask),
         ("positions".into(), vec![n, 2], positions),
@@ -763,8 +768,7 @@ pub fn save_state_dict(path: &Path, sd: &StateDict) -> Result<()> {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        let meta: std::collections::HashMap<String, String> =
-            sd.meta.clone().into_iter().collect();
+        let meta: std::collections::HashMap<String, String> = sd.meta.clone().into_iter().collect();
         let bytes = safetensors::serialize(views, Some(meta))?;
         crate::fsio::write_atomic(path, bytes)
     }
@@ -847,7 +851,10 @@ mod tests {
         assert_eq!(p.layout, NameLayout::Map);
         assert_eq!(p.b_h, vec!["c1", "c2"]);
         let e = find_parts(&f, &["w_rek=J".into()]).unwrap_err().to_string();
-        assert!(e.contains("unknown part") && e.contains("w_rec [N, N]"), "{e}");
+        assert!(
+            e.contains("unknown part") && e.contains("w_rec [N, N]"),
+            "{e}"
+        );
         let e = find_parts(&f, &["w_rec=K".into()]).unwrap_err();
         assert!(format!("{e:#}").contains("no tensor `K`"), "{e:#}");
     }
@@ -896,6 +903,9 @@ mod tests {
         d.permute(&[1, 0]);
         assert_eq!(d.w_rec, vec![4.0, 3.0, 2.0, 1.0]);
         assert_eq!(d.mask, vec![true, true, false, true]);
-        assert_eq!((d.w_in, d.b_h, d.w_out), (vec![6.0, 5.0], vec![8.0, 7.0], vec![10.0, 9.0]));
+        assert_eq!(
+            (d.w_in, d.b_h, d.w_out),
+            (vec![6.0, 5.0], vec![8.0, 7.0], vec![10.0, 9.0])
+        );
     }
 }

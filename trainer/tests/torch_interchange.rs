@@ -162,11 +162,21 @@ fn leaky_layout_carries_alpha_and_the_activation() {
     let dir = tmp("leaky");
     let run = tiny_run(
         &dir,
-        &["--family", "dense", "--activation", "tanh", "--alpha", "0.5"],
+        &[
+            "--family",
+            "dense",
+            "--activation",
+            "tanh",
+            "--alpha",
+            "0.5",
+        ],
     );
     let sd = dir.join("model.safetensors");
     let text = ok(&["export", s(&run), "--format", "torch", "--out", s(&sd)]);
-    assert!(text.contains("leaky layout") && text.contains("rnn.h2h.weight"), "{text}");
+    assert!(
+        text.contains("leaky layout") && text.contains("rnn.h2h.weight"),
+        "{text}"
+    );
     let back = dir.join("back");
     ok(&["import", s(&sd), "--out", s(&back)]);
     assert_eq!(weights(&run), weights(&back));
@@ -215,7 +225,14 @@ np.savez_compressed({dst:?}, **out)
     let e = fails(&["import", s(&shuffled), "--out", s(&back)]);
     assert!(e.contains("--tasks") && e.contains("35 inputs"), "{e}");
     assert!(!back.exists(), "a failed import wrote {}", back.display());
-    let e = fails(&["import", s(&shuffled), "--tasks", "go,dm1", "--out", s(&back)]);
+    let e = fails(&[
+        "import",
+        s(&shuffled),
+        "--tasks",
+        "go,dm1",
+        "--out",
+        s(&back),
+    ]);
     assert!(e.contains("--activation"), "{e}");
     let text = ok(&[
         "import",
@@ -233,7 +250,10 @@ np.savez_compressed({dst:?}, **out)
     ]);
     assert!(text.contains("inferred from the exact zeros"), "{text}");
     assert!(text.contains("units reordered"), "{text}");
-    assert!(text.contains("sheet 4x4 (from `net.unit_positions`)"), "{text}");
+    assert!(
+        text.contains("sheet 4x4 (from `net.unit_positions`)"),
+        "{text}"
+    );
     // The same network (now of family `mask`): the same dense matrices, the same scores.
     assert_eq!(dense(&run), dense(&back));
     assert_eq!(scores(&run), scores(&back));
@@ -256,8 +276,16 @@ fn mismatches_name_the_tensor_and_write_nothing() {
         ("readout.weight", arr(&[17, n])),
     ];
     let out = dir.join("out");
-    let base = ["--tasks", "go,dm1", "--activation", "relu", "--out", s(&out)];
-    let cases: Vec<(&str, Vec<(&str, Array)>, &str)> = vec![
+    let base = [
+        "--tasks",
+        "go,dm1",
+        "--activation",
+        "relu",
+        "--out",
+        s(&out),
+    ];
+    type Case<'a> = (&'a str, Vec<(&'a str, Array)>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "inputs.npz",
             vec![
@@ -303,7 +331,11 @@ fn mismatches_name_the_tensor_and_write_nothing() {
         args.extend_from_slice(&base);
         let e = fails(&args);
         assert!(e.contains(want), "{file}: {e}");
-        assert!(!out.exists(), "{file}: a failed import wrote {}", out.display());
+        assert!(
+            !out.exists(),
+            "{file}: a failed import wrote {}",
+            out.display()
+        );
     }
     // The good file imports; a family the weights do not fit is refused by name.
     let path = write("good.npz", &good);
@@ -349,18 +381,42 @@ fn numpy_reference_agrees_with_the_runtime() {
         ("relu", vec!["--family", "local", "--radius", "1.5"]),
         (
             "leaky",
-            vec!["--family", "dense", "--activation", "tanh", "--alpha", "0.5"],
+            vec![
+                "--family",
+                "dense",
+                "--activation",
+                "tanh",
+                "--alpha",
+                "0.5",
+            ],
         ),
     ] {
         let dir = tmp(&format!("ref-{name}"));
         let run = tiny_run(&dir, &extra);
         let batch = dir.join("batch.npz");
         ok(&[
-            "tasks", "dump", "--tasks", "go,dm1", "--batch", "4", "--seq-len", "40", "--seed",
-            "3", "--out", s(&batch),
+            "tasks",
+            "dump",
+            "--tasks",
+            "go,dm1",
+            "--batch",
+            "4",
+            "--seq-len",
+            "40",
+            "--seed",
+            "3",
+            "--out",
+            s(&batch),
         ]);
         let blob_path = dir.join("model.gyrus");
-        ok(&["export", s(&run), "--out", s(&blob_path), "--threshold", "0"]);
+        ok(&[
+            "export",
+            s(&run),
+            "--out",
+            s(&blob_path),
+            "--threshold",
+            "0",
+        ]);
         let blob = std::fs::read(&blob_path).unwrap();
         let arrays = npz::read_npz(&std::fs::read(&batch).unwrap()).unwrap();
         let inputs = arrays[0].1.to_f32().unwrap();
@@ -381,7 +437,10 @@ fn numpy_reference_agrees_with_the_runtime() {
             files.push(sd);
         }
         for weights in &files {
-            let o = python(&script, &[s(weights), s(&batch), "--compare", s(&reference)]);
+            let o = python(
+                &script,
+                &[s(weights), s(&batch), "--compare", s(&reference)],
+            );
             let text = String::from_utf8_lossy(&o.stdout).into_owned()
                 + &String::from_utf8_lossy(&o.stderr);
             assert!(o.status.success(), "{name} {}: {text}", weights.display());

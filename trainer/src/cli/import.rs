@@ -97,7 +97,10 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
     };
     let embedded: Option<RunConfig> = match (&cfg_table, file.meta.get(torch::CONFIG_KEY)) {
         (None, Some(text)) => Some(toml::from_str(text).with_context(|| {
-            format!("the run config in the metadata `{}` of the file", torch::CONFIG_KEY)
+            format!(
+                "the run config in the metadata `{}` of the file",
+                torch::CONFIG_KEY
+            )
         })?),
         _ => None,
     };
@@ -154,11 +157,9 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
         &format!("{n_out} output classes (fixate + 16 directions) x N = {n}"),
     )?;
     let b_o = match &parts.b_o {
-        Some(name) => {
-            torch::expect_shape(&file, name, "b_o", &[n_out], "one bias per class")?
-                .values
-                .clone()
-        }
+        Some(name) => torch::expect_shape(&file, name, "b_o", &[n_out], "one bias per class")?
+            .values
+            .clone(),
         None => vec![0.0; n_out],
     };
     let mut lines = vec![
@@ -206,7 +207,10 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
                 }
             }
             let kept = dense.mask.iter().filter(|&&a| a).count();
-            let mut line = format!("  mask      <- {name} [{n}, {n}]: {kept} of {} connections", n * n);
+            let mut line = format!(
+                "  mask      <- {name} [{n}, {n}]: {kept} of {} connections",
+                n * n
+            );
             if dropped > 0 {
                 line += &format!(
                     "; {dropped} nonzero weights of `{}` outside it set to 0 (the mask multiplies W)",
@@ -258,6 +262,15 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
         (Sheet::new(side, side), "(square, row-major)".to_string())
     };
     if sheet.n_units() != n {
+        if let (Some((name, _)), true) = (&positions, sheet_from.contains('`')) {
+            bail!(
+                "the positions in `{name}` span a {}x{} sheet, {} cells for {n} units: every unit \
+                 needs a cell of its own (fix the positions or give --sheet)",
+                sheet.rows,
+                sheet.cols,
+                sheet.n_units()
+            );
+        }
         bail!(
             "the {}x{} sheet {sheet_from} has {} units, the weights {n} (`{}` is [{n}, {n}])",
             sheet.rows,
@@ -280,7 +293,9 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
                 }
             ));
         }
-        None => lines.push("  positions =  row-major order on the sheet (no positions tensor)".into()),
+        None => {
+            lines.push("  positions =  row-major order on the sheet (no positions tensor)".into())
+        }
     }
     report.extend(lines);
     report.push(format!("sheet {}x{} {sheet_from}", sheet.rows, sheet.cols));
@@ -299,7 +314,10 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
     let (activation, act_from) = if let Some(a) = args.run.activation {
         (a, from("--activation"))
     } else if let Some(v) = written(cfg_table.as_ref(), &["net", "activation"]) {
-        let a: Activation = v.clone().try_into().context("[net] activation in --config")?;
+        let a: Activation = v
+            .clone()
+            .try_into()
+            .context("[net] activation in --config")?;
         (a, from("--config"))
     } else if let Some(a) = meta("activation") {
         (
@@ -356,13 +374,8 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
         (1.0, format!("({} layout)", parts.layout.name()))
     };
     report.push(format!(
-        "activation {}, alpha {alpha} {alpha_from}{}",
-        activation.name(),
-        if act_from == alpha_from {
-            String::new()
-        } else {
-            format!(", activation {act_from}")
-        }
+        "activation {} {act_from}, alpha {alpha} {alpha_from}",
+        activation.name()
     ));
 
     // The config: the base with what was decided, then every flag.

@@ -49,7 +49,9 @@ pub fn dense_weights(model: &ModelView<'_>) -> DenseWeights {
         }
     }
     let dense = |m: &gyrus_runtime::format::MatrixView<'_>, rows: usize, cols: usize| {
-        (0..rows * cols).map(|k| m.get(k / cols, k % cols)).collect()
+        (0..rows * cols)
+            .map(|k| m.get(k / cols, k % cols))
+            .collect()
     };
     DenseWeights {
         w_rec,
@@ -97,7 +99,10 @@ pub fn npz_arrays(model: &ModelView<'_>) -> Result<Vec<(&'static str, Array)>> {
         ("activation", Array::strings(&[model.activation().name()])),
         ("alpha", Array::new(&[], &[model.alpha()])?),
         ("pitch", Array::new(&[], &[model.pitch()])?),
-        ("sheet", Array::new(&[2], &[i64::from(rows), i64::from(cols)])?),
+        (
+            "sheet",
+            Array::new(&[2], &[i64::from(rows), i64::from(cols)])?,
+        ),
         ("metadata", Array::strings(&[meta.to_string()])),
     ])
 }

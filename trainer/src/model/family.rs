@@ -491,11 +491,17 @@ mod tests {
             }
         );
         let m = sparse(&f, sheet, 0);
-        assert_eq!((m.row(0), m.row(1), m.row(2)), (&[0][..], &[0, 1][..], &[0, 2][..]));
+        assert_eq!(
+            (m.row(0), m.row(1), m.row(2)),
+            (&[0][..], &[0, 1][..], &[0, 2][..])
+        );
         let toml_text = "kind = \"mask\"\nrows = [\"10\", \"01\"]\n";
         let back: Family = toml::from_str(toml_text).unwrap();
         assert_eq!(sparse(&back, Sheet::new(2, 1), 0).nnz(), 2);
-        assert!(back.structure(&sheet, 0).is_err(), "2 rows on a 3-unit sheet");
+        assert!(
+            back.structure(&sheet, 0).is_err(),
+            "2 rows on a 3-unit sheet"
+        );
         let bad = Family::Mask {
             rows: vec!["1x".into(), "01".into()],
         };
