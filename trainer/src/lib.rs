@@ -4,7 +4,8 @@
 //! `train/` (hand-written BPTT, Adam, the loop, checkpoints), `regularize/` (L1, BIMT), `analysis/`
 //! (measures of trained networks), `plot/` (figures), `sweep/` (grids, local and Slurm backends),
 //! `deploy/` (the many-core mesh simulator); files: `export` (prune, write a blob), `fsio` (atomic
-//! file writes), `npz` (NumPy output), `tasks` (the task batteries as the trainer uses them).
+//! file writes), `npz` (NumPy output), `tasks` (the task batteries as the trainer uses them), `torch`
+//! (weights in and out of PyTorch and NumPy).
 #![deny(missing_docs)]
 
 pub mod analysis;
@@ -18,4 +19,5 @@ pub mod plot;
 pub mod regularize;
 pub mod sweep;
 pub mod tasks;
+pub mod torch;
 pub mod train;

@@ -3,11 +3,13 @@
 //! An `.npz` file is a zip archive of `.npy` files (format version 1.0), one per array, named
 //! `<array>.npy`; `numpy.load("x.npz")["inputs"]` reads the array `inputs`. The archive is written
 //! with the zip "stored" method (no compression), so it is fast to write and needs no zip library;
-//! the reader here accepts exactly such archives (it is for tests and round trips, not a general
-//! zip reader). Sizes are limited to what plain (non-zip64) archives hold: 4 GiB per array.
+//! sizes are limited to what plain (non-zip64) archives hold: 4 GiB per array. The reader takes
+//! these and the archives NumPy writes (`np.savez`: zip64 size fields; `np.savez_compressed`:
+//! deflate), through the central directory.
 //!
-//! Element types: [`f32`] (`<f4`), [`i64`] (`<i8`), [`u8`] (`|u1`), [`i32`] (`<i4`) and unicode
-//! strings (`<U<n>`, via [`Array::strings`]).
+//! Element types written: [`f32`] (`<f4`), [`i64`] (`<i8`), [`u8`] (`|u1`), [`i32`] (`<i4`) and
+//! unicode strings (`<U<n>`, via [`Array::strings`]); read: also `<f8`, `<f2`, `<i2`, `|i1`, `|b1`,
+//! unsigned integers, and Fortran-order 2-D arrays (reordered to C order).
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use std::io::Write;
@@ -129,6 +131,36 @@ impl Array {
             .collect())
     }
 
+    /// The elements of a numeric array converted to `f32`: floats rounded to the nearest `f32`
+    /// (exact for `<f4` and `<f2`), integers and booleans exact up to 2^24.
+    pub fn to_f32_converted(&self) -> Result<Vec<f32>> {
+        let d = &self.data;
+        macro_rules! conv {
+            ($n:expr, $f:expr) => {
+                d.chunks_exact($n).map($f).collect()
+            };
+        }
+        Ok(match self.descr.as_str() {
+            "<f4" => return self.to_f32(),
+            "<f8" => conv!(8, |c: &[u8]| f64::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            "<f2" => conv!(2, |c: &[u8]| half_to_f32(u16::from_le_bytes([c[0], c[1]]))),
+            "<i8" => conv!(8, |c: &[u8]| i64::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            "<u8" => conv!(8, |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            "<i4" => conv!(4, |c: &[u8]| i32::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            "<u4" => conv!(4, |c: &[u8]| u32::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            "<i2" => conv!(2, |c: &[u8]| f32::from(i16::from_le_bytes([c[0], c[1]]))),
+            "<u2" => conv!(2, |c: &[u8]| f32::from(u16::from_le_bytes([c[0], c[1]]))),
+            "|i1" => d.iter().map(|&b| f32::from(b as i8)).collect(),
+            "|u1" | "|b1" => d.iter().map(|&b| f32::from(b)).collect(),
+            other => bail!("array has type {other}, not a number type gyrus reads"),
+        })
+    }
+
     /// The elements as `i64`; errors unless the type is `<i8`.
     pub fn to_i64(&self) -> Result<Vec<i64>> {
         ensure!(
@@ -228,10 +260,7 @@ impl Array {
         let descr = dict_value(header, "descr")?
             .trim_matches(|c| c == '\'' || c == '"')
             .to_string();
-        ensure!(
-            dict_value(header, "fortran_order")? == "False",
-            "Fortran-order arrays are not supported"
-        );
+        let fortran = dict_value(header, "fortran_order")? == "True";
         let shape_text = dict_value(header, "shape")?;
         let shape = shape_text
             .trim_start_matches('(')
@@ -245,13 +274,31 @@ impl Array {
             })
             .collect::<Result<Vec<_>>>()?;
         let data = bytes[start + header_len..].to_vec();
-        let array = Array { descr, shape, data };
-        let expected = element_count(&array.shape)? * array.item_size()?;
+        let mut array = Array { descr, shape, data };
+        let size = array.item_size()?;
+        let expected = element_count(&array.shape)? * size;
         ensure!(
             array.data.len() == expected,
             "npy data has {} bytes, {expected} expected",
             array.data.len()
         );
+        if fortran && array.shape.len() == 2 {
+            // Column-major: element (i, j) is at j * rows + i.
+            let (rows, cols) = (array.shape[0], array.shape[1]);
+            let mut c_order = Vec::with_capacity(array.data.len());
+            for i in 0..rows {
+                for j in 0..cols {
+                    let at = (j * rows + i) * size;
+                    c_order.extend_from_slice(&array.data[at..at + size]);
+                }
+            }
+            array.data = c_order;
+        } else {
+            ensure!(
+                !fortran || array.shape.len() < 2,
+                "Fortran-order arrays of more than 2 dimensions are not supported"
+            );
+        }
         Ok(array)
     }
 }
@@ -272,10 +319,24 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str> {
     Ok(rest[..end].trim())
 }
 
+/// An IEEE half-precision value (NumPy `<f2`, safetensors F16) as `f32` (exact).
+pub fn half_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0f32 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let frac = f32::from(h & 0x3ff);
+    match exp {
+        0 => sign * frac * (-24f32).exp2(),
+        31 if frac == 0.0 => sign * f32::INFINITY,
+        31 => f32::NAN,
+        _ => sign * (1.0 + frac / 1024.0) * ((exp - 15) as f32).exp2(),
+    }
+}
+
 fn item_size(descr: &str) -> Result<usize> {
     Ok(match descr {
-        "<f4" | "<i4" => 4,
-        "<f8" | "<i8" => 8,
+        "<f4" | "<i4" | "<u4" => 4,
+        "<f8" | "<i8" | "<u8" => 8,
+        "<f2" | "<i2" | "<u2" => 2,
         "|u1" | "|i1" | "|b1" => 1,
         d if d.starts_with("<U") => {
             4 * d[2..]
@@ -384,60 +445,148 @@ pub fn save_npz(path: &Path, arrays: &[(&str, &Array)]) -> Result<()> {
     crate::fsio::write_atomic_with(path, |w| write_npz(w, arrays))
 }
 
-/// Reads the arrays of an `.npz` archive written with the stored method (as [`write_npz`] does),
-/// in archive order, checking every entry's CRC.
+/// Reads the arrays of an `.npz` archive in archive order: entries stored or deflated, with or
+/// without zip64 size fields (as [`write_npz`], `np.savez` and `np.savez_compressed` write them),
+/// found through the central directory; every entry's CRC is checked.
 pub fn read_npz(bytes: &[u8]) -> Result<Vec<(String, Array)>> {
-    let u16_at = |at: usize| -> Result<u16> {
-        let b = bytes
-            .get(at..at + 2)
-            .ok_or_else(|| anyhow!("truncated zip archive"))?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
+    let get = |at: usize, n: usize| -> Result<&[u8]> {
+        at.checked_add(n)
+            .and_then(|end| bytes.get(at..end))
+            .ok_or_else(|| anyhow!("truncated zip archive"))
     };
-    let u32_at = |at: usize| -> Result<u32> {
-        let b = bytes
-            .get(at..at + 4)
-            .ok_or_else(|| anyhow!("truncated zip archive"))?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let mut out = Vec::new();
-    let mut at = 0;
-    while u32_at(at)? == 0x0403_4b50 {
+    let u16_at = |at: usize| -> Result<u16> { Ok(u16::from_le_bytes(get(at, 2)?.try_into()?)) };
+    let u32_at = |at: usize| -> Result<u32> { Ok(u32::from_le_bytes(get(at, 4)?.try_into()?)) };
+    let u64_at = |at: usize| -> Result<u64> { Ok(u64::from_le_bytes(get(at, 8)?.try_into()?)) };
+    let to_usize = |v: u64| usize::try_from(v).map_err(|_| anyhow!("zip size out of range"));
+    // End of central directory: the last signature within the last 64 KiB + 22 bytes.
+    ensure!(bytes.len() >= 22, "not an npz archive (too short)");
+    let lowest = bytes.len().saturating_sub(22 + 0xffff);
+    let eocd = (lowest..=bytes.len() - 22)
+        .rev()
+        .find(|&at| bytes[at..at + 4] == [0x50, 0x4b, 0x05, 0x06])
+        .ok_or_else(|| anyhow!("not an npz archive (no zip directory)"))?;
+    let mut count = u64::from(u16_at(eocd + 10)?);
+    let mut dir = u64::from(u32_at(eocd + 16)?);
+    if count == 0xffff || dir == 0xffff_ffff {
+        // Zip64: the locator just before the end record points at the zip64 end record.
         ensure!(
-            u16_at(at + 6)? & 0x08 == 0,
-            "zip data descriptors are not supported"
+            eocd >= 20 && u32_at(eocd - 20)? == 0x0706_4b50,
+            "zip64 archive without its locator"
         );
-        ensure!(
-            u16_at(at + 8)? == 0,
-            "only stored (uncompressed) npz entries are supported"
-        );
-        let crc = u32_at(at + 14)?;
-        let size = u32_at(at + 18)? as usize;
-        let name_len = usize::from(u16_at(at + 26)?);
-        let extra_len = usize::from(u16_at(at + 28)?);
-        let name_start = at + 30;
-        let data_start = name_start + name_len + extra_len;
-        let name = bytes
-            .get(name_start..name_start + name_len)
-            .ok_or_else(|| anyhow!("truncated zip archive"))?;
-        let name = String::from_utf8(name.to_vec()).context("zip entry name is not UTF-8")?;
-        let data = bytes
-            .get(data_start..data_start + size)
-            .ok_or_else(|| anyhow!("truncated zip entry {name}"))?;
-        ensure!(crc32(data) == crc, "CRC mismatch in zip entry {name}");
-        let array = Array::from_npy(data).with_context(|| format!("zip entry {name}"))?;
-        out.push((name.trim_end_matches(".npy").to_string(), array));
-        at = data_start + size;
+        let rec = to_usize(u64_at(eocd - 20 + 8)?)?;
+        ensure!(u32_at(rec)? == 0x0606_4b50, "bad zip64 end record");
+        count = u64_at(rec + 32)?;
+        dir = u64_at(rec + 48)?;
     }
-    ensure!(
-        u32_at(at)? == 0x0201_4b50 || out.is_empty() && u32_at(at)? == 0x0605_4b50,
-        "not an npz archive"
-    );
+    let mut out = Vec::new();
+    let mut at = to_usize(dir)?;
+    for _ in 0..count {
+        ensure!(u32_at(at)? == 0x0201_4b50, "bad zip directory entry");
+        let method = u16_at(at + 10)?;
+        let crc = u32_at(at + 16)?;
+        let mut compressed = u64::from(u32_at(at + 20)?);
+        let mut size = u64::from(u32_at(at + 24)?);
+        let name_len = usize::from(u16_at(at + 28)?);
+        let extra_len = usize::from(u16_at(at + 30)?);
+        let comment_len = usize::from(u16_at(at + 32)?);
+        let mut local = u64::from(u32_at(at + 42)?);
+        let name = String::from_utf8(get(at + 46, name_len)?.to_vec())
+            .context("zip entry name is not UTF-8")?;
+        // Zip64 extra field (id 1): the 64-bit values of the fields that read 0xffffffff.
+        let extra = get(at + 46 + name_len, extra_len)?;
+        let mut e = 0;
+        while e + 4 <= extra.len() {
+            let id = u16::from_le_bytes([extra[e], extra[e + 1]]);
+            let len = usize::from(u16::from_le_bytes([extra[e + 2], extra[e + 3]]));
+            let body = extra
+                .get(e + 4..e + 4 + len)
+                .ok_or_else(|| anyhow!("truncated zip extra field in {name}"))?;
+            if id == 1 {
+                let mut k = 0;
+                let mut next = || -> Result<u64> {
+                    let v = body
+                        .get(k..k + 8)
+                        .ok_or_else(|| anyhow!("short zip64 field in {name}"))?;
+                    k += 8;
+                    Ok(u64::from_le_bytes(v.try_into()?))
+                };
+                if size == 0xffff_ffff {
+                    size = next()?;
+                }
+                if compressed == 0xffff_ffff {
+                    compressed = next()?;
+                }
+                if local == 0xffff_ffff {
+                    local = next()?;
+                }
+            }
+            e += 4 + len;
+        }
+        let local = to_usize(local)?;
+        ensure!(
+            u32_at(local)? == 0x0403_4b50,
+            "bad local header for zip entry {name}"
+        );
+        let data_start =
+            local + 30 + usize::from(u16_at(local + 26)?) + usize::from(u16_at(local + 28)?);
+        let raw = get(data_start, to_usize(compressed)?)
+            .with_context(|| format!("truncated zip entry {name}"))?;
+        let data = match method {
+            0 => raw.to_vec(),
+            8 => {
+                let mut d = Vec::with_capacity(to_usize(size)?);
+                std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(raw), &mut d)
+                    .with_context(|| format!("zip entry {name} does not inflate"))?;
+                d
+            }
+            m => bail!("zip entry {name} uses compression method {m} (only stored and deflate)"),
+        };
+        ensure!(
+            data.len() as u64 == size,
+            "zip entry {name} has {} bytes, its directory says {size}",
+            data.len()
+        );
+        ensure!(crc32(&data) == crc, "CRC mismatch in zip entry {name}");
+        let array = Array::from_npy(&data).with_context(|| format!("zip entry {name}"))?;
+        out.push((name.trim_end_matches(".npy").to_string(), array));
+        at += 46 + name_len + extra_len + comment_len;
+    }
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn half_conversion_is_exact() {
+        assert_eq!(half_to_f32(0x3c00), 1.0);
+        assert_eq!(half_to_f32(0xc000), -2.0);
+        assert_eq!(half_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(half_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(half_to_f32(0x7bff), 65504.0);
+        assert_eq!(half_to_f32(0x7c00), f32::INFINITY);
+        assert!(half_to_f32(0x7e00).is_nan());
+    }
+
+    #[test]
+    fn fortran_order_is_read_as_c_order() {
+        let mut npy = Array::new(&[2, 3], &[1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0])
+            .unwrap()
+            .to_npy()
+            .unwrap();
+        let at = npy.windows(5).position(|w| w == b"False").unwrap();
+        npy[at..at + 5].copy_from_slice(b"True ");
+        let a = Array::from_npy(&npy).unwrap();
+        assert_eq!(a.to_f32().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(
+            Array::new(&[3], &[1u8, 0, 1])
+                .unwrap()
+                .to_f32_converted()
+                .unwrap(),
+            vec![1.0, 0.0, 1.0]
+        );
+    }
 
     #[test]
     fn crc32_matches_the_standard_check_value() {

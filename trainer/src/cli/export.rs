@@ -1,7 +1,8 @@
 //! `gyrus export RUN_DIR --out model.gyrus [--threshold 1e-2] [--quantize int8]`: prunes the run's
 //! network ([`crate::export`]), writes the blob, re-opens it, and reports sizes, measures and the
 //! task performance of the unpruned network, the pruned network (trainer) and the blob (runtime),
-//! all on the run's evaluation trials.
+//! all on the run's evaluation trials. With `--format torch` it writes the unpruned network as a
+//! PyTorch state dict instead ([`crate::torch::state_dict`]; `.npz` for NumPy).
 
 use crate::export::{self, build_model, prune, runtime_evaluate, Count};
 use crate::train::eval::evaluate;
@@ -20,14 +21,27 @@ pub enum Quantize {
     Int8,
 }
 
+/// What `gyrus export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The pruned model blob for the runtime and the firmware (`.gyrus`).
+    Gyrus,
+    /// The unpruned network as a PyTorch state dict: safetensors, or `.npz` by the file name
+    /// (nn.RNN + nn.Linear names for alpha = 1, the leaky layout otherwise; mask, positions).
+    Torch,
+}
+
 /// Arguments of `gyrus export`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// The run folder.
     pub run: PathBuf,
-    /// The blob to write (`.gyrus`).
+    /// The file to write (`.gyrus`; with --format torch `.safetensors` or `.npz`).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "gyrus")]
+    pub format: Format,
     /// Prune weights with |w| <= this (W, W_in, W_out).
     #[arg(long, default_value_t = export::DEFAULT_THRESHOLD)]
     pub threshold: f32,
@@ -180,8 +194,46 @@ pub fn report_text(args: &ExportArgs, r: &ExportReport) -> String {
     s
 }
 
+/// Writes the run's network as a state dict (`--format torch`) and says what it fits.
+fn export_torch(args: &ExportArgs) -> Result<()> {
+    if args.quantize.is_some() {
+        bail!("--quantize applies to model blobs, not to --format torch");
+    }
+    let run = crate::analysis::load_run(&args.run)?;
+    let sd = crate::torch::state_dict(&run.config, &run.network)?;
+    crate::torch::save_state_dict(&args.out, &sd)?;
+    let c = run.network.config();
+    println!(
+        "wrote {} ({} layout, unpruned, step {}): {} inputs, {} hidden, {} outputs, {}, alpha {}",
+        args.out.display(),
+        sd.layout.name(),
+        run.step,
+        c.n_inputs,
+        c.n_hidden(),
+        c.n_outputs,
+        c.activation.name(),
+        c.alpha
+    );
+    println!(
+        "tensors: {}",
+        sd.tensors
+            .iter()
+            .map(|(n, s, _)| format!("{n} {s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "loads with strict=True into {}",
+        crate::torch::module_doc(sd.layout)
+    );
+    Ok(())
+}
+
 /// Runs `gyrus export`.
 pub fn run(args: ExportArgs) -> Result<()> {
+    if args.format == Format::Torch {
+        return export_torch(&args);
+    }
     let report = export_run(&args)?;
     print!("{}", report_text(&args, &report));
     Ok(())

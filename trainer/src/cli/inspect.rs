@@ -1,6 +1,8 @@
-//! `gyrus inspect model.gyrus [--out sheet.png]`: what a blob holds (header, sizes, densities,
-//! measures recomputed by the runtime, footprint) and, with `--out`, its connectivity on the sheet.
+//! `gyrus inspect model.gyrus [--out sheet.png] [--npz weights.npz]`: what a blob holds (header,
+//! sizes, densities, measures recomputed by the runtime, footprint), with `--out` its
+//! connectivity on the sheet, and with `--npz` its weights as dense NumPy arrays.
 
+use crate::npz::{self, Array};
 use crate::plot::sheet::SheetFigure;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -16,6 +18,93 @@ pub struct InspectArgs {
     /// Draw the kept units and their recurrent connections on the sheet (.png or .svg).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write the blob's weights for NumPy: dense matrices (zeros where pruned), biases, positions
+    /// and metadata (see README).
+    #[arg(long, value_name = "FILE")]
+    pub npz: Option<PathBuf>,
+}
+
+/// A blob's f32 weights as dense row-major arrays (zeros where nothing is stored).
+pub struct DenseWeights {
+    /// W [n, n], row = receiving unit.
+    pub w_rec: Vec<f32>,
+    /// W_in [n, I].
+    pub w_in: Vec<f32>,
+    /// b_h [n].
+    pub b_h: Vec<f32>,
+    /// W_out [O, n].
+    pub w_out: Vec<f32>,
+    /// b_o [O].
+    pub b_o: Vec<f32>,
+}
+
+/// The one place that reads a blob's weights for `--npz`, through [`ModelView`]'s accessors.
+pub fn dense_weights(model: &ModelView<'_>) -> DenseWeights {
+    let (n, i, o) = (model.n_hidden(), model.n_inputs(), model.n_outputs());
+    let mut w_rec = vec![0.0f32; n * n];
+    let rec = model.recurrent();
+    for r in 0..n {
+        for (c, v) in rec.row(r) {
+            w_rec[r * n + c] = v;
+        }
+    }
+    let dense = |m: &gyrus_runtime::format::MatrixView<'_>, rows: usize, cols: usize| {
+        (0..rows * cols)
+            .map(|k| m.get(k / cols, k % cols))
+            .collect()
+    };
+    DenseWeights {
+        w_rec,
+        w_in: dense(&model.input_weights(), n, i),
+        b_h: model.hidden_bias().iter().collect(),
+        w_out: dense(&model.output_weights(), o, n),
+        b_o: model.output_bias().iter().collect(),
+    }
+}
+
+/// The arrays `--npz` writes: `w_rec` [n, n], `w_in` [n, I], `b_h` [n], `w_out` [O, n], `b_o`
+/// [O] (float32), `positions` [n, 2] (int64 sheet row, column), `tasks` (names in rule order),
+/// `activation` (one string), `alpha`, `pitch` (float32 scalars), `sheet` (int64 rows, columns),
+/// and `metadata` (one string: a JSON object with these and the seed, readout, format version,
+/// wiring length and active connections).
+pub fn npz_arrays(model: &ModelView<'_>) -> Result<Vec<(&'static str, Array)>> {
+    let (n, i, o) = (model.n_hidden(), model.n_inputs(), model.n_outputs());
+    let w = dense_weights(model);
+    let positions: Vec<i64> = (0..n)
+        .flat_map(|u| {
+            let (r, c) = model.position(u).unwrap_or((0, 0));
+            [i64::from(r), i64::from(c)]
+        })
+        .collect();
+    let (rows, cols) = model.sheet();
+    let tasks: Vec<&str> = model.task_names().collect();
+    let meta = serde_json::json!({
+        "format_version": VERSION,
+        "n_inputs": i, "n_hidden": n, "n_outputs": o,
+        "sheet": [rows, cols], "pitch": model.pitch(),
+        "activation": model.activation().name(), "alpha": model.alpha(),
+        "readout": "argmax", "seed": model.seed(), "tasks": tasks,
+        "wiring_length": model.trained_wiring_length(),
+        "active_connections": model.trained_active_connections(),
+        "int8": model.int8().is_some(),
+    });
+    Ok(vec![
+        ("w_rec", Array::new(&[n, n], &w.w_rec)?),
+        ("w_in", Array::new(&[n, i], &w.w_in)?),
+        ("b_h", Array::new(&[n], &w.b_h)?),
+        ("w_out", Array::new(&[o, n], &w.w_out)?),
+        ("b_o", Array::new(&[o], &w.b_o)?),
+        ("positions", Array::new(&[n, 2], &positions)?),
+        ("tasks", Array::strings(&tasks)),
+        ("activation", Array::strings(&[model.activation().name()])),
+        ("alpha", Array::new(&[], &[model.alpha()])?),
+        ("pitch", Array::new(&[], &[model.pitch()])?),
+        (
+            "sheet",
+            Array::new(&[2], &[i64::from(rows), i64::from(cols)])?,
+        ),
+        ("metadata", Array::strings(&[meta.to_string()])),
+    ])
 }
 
 fn density(stored: usize, rows: usize, cols: usize) -> String {
@@ -124,6 +213,12 @@ pub fn run(args: InspectArgs) -> Result<()> {
         );
         crate::plot::save(&SheetFigure::from_model(&model, &title), out)?;
         eprintln!("wrote {}", out.display());
+    }
+    if let Some(path) = &args.npz {
+        let arrays = npz_arrays(&model)?;
+        let refs: Vec<(&str, &Array)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
+        crate::fsio::write_atomic_with(path, |w| npz::write_npz(w, &refs))?;
+        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod dynamics;
 pub mod eval;
 pub mod export;
+pub mod import;
 pub mod inspect;
 pub mod plot;
 pub mod select;
@@ -41,8 +42,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Figures from run folders.
     Plot(plot::PlotArgs),
-    /// Prune a run's network and write the model blob for the runtime.
+    /// Prune a run's network and write the model blob for the runtime (or a PyTorch state dict).
     Export(export::ExportArgs),
+    /// Turn weights trained elsewhere (PyTorch, NumPy) into a run folder.
+    Import(import::ImportArgs),
     /// Describe a model blob and draw its connectivity on the sheet.
     Inspect(inspect::InspectArgs),
     /// Measures of a trained run: task variance, functional clusters, modularity on the sheet.
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Export(args) => export::run(args),
+        Command::Import(args) => import::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Sweep(args) => sweep::run(args),

@@ -208,8 +208,17 @@ impl TrainArgs {
 
     /// The merged config: file (if any), then flags.
     pub fn config(&self) -> Result<RunConfig> {
-        let mut cfg = match &self.config {
-            Some(path) => RunConfig::load(path)?,
+        let base = match &self.config {
+            Some(path) => Some(RunConfig::load(path)?),
+            None => None,
+        };
+        self.config_over(base)
+    }
+
+    /// The flags applied over `base` (without one: the defaults for `--sheet`), validated.
+    pub fn config_over(&self, base: Option<RunConfig>) -> Result<RunConfig> {
+        let mut cfg = match base {
+            Some(cfg) => cfg,
             None => RunConfig::with_sheet(self.sheet.context(
                 "give --sheet ROWSxCOLS (e.g. --sheet 16x16) or a --config file with [net] sheet",
             )?),

@@ -52,6 +52,10 @@ impl NetConfig {
             Family::SmallWorld { r, d, .. } => format!("small-world (r = {r}, d = {d})"),
             Family::L1 { lambda } => format!("l1 (lambda = {lambda})"),
             Family::Bimt { lambda, a, .. } => format!("bimt (lambda = {lambda}, A = {a})"),
+            Family::Mask { rows } => format!(
+                "mask ({} connections)",
+                rows.iter().map(|r| r.matches('1').count()).sum::<usize>()
+            ),
             f => f.name().to_string(),
         }
     }

@@ -83,6 +83,13 @@ pub enum Family {
         #[serde(default)]
         warmup: u64,
     },
+    /// A fixed mask listed in the config, one string per receiving unit: character j of
+    /// `rows[i]` is `1` when unit j sends to unit i and `0` otherwise (what `gyrus import` writes
+    /// for a network whose mask is no family of this list).
+    Mask {
+        /// N strings of N characters `0` / `1`.
+        rows: Vec<String>,
+    },
 }
 
 impl Serialize for Family {
@@ -245,7 +252,20 @@ impl Family {
             Family::SmallWorld { .. } => "small-world",
             Family::L1 { .. } => "l1",
             Family::Bimt { .. } => "bimt",
+            Family::Mask { .. } => "mask",
         }
+    }
+
+    /// The `mask` family of an `n` x `n` mask: `allowed(i, j)` when unit j sends to unit i.
+    pub fn from_mask(n: usize, allowed: impl Fn(usize, usize) -> bool) -> Family {
+        let rows = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| if allowed(i, j) { '1' } else { '0' })
+                    .collect()
+            })
+            .collect();
+        Family::Mask { rows }
     }
 
     /// The L1 penalty weight (0 for every family but `l1`).
@@ -288,6 +308,21 @@ impl Family {
                 }
                 Ok(())
             }
+            Family::Mask { rows } => {
+                for (i, row) in rows.iter().enumerate() {
+                    if row.len() != rows.len() {
+                        anyhow::bail!(
+                            "mask row {i} has {} characters, {} expected (one per unit)",
+                            row.len(),
+                            rows.len()
+                        );
+                    }
+                    if let Some(c) = row.chars().find(|c| *c != '0' && *c != '1') {
+                        anyhow::bail!("mask row {i} has the character {c:?} (only 0 and 1)");
+                    }
+                }
+                Ok(())
+            }
             Family::Dense | Family::Autapse | Family::FrozenAutapse => Ok(()),
         }
     }
@@ -302,6 +337,27 @@ impl Family {
         Ok(match self {
             Family::Dense | Family::L1 { .. } | Family::Bimt { .. } => Structure::Dense,
             Family::FrozenAutapse => Structure::FrozenIdentity,
+            Family::Mask { rows } => {
+                if rows.len() != n {
+                    anyhow::bail!(
+                        "the mask has {} rows, the {}x{} sheet has {n} units",
+                        rows.len(),
+                        sheet.rows,
+                        sheet.cols
+                    );
+                }
+                let lists = rows
+                    .iter()
+                    .map(|r| {
+                        r.bytes()
+                            .enumerate()
+                            .filter(|&(_, b)| b == b'1')
+                            .map(|(j, _)| j as u32)
+                            .collect()
+                    })
+                    .collect();
+                Structure::Sparse(Csr::from_rows(n, lists)?)
+            }
             Family::Autapse => {
                 Structure::Sparse(Csr::from_rows(n, (0..n as u32).map(|i| vec![i]).collect())?)
             }
@@ -503,6 +559,38 @@ mod tests {
         }
         .structure(&sheet, 0)
         .is_err());
+    }
+
+    #[test]
+    fn mask_family_lists_its_connections() {
+        let sheet = Sheet::new(1, 3);
+        let f = Family::from_mask(3, |i, j| i == j || j == 0);
+        assert_eq!(
+            f,
+            Family::Mask {
+                rows: vec!["100".into(), "110".into(), "101".into()]
+            }
+        );
+        let m = sparse(&f, sheet, 0);
+        assert_eq!(
+            (m.row(0), m.row(1), m.row(2)),
+            (&[0][..], &[0, 1][..], &[0, 2][..])
+        );
+        let toml_text = "kind = \"mask\"\nrows = [\"10\", \"01\"]\n";
+        let back: Family = toml::from_str(toml_text).unwrap();
+        assert_eq!(sparse(&back, Sheet::new(2, 1), 0).nnz(), 2);
+        assert!(
+            back.structure(&sheet, 0).is_err(),
+            "2 rows on a 3-unit sheet"
+        );
+        let bad = Family::Mask {
+            rows: vec!["1x".into(), "01".into()],
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("'x'"));
+        let ragged = Family::Mask {
+            rows: vec!["1".into(), "01".into()],
+        };
+        assert!(ragged.validate().is_err());
     }
 
     #[test]

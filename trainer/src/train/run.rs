@@ -230,6 +230,43 @@ impl Run {
         Ok(run)
     }
 
+    /// Starts a run in `dir` from the weights of `net` instead of the seeded initialisation
+    /// (`gyrus import`): writes `config.toml` and the step-0 checkpoint (fresh Adam state and task
+    /// streams), so that evaluation, export and `train --resume` (fine-tuning) open it like any
+    /// run. `net` must have the config's shape and structure. Everything is checked before the
+    /// first file is written; on a failure while writing, the files written so far are removed.
+    pub fn create_from(dir: &Path, cfg: RunConfig, net: &Network) -> anyhow::Result<Self> {
+        cfg.validate()?;
+        if dir.join(CHECKPOINT_FILE).exists() || dir.join(CONFIG_FILE).exists() {
+            bail!(
+                "{} already holds a run; choose another --out",
+                dir.display()
+            );
+        }
+        let mut run = Self::fresh(dir, cfg)?;
+        let own = run.trainer.network();
+        if own.config() != net.config() || own.structure() != net.structure() {
+            bail!("internal error: the imported network does not have the run config's shape");
+        }
+        run.trainer
+            .network_mut()
+            .params_mut()
+            .copy_from_slice(net.params());
+        let created = !dir.exists();
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let written = crate::fsio::write_atomic(&dir.join(CONFIG_FILE), run.cfg.to_toml()?)
+            .and_then(|()| run.save_checkpoint());
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(dir.join(CONFIG_FILE));
+            let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
+            if created {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(e);
+        }
+        Ok(run)
+    }
+
     fn fresh(dir: &Path, cfg: RunConfig) -> anyhow::Result<Self> {
         let tasks = cfg.task_list()?;
         let net = Network::new(&cfg.net_config()?, cfg.seed)?;
