@@ -106,7 +106,7 @@ fn weights(run: &Path) -> Vec<(String, Vec<usize>, Vec<f32>)> {
 
 /// The network of a run as dense matrices: W, W_in, b_h, W_out, b_o.
 fn dense(run: &Path) -> Vec<Vec<f32>> {
-    let net = load_run(run).unwrap().network;
+    let net = load_run(run, false).unwrap().network;
     vec![
         net.w_rec_dense(),
         net.w_in().to_vec(),

@@ -199,7 +199,7 @@ fn export_torch(args: &ExportArgs) -> Result<()> {
     if args.quantize.is_some() {
         bail!("--quantize applies to model blobs, not to --format torch");
     }
-    let run = crate::analysis::load_run(&args.run)?;
+    let run = crate::analysis::load_run(&args.run, args.untrained)?;
     let sd = crate::torch::state_dict(&run.config, &run.network)?;
     crate::torch::save_state_dict(&args.out, &sd)?;
     let c = run.network.config();

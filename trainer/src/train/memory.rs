@@ -94,7 +94,8 @@ fn human(bytes: u128) -> String {
 const F32: u128 = 4;
 
 /// Trainable recurrent weights of a family on N units: exact for dense, autapse, frozen; for
-/// the radius families an upper bound, N times the (2 floor(d) + 1)^2 square around a unit.
+/// the radius families an upper bound, N times the (2 floor(d) + 1)^2 square around a unit; for an
+/// explicit mask its count of allowed connections.
 fn recurrent_weights(net: &NetConfig) -> u128 {
     let n = net.n_hidden() as u128;
     let local = |d: f64| {
@@ -108,6 +109,10 @@ fn recurrent_weights(net: &NetConfig) -> u128 {
         Family::Local { d, .. } | Family::Random { d, .. } | Family::SmallWorld { d, .. } => {
             local(*d)
         }
+        Family::Mask { rows } => rows
+            .iter()
+            .map(|r| r.bytes().filter(|&b| b == b'1').count() as u128)
+            .sum(),
     }
 }
 
