@@ -135,7 +135,8 @@ impl SlurmArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Grid, e.g. 'lambda=0,1e-5,1e-4; A=0,1; seed=1..3'. Keys: seed, steps, batch, seq_len,
-    /// eval_trials, lr, tasks, sheet, activation, alpha, family, radius (d), r, lambda, A (a).
+    /// eval_trials, eval_every, checkpoint_every, lr, tasks, sheet, activation, alpha, family,
+    /// radius (d), r, lambda, A (a).
     /// On an l1 or bimt base, lambda = 0 trains dense and A = 0 trains l1.
     #[arg(long, value_name = "SPEC", requires = "base")]
     pub grid: Option<String>,
@@ -173,7 +174,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     }
 }
 
-fn sweep_status(dir: &Path) -> Result<()> {
+/// Prints the state of every point of the sweep in `dir` (and the Slurm queue, if submitted).
+pub(crate) fn sweep_status(dir: &Path) -> Result<()> {
     let m = Manifest::load(dir)?;
     let jobs = Jobs::load(dir)?;
     let mut note = None;
@@ -203,7 +205,14 @@ fn sweep_status(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn submit(dir: &Path, m: &Manifest, a: &SlurmArgs, gyrus: Option<PathBuf>) -> Result<()> {
+/// Submits the sweep in `dir` to Slurm with the options `a` (`gyrus sweep --backend slurm`,
+/// `resubmit`, `gyrus repro run --backend slurm`).
+pub(crate) fn submit(
+    dir: &Path,
+    m: &Manifest,
+    a: &SlurmArgs,
+    gyrus: Option<PathBuf>,
+) -> Result<()> {
     let opts = a.options(&Jobs::load(dir)?, gyrus)?;
     match slurm::submit(dir, m, &opts, a.dry_run)? {
         Submitted::DryRun(script) => print!("{script}"),
@@ -267,34 +276,53 @@ fn run_point(dir: &Path, index: usize, gyrus: Option<PathBuf>) -> Result<()> {
 
 fn run_sweep(a: RunArgs) -> Result<()> {
     let dir = a.out.context("give --out DIR (the sweep folder)")?;
-    match a.backend {
-        Backend::Local if a.slurm.any() => bail!(
+    check_backend(a.backend, &a.slurm, a.jobs)?;
+    if a.backend == Backend::Slurm {
+        let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
+        return submit(&dir, &m, &a.slurm, a.gyrus);
+    }
+    let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
+    run_local(&dir, &m, a.jobs, a.gyrus, "gyrus sweep --out")
+}
+
+/// Checks the backend options: the Slurm flags go with `--backend slurm`, `--jobs` with local.
+pub(crate) fn check_backend(backend: Backend, slurm: &SlurmArgs, jobs: Option<usize>) -> Result<()> {
+    match backend {
+        Backend::Local if slurm.any() => bail!(
             "--partition, --cpus-per-task, --gpus-per-task, --time, --max-parallel and --dry-run \
              belong to --backend slurm"
         ),
-        Backend::Slurm if a.jobs.is_some() => {
+        Backend::Slurm if jobs.is_some() => {
             bail!("--jobs is for the local backend; with Slurm use --max-parallel")
         }
-        Backend::Slurm => {
-            let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
-            return submit(&dir, &m, &a.slurm, a.gyrus);
-        }
-        Backend::Local => {}
+        _ => Ok(()),
     }
-    let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
-    let jobs = match a.jobs {
+}
+
+/// Trains the sweep in `dir` on this machine, `jobs` points at a time (default: the cores), and
+/// prints what happened; fails if a point failed (`retry`: the command that continues it, before
+/// the folder).
+pub(crate) fn run_local(
+    dir: &Path,
+    m: &Manifest,
+    jobs: Option<usize>,
+    gyrus: Option<PathBuf>,
+    retry: &str,
+) -> Result<()> {
+    let dir = dir.to_path_buf();
+    let jobs = match jobs {
         Some(0) => bail!("--jobs must be at least 1"),
         Some(k) => k,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let gyrus = match a.gyrus {
+    let gyrus = match gyrus {
         Some(p) => p,
         None => {
             std::env::current_exe().context("cannot find the gyrus binary; give --gyrus PATH")?
         }
     };
     let _lock = local::Lock::take(&dir)?;
-    let outcomes = local::run(&dir, &m, &LocalOptions { jobs, gyrus })?;
+    let outcomes = local::run(&dir, m, &LocalOptions { jobs, gyrus })?;
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let failed: Vec<(&str, &str)> = m
         .points
@@ -325,7 +353,8 @@ fn run_sweep(a: RunArgs) -> Result<()> {
             eprintln!("  failed {name}: {why}");
         }
         bail!(
-            "{} of {} points failed; fix the cause and rerun `gyrus sweep --out {}` to retry them",
+            "{} of {} points failed; fix the cause and rerun the same command (or `{retry} {}`) to \
+             retry them",
             failed.len(),
             outcomes.len(),
             dir.display()
