@@ -3,6 +3,7 @@
 //! Folders: `cli/` (the subcommands), `model/` (parameters, connectivity families, sheet),
 //! `train/` (hand-written BPTT, Adam, the loop, checkpoints), `regularize/` (L1, BIMT), `analysis/`
 //! (measures of trained networks), `plot/` (figures), `sweep/` (grids, local and Slurm backends),
+//! `repro/` (the papers' claims as sweep specs, and their reports),
 //! `deploy/` (the many-core mesh simulator); files: `export` (prune, write a blob), `fsio` (atomic
 //! file writes), `npz` (NumPy output), `tasks` (the task batteries as the trainer uses them), `torch`
 //! (weights in and out of PyTorch and NumPy).
@@ -17,6 +18,7 @@ pub mod model;
 pub mod npz;
 pub mod plot;
 pub mod regularize;
+pub mod repro;
 pub mod sweep;
 pub mod tasks;
 pub mod torch;

@@ -15,6 +15,7 @@ pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod plot;
+pub mod repro;
 pub mod select;
 pub mod sweep;
 pub mod tasks;
@@ -52,6 +53,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Train a grid of configs (resumable), and show its status.
     Sweep(sweep::SweepArgs),
+    /// Reproduce the papers' claims: list, plan, run (resumable, local or Slurm), report.
+    Repro(repro::ReproArgs),
     /// Event-driven execution and a tiled many-core mesh simulator.
     Deploy(deploy::DeployArgs),
 }
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Repro(args) => repro::run(args),
         Command::Deploy(args) => deploy::run(args),
     }
 }

@@ -1,6 +1,6 @@
 //! `gyrus plot ...`: figures made from run folders.
 
-use crate::plot::curves::{Curve, CurvesFigure};
+use crate::plot::curves::{mean_curve, CurvesFigure};
 use crate::train::config::RunConfig;
 use crate::train::run::{read_metrics, CONFIG_FILE};
 use anyhow::{bail, Result};
@@ -105,62 +105,4 @@ fn curves(args: CurvesArgs) -> Result<()> {
     crate::plot::save(&fig, &args.out)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
-}
-
-/// The mean over runs at the steps every run has, with the (lowest, highest) band; a single run
-/// gives its own points and no band.
-fn mean_curve(label: String, runs: &[RunPoints]) -> Result<Curve> {
-    if runs.len() == 1 {
-        let points = runs[0].iter().map(|&(s, y)| (s as f64, y)).collect();
-        return Ok(Curve {
-            label,
-            points,
-            band: Vec::new(),
-        });
-    }
-    let steps: Vec<u64> = runs[0]
-        .iter()
-        .map(|p| p.0)
-        .filter(|s| runs.iter().all(|r| r.iter().any(|p| p.0 == *s)))
-        .collect();
-    if steps.is_empty() {
-        bail!("the runs of `{label}` share no evaluation step; they cannot be averaged");
-    }
-    let (mut points, mut band) = (Vec::new(), Vec::new());
-    for s in steps {
-        let ys: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| r.iter().find(|p| p.0 == s).map(|p| p.1))
-            .collect();
-        let mean = ys.iter().sum::<f64>() / ys.len() as f64;
-        let lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        points.push((s as f64, mean));
-        band.push((lo, hi));
-    }
-    Ok(Curve {
-        label: format!("{label} (mean of {})", runs.len()),
-        points,
-        band,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn means_use_shared_steps() {
-        let runs = vec![
-            vec![(10, 0.2), (20, 0.4), (30, 0.9)],
-            vec![(10, 0.4), (20, 0.8)],
-        ];
-        let c = mean_curve("x".into(), &runs).unwrap();
-        assert_eq!(c.points.len(), 2);
-        assert!((c.points[1].1 - 0.6).abs() < 1e-12);
-        assert_eq!(c.band[0], (0.2, 0.4));
-        assert!(mean_curve("y".into(), &[vec![(1, 0.1)], vec![(2, 0.2)]]).is_err());
-        let single = mean_curve("z".into(), &runs[..1]).unwrap();
-        assert!(single.band.is_empty() && single.points.len() == 3);
-    }
 }

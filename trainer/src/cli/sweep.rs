@@ -135,7 +135,8 @@ impl SlurmArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Grid, e.g. 'lambda=0,1e-5,1e-4; A=0,1; seed=1..3'. Keys: seed, steps, batch, seq_len,
-    /// eval_trials, lr, tasks, sheet, activation, alpha, family, radius (d), r, lambda, A (a).
+    /// eval_trials, eval_every, checkpoint_every, lr, tasks, sheet, activation, alpha, family,
+    /// radius (d), r, lambda, A (a).
     /// On an l1 or bimt base, lambda = 0 trains dense and A = 0 trains l1.
     #[arg(long, value_name = "SPEC", requires = "base")]
     pub grid: Option<String>,
@@ -178,7 +179,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     }
 }
 
-fn sweep_status(dir: &Path) -> Result<()> {
+/// Prints the state of every point of the sweep in `dir` (and the Slurm queue, if submitted).
+pub(crate) fn sweep_status(dir: &Path) -> Result<()> {
     let m = Manifest::load(dir)?;
     let jobs = Jobs::load(dir)?;
     let mut note = None;
@@ -208,12 +210,30 @@ fn sweep_status(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn submit(dir: &Path, m: &Manifest, a: &SlurmArgs, gyrus: Option<PathBuf>) -> Result<()> {
+/// The Slurm options of `a`, checked (before anything is written).
+pub(crate) fn slurm_options(
+    dir: &Path,
+    a: &SlurmArgs,
+    gyrus: Option<PathBuf>,
+) -> Result<SlurmOptions> {
     let opts = a.options(&Jobs::load(dir)?, gyrus)?;
+    opts.validate()?;
+    Ok(opts)
+}
+
+/// Submits the sweep in `dir` to Slurm with the options `a` (`gyrus sweep --backend slurm`,
+/// `resubmit`, `gyrus repro run --backend slurm`).
+pub(crate) fn submit(
+    dir: &Path,
+    m: &Manifest,
+    a: &SlurmArgs,
+    gyrus: Option<PathBuf>,
+) -> Result<()> {
+    let opts = slurm_options(dir, a, gyrus)?;
     submit_with(dir, m, &opts, a.dry_run)
 }
 
-fn submit_with(dir: &Path, m: &Manifest, opts: &SlurmOptions, dry_run: bool) -> Result<()> {
+pub(crate) fn submit_with(dir: &Path, m: &Manifest, opts: &SlurmOptions, dry_run: bool) -> Result<()> {
     match slurm::submit(dir, m, opts, dry_run)? {
         Submitted::DryRun(script) => print!("{script}"),
         Submitted::Nothing { finished, queued } => eprintln!(
@@ -281,37 +301,65 @@ fn run_point(dir: &Path, index: usize, gyrus: Option<PathBuf>) -> Result<()> {
 
 fn run_sweep(a: RunArgs) -> Result<()> {
     let dir = a.out.context("give --out DIR (the sweep folder)")?;
-    match a.backend {
-        Backend::Local if a.slurm.any() => bail!(
+    // Every option is checked before the manifest is written.
+    check_backend(a.backend, &a.slurm, a.jobs, a.threads)?;
+    if a.backend == Backend::Slurm {
+        let opts = slurm_options(&dir, &a.slurm, a.gyrus)?;
+        let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
+        return submit_with(&dir, &m, &opts, a.slurm.dry_run);
+    }
+    let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
+    run_local(&dir, &m, a.jobs, a.threads, a.gyrus, "gyrus sweep --out")
+}
+
+/// Checks the backend options: the Slurm flags go with `--backend slurm`, `--jobs` and
+/// `--threads` with local (and are at least 1).
+pub(crate) fn check_backend(
+    backend: Backend,
+    slurm: &SlurmArgs,
+    jobs: Option<usize>,
+    threads: Option<usize>,
+) -> Result<()> {
+    match backend {
+        Backend::Local if slurm.any() => bail!(
             "--partition, --cpus-per-task, --gpus-per-task, --time, --max-parallel and --dry-run \
              belong to --backend slurm"
         ),
-        Backend::Slurm if a.jobs.is_some() || a.threads.is_some() => {
-            bail!(
-                "--jobs and --threads are for the local backend; with Slurm use --max-parallel \
-                 and --cpus-per-task"
-            )
-        }
-        Backend::Slurm => {
-            // Every option is checked before the manifest is written.
-            let opts = a.slurm.options(&Jobs::load(&dir)?, a.gyrus)?;
-            opts.validate()?;
-            let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
-            return submit_with(&dir, &m, &opts, a.slurm.dry_run);
-        }
-        Backend::Local => {}
+        Backend::Slurm if jobs.is_some() || threads.is_some() => bail!(
+            "--jobs and --threads are for the local backend; with Slurm use --max-parallel \
+             and --cpus-per-task"
+        ),
+        _ => {}
     }
-    // Every option is checked before the manifest is written.
-    if a.jobs == Some(0) || a.threads == Some(0) {
+    if jobs == Some(0) || threads == Some(0) {
         bail!("--jobs and --threads must be at least 1");
     }
-    let gyrus = match a.gyrus {
+    Ok(())
+}
+
+/// Trains the sweep in `dir` on this machine, `jobs` points at a time with `threads` threads
+/// each (by default the cores divided between them, [`crate::train::threads::split_cores`]), and
+/// prints what happened; fails if a point failed (`retry`: the command that continues it, before
+/// the folder).
+pub(crate) fn run_local(
+    dir: &Path,
+    m: &Manifest,
+    jobs: Option<usize>,
+    threads: Option<usize>,
+    gyrus: Option<PathBuf>,
+    retry: &str,
+) -> Result<()> {
+    let dir = dir.to_path_buf();
+    if jobs == Some(0) || threads == Some(0) {
+        bail!("--jobs and --threads must be at least 1");
+    }
+    let gyrus = match gyrus {
         Some(p) => p,
         None => {
             std::env::current_exe().context("cannot find the gyrus binary; give --gyrus PATH")?
         }
     };
-    let m = prepare(&dir, a.grid.as_deref(), a.base.as_deref())?;
+    let _lock = local::Lock::take(&dir)?;
     let to_run = m
         .points
         .iter()
@@ -322,18 +370,16 @@ fn run_sweep(a: RunArgs) -> Result<()> {
     let (jobs, threads) = crate::train::threads::split_cores(
         crate::train::threads::cores(),
         to_run,
-        a.jobs,
-        a.threads,
+        jobs,
+        threads,
     );
-    let _lock = local::Lock::take(&dir)?;
-    let threads = Some(threads);
     let outcomes = local::run(
         &dir,
-        &m,
+        m,
         &LocalOptions {
             jobs,
             gyrus,
-            threads,
+            threads: Some(threads),
         },
     )?;
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
@@ -366,7 +412,8 @@ fn run_sweep(a: RunArgs) -> Result<()> {
             eprintln!("  failed {name}: {why}");
         }
         bail!(
-            "{} of {} points failed; fix the cause and rerun `gyrus sweep --out {}` to retry them",
+            "{} of {} points failed; fix the cause and rerun the same command (or `{retry} {}`) to \
+             retry them",
             failed.len(),
             outcomes.len(),
             dir.display()

@@ -7,7 +7,7 @@
 //!
 //! | key | config field |
 //! |---|---|
-//! | `seed`, `steps`, `batch`, `seq_len`, `eval_trials` | top-level integers |
+//! | `seed`, `steps`, `batch`, `seq_len`, `eval_trials`, `eval_every`, `checkpoint_every` | top-level integers |
 //! | `lr` | top-level float |
 //! | `tasks` | `tasks` (write `go+anti` for the list `go,anti`: `,` separates grid values) |
 //! | `sheet` | `net.sheet` (`RxC`) |
@@ -41,6 +41,8 @@ pub const KEYS: &[&str] = &[
     "batch",
     "seq_len",
     "eval_trials",
+    "eval_every",
+    "checkpoint_every",
     "lr",
     "tasks",
     "sheet",
@@ -67,7 +69,8 @@ enum Kind {
 
 fn kind(key: &str) -> Kind {
     match key {
-        "seed" | "steps" | "batch" | "seq_len" | "eval_trials" => Kind::Int,
+        "seed" | "steps" | "batch" | "seq_len" | "eval_trials" | "eval_every"
+        | "checkpoint_every" => Kind::Int,
         "lr" | "alpha" | "radius" | "r" | "lambda" | "A" => Kind::Float,
         "sheet" => Kind::Sheet,
         _ => Kind::Text,
@@ -293,7 +296,8 @@ pub fn apply(base: &Value, point: &Point) -> Result<(Value, RunConfig)> {
     };
     for (key, val) in point {
         match key.as_str() {
-            "seed" | "steps" | "batch" | "seq_len" | "eval_trials" => {
+            "seed" | "steps" | "batch" | "seq_len" | "eval_trials" | "eval_every"
+            | "checkpoint_every" => {
                 let x: i64 = val
                     .parse()
                     .with_context(|| format!("{key} = {val} is not an integer that fits"))?;
@@ -460,6 +464,9 @@ mod tests {
         assert_eq!(c0.net.family.name(), "dense");
         assert_eq!((c0.seed, c0.lr, c0.net.sheet.cols), (1, 0.01, 5));
         assert_eq!(c0.net.activation, crate::model::Activation::Tanh);
+        let g = Grid::parse("eval_every=7; checkpoint_every=3").unwrap();
+        let (_, c) = apply(&base("{ kind = \"dense\" }"), &g.points()[0]).unwrap();
+        assert_eq!((c.eval_every, c.checkpoint_every), (7, 3));
         let (_, c3) = apply(&base("{ kind = \"l1\", lambda = 1e-4 }"), &pts[3]).unwrap();
         assert_eq!(c3.net.family.l1_lambda(), 1e-3);
         assert_eq!(c3.seed, 2);
