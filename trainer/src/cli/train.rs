@@ -98,7 +98,8 @@ pub struct TrainArgs {
     /// Streams per batch B.
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Streams per chunk of the batch (the chunks run in parallel; default 32).
+    /// Streams per chunk of the batch (the chunks run in parallel; default 64, the whole default
+    /// batch: one thread per step; 32 lets two threads share it at some cost per core).
     #[arg(long)]
     pub chunk: Option<usize>,
     /// Window length T.

@@ -720,7 +720,7 @@ fn modularity_of(run: &RunData, out: &Path) -> Result<Value> {
             return Ok(v);
         }
     }
-    let loaded = crate::analysis::load_run(&run.dir)?;
+    let loaded = crate::analysis::load_run(&run.dir, false)?;
     let a = crate::analysis::analyze(
         &loaded.network,
         &loaded.tasks,

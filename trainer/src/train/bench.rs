@@ -7,7 +7,7 @@ use super::inputs::SparseInputs;
 use super::noise::{add_noise, noise_seed};
 use super::oracle::oracle_gradients;
 use super::skinny::{nn, Init, Mat};
-use super::trainer::{Trainer, DEFAULT_CHUNK};
+use super::trainer::{Trainer, DEFAULT_CHUNK, PARALLEL_CHUNK};
 use super::transpose::transpose;
 use super::workspace::RecurrentKernel;
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
@@ -223,7 +223,7 @@ pub fn bench_train(opts: &BenchOptions, out: &mut dyn Write) -> anyhow::Result<V
             true,
         ),
     ];
-    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), RAYON_NUM_THREADS={threads} (hand-written: chunks of {DEFAULT_CHUNK} streams on as many threads), ms/step, median of {}; hand and dense-mask timed in turns, mask/hand = median of the per-turn ratios", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
+    writeln!(out, "gyrus bench train: T={t} B={b} cog20 (I={n_in}, O={}), RAYON_NUM_THREADS={threads} (hand-written: the default chunk of {DEFAULT_CHUNK} streams), ms/step, median of {}; hand and dense-mask timed in turns, mask/hand = median of the per-turn ratios", tasks::N_CLASSES, if cpu { "thread CPU time" } else { "wall time" })?;
     writeln!(
         out,
         "{:<18} {:<8} {:>10} {:>12} {:>10} {:>12} {:>12}",
@@ -409,7 +409,7 @@ pub struct ThreadRow {
     /// One thread, the whole batch as one chunk (the step as it ran before chunking): wall ms and
     /// the thread's CPU ms.
     pub whole: (f64, Option<f64>),
-    /// Chunks of [`DEFAULT_CHUNK`] streams at each thread count: wall ms and the busiest thread's
+    /// Chunks of [`PARALLEL_CHUNK`] streams at each thread count: wall ms and the busiest thread's
     /// CPU ms.
     pub chunked: Vec<(f64, Option<f64>)>,
     /// One thread, chunked over whole-batch CPU time, the median of the per-turn ratios.
@@ -457,7 +457,7 @@ fn load_average() -> String {
 }
 
 /// `gyrus bench train --threads 1,2,...`: ms per training step (forward, backward, clip, Adam) of
-/// the hand-written trainer in chunks of [`DEFAULT_CHUNK`] streams on rayon pools of each thread
+/// the hand-written trainer in chunks of [`PARALLEL_CHUNK`] streams on rayon pools of each thread
 /// count, and on one thread with the whole batch as one chunk (the step before chunking); all
 /// timed in turns (one sample of each, then again), B = 64, tanh, on the first cog20 (T = 100)
 /// and Mod-Cog (T = 350) batches. Each sample gives wall time and the busiest pool thread's CPU
@@ -479,7 +479,7 @@ pub fn bench_threads(
     let reps = if opts.quick { 3 } else { 5 };
     writeln!(
         out,
-        "gyrus bench train --threads: B={b} in chunks of {DEFAULT_CHUNK}, tanh, ms/step, median of {reps} turns; \
+        "gyrus bench train --threads: B={b} in chunks of {PARALLEL_CHUNK}, tanh, ms/step, median of {reps} turns; \
          whole = {} thread(s), the batch as one chunk; wall = wall time, cpu = the busiest thread's CPU time \
          (the critical path); ratios = medians of per-turn ratios; load average {} ({} cores)",
         counts[0],
@@ -526,7 +526,7 @@ pub fn bench_threads(
             cfg.activation = Activation::Tanh;
             let net = Network::new(&cfg, 1)?;
             let mut whole = Trainer::with_chunk(net.clone(), t, b, b)?;
-            let mut chunked = Trainer::new(net, t, b)?;
+            let mut chunked = Trainer::with_chunk(net, t, b, PARALLEL_CHUNK)?;
             let (mut rng_w, mut rng_c) = (Rng::new(7), Rng::new(7));
             let mut step_w = || whole.train_step(&inputs, &targets, &mut rng_w).map(|_| ());
             let mut step_c = || {

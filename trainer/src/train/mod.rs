@@ -40,5 +40,5 @@ pub(crate) mod tests;
 pub use adam::{clip_grad_norm, Adam};
 pub use forward::{forward, forward_with};
 pub use noise::{add_noise, noise_seed};
-pub use trainer::{StepStats, Trainer, DEFAULT_CHUNK};
+pub use trainer::{StepStats, Trainer, DEFAULT_CHUNK, PARALLEL_CHUNK};
 pub use workspace::{RecurrentKernel, Workspace};

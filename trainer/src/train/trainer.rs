@@ -16,9 +16,16 @@ use crate::regularize::bimt::{add_penalty_gradient, Bimt};
 use gyrus_runtime::tasks::Rng;
 use rayon::prelude::*;
 
-/// Streams per chunk unless the run configures another size: two chunks (two cores' work) in the
-/// default batch of 64, each still a whole 32-value register block of the kernels.
-pub const DEFAULT_CHUNK: usize = 32;
+/// Streams per chunk unless the run configures another size: the whole default batch of 64 as one
+/// chunk, which is the single-thread step at full speed and gives the same weights as before
+/// chunking existed. Smaller chunks let more threads help one step at a per-core cost (README,
+/// "Speed": chunks of 32 cost 2-66% more CPU per step); see [`PARALLEL_CHUNK`].
+pub const DEFAULT_CHUNK: usize = 64;
+
+/// The chunk size that lets two threads share a step of the default batch of 64 (`--chunk 32`),
+/// each chunk still a whole 32-value register block of the kernels; what `gyrus bench train
+/// --threads` times.
+pub const PARALLEL_CHUNK: usize = 32;
 
 /// Parameters per task when the chunk gradients are summed.
 const SUM_BLOCK: usize = 1 << 14;
