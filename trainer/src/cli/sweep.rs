@@ -233,7 +233,12 @@ pub(crate) fn submit(
     submit_with(dir, m, &opts, a.dry_run)
 }
 
-pub(crate) fn submit_with(dir: &Path, m: &Manifest, opts: &SlurmOptions, dry_run: bool) -> Result<()> {
+pub(crate) fn submit_with(
+    dir: &Path,
+    m: &Manifest,
+    opts: &SlurmOptions,
+    dry_run: bool,
+) -> Result<()> {
     match slurm::submit(dir, m, opts, dry_run)? {
         Submitted::DryRun(script) => print!("{script}"),
         Submitted::Nothing { finished, queued } => eprintln!(
@@ -367,12 +372,8 @@ pub(crate) fn run_local(
             e.duplicate_of.is_none() && !matches!(status::action(&dir, e), Ok(status::Action::Skip))
         })
         .count();
-    let (jobs, threads) = crate::train::threads::split_cores(
-        crate::train::threads::cores(),
-        to_run,
-        jobs,
-        threads,
-    );
+    let (jobs, threads) =
+        crate::train::threads::split_cores(crate::train::threads::cores(), to_run, jobs, threads);
     let outcomes = local::run(
         &dir,
         m,
