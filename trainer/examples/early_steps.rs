@@ -10,11 +10,11 @@
 //! `run.toml` is a `gyrus train --config` file; 40 is the number of steps shown.
 
 use anyhow::Context;
+use gyrus_runtime::tasks::{self, fill_batch};
+use gyrus_trainer::model::Network;
 use gyrus_trainer::train::config::RunConfig;
 use gyrus_trainer::train::run::{batch_streams, noise_rng};
 use gyrus_trainer::train::{forward, Trainer};
-use gyrus_trainer::model::Network;
-use gyrus_runtime::tasks::{self, fill_batch};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -33,7 +33,10 @@ fn main() -> anyhow::Result<()> {
     let mut noise = noise_rng(&cfg);
     let n_in = tasks::n_inputs(task_list.len());
     let (mut inputs, mut targets) = (vec![0.0f32; t * b * n_in], vec![0u8; t * b]);
-    let (mut hidden, mut outputs) = (vec![0.0f32; t * b * n], vec![0.0f32; t * b * tasks::N_CLASSES]);
+    let (mut hidden, mut outputs) = (
+        vec![0.0f32; t * b * n],
+        vec![0.0f32; t * b * tasks::N_CLASSES],
+    );
     // Growth rate of W (|largest eigenvalue|, by power iteration: the mean log growth of
     // |W^k x| over k = 101..300 from a fixed positive vector) and of the input-free relu dynamics
     // x <- relu(W x) (the gain of the self-exciting part of W that relu leaves active).
@@ -56,12 +59,29 @@ fn main() -> anyhow::Result<()> {
     };
     println!("step  loss  grad_norm  rho(W)  relu_gain(W)  max|h|");
     let net = trainer.network();
-    println!("0  -  -  {:.4}  {:.4}  -", radius(net, false)?, radius(net, true)?);
+    println!(
+        "0  -  -  {:.4}  {:.4}  -",
+        radius(net, false)?,
+        radius(net, true)?
+    );
     for step in 1..=steps {
-        fill_batch(&mut streams, &task_list.list(), &cfg.generator(), &mut inputs, &mut targets)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        fill_batch(
+            &mut streams,
+            &task_list.list(),
+            &cfg.generator(),
+            &mut inputs,
+            &mut targets,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let s = trainer.train_step(&inputs, &targets, &mut noise)?;
-        forward(trainer.network(), &inputs, t, b, Some(&mut hidden), &mut outputs)?;
+        forward(
+            trainer.network(),
+            &inputs,
+            t,
+            b,
+            Some(&mut hidden),
+            &mut outputs,
+        )?;
         let hmax = hidden.iter().fold(0.0f32, |a, &h| a.max(h.abs()));
         println!(
             "{step}  {:.4e}  {:.4e}  {:.4}  {:.4}  {:.3e}",

@@ -451,13 +451,24 @@ fn the_cli_extends_a_finished_run_and_refuses_other_changes() {
     cfg.steps = 20;
     Run::create(&dir, cfg).unwrap().train(20, false).unwrap();
     let out = gyrus()
-        .args(["train", "--quiet", "--steps", "30", "--eval-every", "5", "--resume"])
+        .args([
+            "train",
+            "--quiet",
+            "--steps",
+            "30",
+            "--eval-every",
+            "5",
+            "--resume",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{e}");
-    assert!(e.contains("20 -> 30 steps") && e.contains("at step 20 of 30"), "{e}");
+    assert!(
+        e.contains("20 -> 30 steps") && e.contains("at step 20 of 30"),
+        "{e}"
+    );
     let steps: Vec<u64> = metrics_lines(&dir)
         .iter()
         .map(|l| l["step"].as_u64().unwrap())
@@ -472,7 +483,10 @@ fn the_cli_extends_a_finished_run_and_refuses_other_changes() {
             .output()
             .unwrap();
         let e = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && e.contains("cannot be used with"), "{e}");
+        assert!(
+            !out.status.success() && e.contains("cannot be used with"),
+            "{e}"
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -489,7 +503,10 @@ fn damaged_or_missing_checkpoints_are_refused() {
     let path = dir.join(CHECKPOINT_FILE);
     let good = std::fs::read(&path).unwrap();
     let refused = |dir: &Path, what: &str| {
-        for cmd in [vec!["eval"], vec!["export", "--out", "/tmp/gyrus-never-written.gyrus"]] {
+        for cmd in [
+            vec!["eval"],
+            vec!["export", "--out", "/tmp/gyrus-never-written.gyrus"],
+        ] {
             let out = gyrus().args(&cmd).arg(dir).output().unwrap();
             let e = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success() && e.contains(what), "{cmd:?}: {e}");
@@ -519,7 +536,9 @@ fn damaged_or_missing_checkpoints_are_refused() {
     let out = gyrus().arg("eval").arg(&dir).output().unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && e.contains("no checkpoint.safetensors") && e.contains("--untrained"),
+        !out.status.success()
+            && e.contains("no checkpoint.safetensors")
+            && e.contains("--untrained"),
         "{e}"
     );
     let blob = dir.join("m.gyrus");
@@ -536,7 +555,11 @@ fn damaged_or_missing_checkpoints_are_refused() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["step"], 0);
     std::fs::remove_dir_all(dir).unwrap();
@@ -547,9 +570,25 @@ fn damaged_or_missing_checkpoints_are_refused() {
 fn long_training(out: &Path, sheet: &str, seq_len: &str) -> std::process::Child {
     gyrus()
         .args([
-            "train", "--sheet", sheet, "--collection", "go,anti", "--steps", "1000000",
-            "--batch", "4", "--seq-len", seq_len, "--eval-every", "0", "--eval-trials", "4",
-            "--checkpoint-every", "1000000", "--quiet", "--out",
+            "train",
+            "--sheet",
+            sheet,
+            "--collection",
+            "go,anti",
+            "--steps",
+            "1000000",
+            "--batch",
+            "4",
+            "--seq-len",
+            seq_len,
+            "--eval-every",
+            "0",
+            "--eval-trials",
+            "4",
+            "--checkpoint-every",
+            "1000000",
+            "--quiet",
+            "--out",
         ])
         .arg(out)
         .stdout(std::process::Stdio::null())
@@ -562,10 +601,15 @@ fn long_training(out: &Path, sheet: &str, seq_len: &str) -> std::process::Child 
 #[cfg(target_os = "linux")]
 fn wait_for_lock(dir: &Path, pid: u32) {
     let t0 = std::time::Instant::now();
-    while std::fs::read_to_string(dir.join("train.lock")).ok().as_deref()
+    while std::fs::read_to_string(dir.join("train.lock"))
+        .ok()
+        .as_deref()
         != Some(format!("{pid}\n").as_str())
     {
-        assert!(t0.elapsed().as_secs() < 120, "the child never took the lock");
+        assert!(
+            t0.elapsed().as_secs() < 120,
+            "the child never took the lock"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
@@ -600,7 +644,12 @@ fn sigint_checkpoints_says_how_to_resume_and_resumes_exactly() {
     signal(&child, libc::SIGINT);
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
         err.contains("interrupted by SIGINT at step") && err.contains("gyrus train --resume"),

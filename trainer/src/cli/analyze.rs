@@ -333,7 +333,10 @@ mod tests {
         let bare = root.join("bare");
         drop(Run::create(&bare, run.config.clone()).unwrap());
         let e = load_run(&bare, false).err().unwrap().to_string();
-        assert!(e.contains("no checkpoint") && e.contains("--untrained"), "{e}");
+        assert!(
+            e.contains("no checkpoint") && e.contains("--untrained"),
+            "{e}"
+        );
         assert_eq!(load_run(&bare, true).unwrap().step, 0);
         let opts = Options {
             trials: 12,

@@ -164,7 +164,11 @@ pub fn save(
 
 /// Checks the checksums of a read checkpoint (see the module docs); `raw` gives each tensor's bytes.
 /// Returns false for a legacy checkpoint without checksums.
-fn verify(path: &Path, meta: &HashMap<String, String>, raw: &BTreeMap<String, &[u8]>) -> anyhow::Result<bool> {
+fn verify(
+    path: &Path,
+    meta: &HashMap<String, String>,
+    raw: &BTreeMap<String, &[u8]>,
+) -> anyhow::Result<bool> {
     let damaged = |what: String| {
         anyhow::anyhow!(
             "{} is damaged: {what}; it cannot be trusted (restore it from a copy, or delete it to \
@@ -361,8 +365,8 @@ mod integrity_tests {
             .iter()
             .map(|k| (k.to_string(), "0".to_string()))
             .collect();
-        let blob = safetensors::serialize([("w".to_string(), view.clone())], Some(meta.clone()))
-            .unwrap();
+        let blob =
+            safetensors::serialize([("w".to_string(), view.clone())], Some(meta.clone())).unwrap();
         std::fs::write(&path, blob).unwrap();
         let l = load(&path).unwrap();
         assert_eq!(l.tensor("w", &[2]).unwrap(), &[1.5, 2.5]);

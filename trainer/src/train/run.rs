@@ -23,8 +23,8 @@ use super::trainer::{StepStats, Trainer};
 use crate::fsio::write_atomic;
 use crate::model::Network;
 use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
 use gyrus_runtime::tasks::{self, derive_seed, fill_batch, Rng, Stream};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -334,9 +334,8 @@ impl Run {
             // Not finished any more: a sweep must not take the old final evaluation for the new.
             match std::fs::remove_file(dir.join(EVAL_FILE)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| {
-                        format!("removing {}", dir.join(EVAL_FILE).display())
-                    })
+                    return Err(e)
+                        .with_context(|| format!("removing {}", dir.join(EVAL_FILE).display()))
                 }
                 _ => {}
             }
@@ -473,8 +472,7 @@ impl Run {
             let swap_now = crate::regularize::Bimt::from_family(&self.cfg.net.family)
                 .is_some_and(|b| b.swap_due(self.step));
             let stop_now = stop::requested();
-            if eval_now || checkpoint_now || swap_now || self.step == until || stop_now.is_some()
-            {
+            if eval_now || checkpoint_now || swap_now || self.step == until || stop_now.is_some() {
                 self.sync_host()?;
             }
             if let Some(round) = crate::regularize::after_step(&mut self.trainer, self.step)? {
@@ -702,8 +700,12 @@ pub fn check_checkpoint_config(
     config_path: &Path,
 ) -> anyhow::Result<u64> {
     let text = ck.meta("config")?;
-    let theirs: RunConfig = toml::from_str(text)
-        .with_context(|| format!("{}: the config in its metadata does not parse", path.display()))?;
+    let theirs: RunConfig = toml::from_str(text).with_context(|| {
+        format!(
+            "{}: the config in its metadata does not parse",
+            path.display()
+        )
+    })?;
     if theirs.without_schedule() != cfg.without_schedule() {
         bail!(
             "{} was written with a different config than {}; refusing to mix them",
@@ -786,7 +788,10 @@ mod tests {
         assert!((log.mean_loss() - (23.0 + 1e6) / 4.0).abs() < 1e-9);
         log.next_interval();
         assert_eq!((log.steps, log.spikes, log.loss_max), (0, 0, 0.0));
-        assert!(log.level.unwrap() > 1e5, "the level goes on across intervals");
+        assert!(
+            log.level.unwrap() > 1e5,
+            "the level goes on across intervals"
+        );
         // Round trip through the checkpoint's JSON, exactly.
         log.add(&stats(0.1 + 0.2, 0.3));
         let back: LogState = serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
