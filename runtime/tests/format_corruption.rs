@@ -203,6 +203,15 @@ fn int8_rows_that_could_overflow_are_refused() {
         ModelView::from_bytes(&m.emit()).unwrap_err(),
         FormatError::Int8RowRange { row: 0 }
     );
+    // The exporter's check refuses it before encoding, with the limit and the row's sum
+    // (400 weights +1 and 200 -1, all |q| = 127).
+    assert_eq!(
+        m.to_bytes().unwrap_err(),
+        FormatError::Limit {
+            limit: gyrus_runtime::format::Limit::Int8RowAbsQ,
+            value: 600 * 127
+        }
+    );
     // 516 entries of |q| = 127 stay within the bound (65,532).
     for v in &mut w[516..n] {
         *v = 0.0;

@@ -4,7 +4,8 @@ mod common;
 
 use common::{random_model, Aligned, Misaligned, Spec};
 use gyrus_runtime::format::{
-    crc32, Activation, FormatError, MatrixRepr, ModelRepr, ModelView, Part, CRC_LEN, HEADER_LEN,
+    crc32, Activation, FormatError, Limit, MatrixRepr, ModelRepr, ModelView, Part, CRC_LEN,
+    HEADER_LEN, MAX_KERNEL_HIDDEN,
 };
 use gyrus_runtime::kernel::{self, State};
 
@@ -240,6 +241,82 @@ fn invalid_models_are_refused_with_the_right_error() {
     let mut m = good;
     m.n_hidden = 0;
     assert_eq!(refused(&m), FormatError::Dimensions);
+}
+
+/// Issue 18.9: a blob whose task list does not fit its inputs (3 tasks, 35 inputs) is refused
+/// when it is opened, by every reader, with the sizes named.
+#[test]
+fn a_task_list_that_does_not_fit_the_inputs_is_refused() {
+    let mut m = random_model(5, Spec::default());
+    assert_eq!((m.tasks.len(), m.n_inputs, m.n_outputs), (2, 35, 17));
+    m.tasks.push("dm1".into());
+    let want = FormatError::TaskShape {
+        tasks: 3,
+        inputs: 35,
+        outputs: 17,
+        needed_inputs: 36,
+        needed_outputs: 17,
+    };
+    assert_eq!(ModelView::from_bytes(&m.emit()).unwrap_err(), want);
+    assert_eq!(m.check_limits().unwrap_err(), want);
+    assert!(want.to_string().contains("3 tasks need 36 inputs"), "{want}");
+    // The same with a wrong output count, and no task list at all is fine for any shape.
+    let mut m = random_model(5, Spec::default());
+    m.n_outputs = 16;
+    m.output = MatrixRepr::compact(16, m.n_hidden, &vec![0.25; 16 * m.n_hidden]);
+    m.b_o.pop();
+    assert!(matches!(
+        ModelView::from_bytes(&m.emit()),
+        Err(FormatError::TaskShape { outputs: 16, .. })
+    ));
+    m.tasks.clear();
+    assert!(m.to_bytes().is_ok());
+}
+
+/// Issue 21.2: the exporter's check refuses a model over a runtime limit before anything is
+/// encoded, naming the limit and the value; the reader refuses the same blob with the same error.
+#[test]
+fn models_over_a_runtime_limit_are_refused_before_encoding() {
+    let mut m = random_model(5, Spec::default());
+    m.tasks.clear();
+    m.n_hidden = MAX_KERNEL_HIDDEN + 1;
+    let want = FormatError::Limit {
+        limit: Limit::Hidden,
+        value: (MAX_KERNEL_HIDDEN + 1) as u64,
+    };
+    assert_eq!(m.check_limits().unwrap_err(), want);
+    assert_eq!(m.to_bytes().unwrap_err(), want);
+    let text = want.to_string();
+    assert!(
+        text.contains("MAX_KERNEL_HIDDEN = 16384") && text.contains("16385"),
+        "{text}"
+    );
+    for (n_inputs, limit) in [(70_000, Limit::Inputs)] {
+        let mut m = random_model(5, Spec::default());
+        m.tasks.clear();
+        m.n_inputs = n_inputs;
+        assert_eq!(
+            m.check_limits().unwrap_err(),
+            FormatError::Limit {
+                limit,
+                value: n_inputs as u64
+            }
+        );
+    }
+    let mut m = random_model(5, Spec::default());
+    m.tasks.clear();
+    m.n_outputs = 65_536;
+    assert!(matches!(
+        m.check_limits(),
+        Err(FormatError::Limit {
+            limit: Limit::Outputs,
+            value: 65_536
+        })
+    ));
+    // Every limit has a name, a description and a maximum for the messages and the docs.
+    for l in Limit::ALL {
+        assert!(!l.name().is_empty() && !l.what().is_empty() && l.max() > 0);
+    }
 }
 
 /// Rewrites the CRC after an edit, so that the check behind it is reached.

@@ -145,3 +145,50 @@ fn export_then_inspect_a_tiny_run() {
     assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18.9: `gyrus inspect` and `gyrus deploy sim` refuse the same blob, a task list that does
+/// not fit the inputs (3 tasks for 35 inputs, CRC valid), with the same message from the runtime.
+#[test]
+fn inspect_refuses_a_task_list_that_does_not_fit_the_inputs() {
+    use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, Readout};
+    let dir = tmp("task-shape");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (n, n_in) = (2, 35);
+    let m = ModelRepr {
+        n_inputs: n_in,
+        n_hidden: n,
+        n_outputs: 17,
+        sheet_rows: 1,
+        sheet_cols: 2,
+        pitch: 1.0,
+        positions: vec![(0, 0), (0, 1)],
+        recurrent: CsrRepr::from_dense(n, n, &[0.0, 0.5, 0.5, 0.0], |w| w != 0.0),
+        input: MatrixRepr::compact(n, n_in, &vec![0.25; n * n_in]),
+        output: MatrixRepr::compact(17, n, &vec![0.25; 17 * n]),
+        b_h: vec![0.0; n],
+        b_o: vec![0.0; 17],
+        activation: Activation::Tanh,
+        alpha: 1.0,
+        readout: Readout::Argmax,
+        tasks: vec!["go".into(), "dm1".into(), "dm2".into()],
+        wiring_length: 1.0,
+        active_connections: 2,
+        seed: 1,
+        int8: None,
+    };
+    let path = dir.join("bad.gyrus");
+    std::fs::write(&path, m.emit()).unwrap();
+    for args in [
+        vec!["inspect", s(&path)],
+        vec!["deploy", "sim", s(&path), "--trials", "1"],
+    ] {
+        let out = gyrus(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "gyrus {args:?} accepted the blob");
+        assert!(
+            err.contains("3 tasks need 36 inputs and 17 outputs, the network has 35 and 17"),
+            "gyrus {args:?}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

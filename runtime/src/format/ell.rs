@@ -135,9 +135,7 @@ pub(crate) fn validate<'a>(
 ) -> Result<EllView<'a>, FormatError> {
     let part = Part::RecurrentKernel;
     let rows = csr.rows;
-    if rows > MAX_KERNEL_HIDDEN {
-        return Err(FormatError::Dimensions);
-    }
+    super::Limit::Hidden.check(rows as u64)?;
     let groups = rows.div_ceil(LANES);
     if head.len() != groups * HEADER {
         return Err(length(part, 2 * groups * HEADER, 2 * head.len()));
@@ -464,6 +462,12 @@ mod tests {
             values: Vec::new(),
         };
         let b = bytes(&c, &EllRepr::build(&c));
-        assert_eq!(open(&b, n).unwrap_err(), FormatError::Dimensions);
+        assert_eq!(
+            open(&b, n).unwrap_err(),
+            FormatError::Limit {
+                limit: crate::format::Limit::Hidden,
+                value: n as u64
+            }
+        );
     }
 }

@@ -41,6 +41,7 @@ mod ell;
 mod enums;
 mod error;
 mod le;
+mod limits;
 mod pairs;
 #[cfg(feature = "std")]
 mod repr;
@@ -55,6 +56,7 @@ pub(crate) use ell::{Ell, HEADER, LANES};
 pub use enums::{Activation, Readout};
 pub use error::{FormatError, Part};
 pub(crate) use le::Load;
+pub use limits::Limit;
 pub use le::{LeScalar, LeSlice};
 pub use pairs::MAX_ROW_ABS_Q;
 pub(crate) use pairs::{QLANES, STEP_WORDS};

@@ -6,6 +6,7 @@ use super::crc::crc32;
 use super::ell::EllRepr;
 use super::enums::{Activation, Readout};
 use super::error::FormatError;
+use super::limits::Limit;
 use super::pairs;
 use super::view::ModelView;
 use super::wire::{Body, CsrWire, EllWire, Int8Wire, MatWire, Section};
@@ -394,9 +395,38 @@ impl ModelRepr {
         }
     }
 
-    /// [`ModelRepr::emit`], then opens the blob to check it.
+    /// Checks every limit of [`Limit`] (sizes, int8 row sums, activation format) and that a
+    /// nonempty task list fits the inputs and outputs, before anything is encoded: the exporter
+    /// calls it so that it never writes a blob the runtime refuses. The blob's length
+    /// ([`Limit::BlobBytes`]) is checked by [`ModelRepr::to_bytes`].
+    pub fn check_limits(&self) -> Result<(), FormatError> {
+        Limit::Inputs.check(self.n_inputs as u64)?;
+        Limit::Hidden.check(self.n_hidden as u64)?;
+        Limit::Outputs.check(self.n_outputs as u64)?;
+        super::view::check_task_shape(self.tasks.len(), self.n_inputs, self.n_outputs)?;
+        if let Some(q) = &self.int8 {
+            Limit::ActFracBits.check(q.act_frac_bits.into())?;
+            let c = &self.recurrent;
+            for r in 0..c.rows {
+                let at = |i: usize| c.row_ptr.get(i).map_or(0, |&p| p as usize);
+                let sum: u64 = q
+                    .rec_q
+                    .get(at(r)..at(r + 1).max(at(r)))
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|v| u64::from(v.unsigned_abs()))
+                    .sum();
+                Limit::Int8RowAbsQ.check(sum)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`ModelRepr::check_limits`], [`ModelRepr::emit`], then opens the blob to check it.
     pub fn to_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        self.check_limits()?;
         let blob = self.emit();
+        Limit::BlobBytes.check(blob.len() as u64)?;
         ModelView::from_bytes(&blob)?;
         Ok(blob)
     }

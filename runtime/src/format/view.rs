@@ -5,6 +5,7 @@ use super::crc::crc32;
 use super::ell;
 use super::enums::{Activation, Readout};
 use super::error::{FormatError, Part};
+use super::limits::Limit;
 use super::le::{LeScalar, LeSlice};
 use super::pairs;
 use super::wire::{Body, CsrWire, MatWire, Section};
@@ -328,16 +329,42 @@ fn check_tasks(tasks: &str) -> Result<usize, FormatError> {
     Ok(n)
 }
 
+/// A nonempty task list must fit the inputs and outputs ([`FormatError::TaskShape`]): the one
+/// check for every reader (inspect, eval, deploy sim, firmware).
+#[cfg(feature = "tasks")]
+pub(crate) fn check_task_shape(n_tasks: usize, n_in: usize, n_out: usize) -> Result<(), FormatError> {
+    let (needed_inputs, needed_outputs) = (crate::tasks::n_inputs(n_tasks), crate::tasks::N_CLASSES);
+    if n_tasks > 0 && (n_in != needed_inputs || n_out != needed_outputs) {
+        let c = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        return Err(FormatError::TaskShape {
+            tasks: c(n_tasks),
+            inputs: c(n_in),
+            outputs: c(n_out),
+            needed_inputs: c(needed_inputs),
+            needed_outputs: c(needed_outputs),
+        });
+    }
+    Ok(())
+}
+
+/// Without the task generator the task names are checked for syntax only, and their shape not.
+#[cfg(not(feature = "tasks"))]
+pub(crate) fn check_task_shape(_: usize, _: usize, _: usize) -> Result<(), FormatError> {
+    Ok(())
+}
+
 fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatError> {
     let (n_in, n_h, n_out) = (
         b.n_inputs as usize,
         b.n_hidden as usize,
         b.n_outputs as usize,
     );
-    let max = usize::from(u16::MAX);
-    if n_in == 0 || n_h == 0 || n_out == 0 || n_in > max || n_h > max || n_out > max {
+    if n_in == 0 || n_h == 0 || n_out == 0 {
         return Err(FormatError::Dimensions);
     }
+    Limit::Inputs.check(b.n_inputs.into())?;
+    Limit::Hidden.check(b.n_hidden.into())?;
+    Limit::Outputs.check(b.n_outputs.into())?;
     let (rows, cols) = (b.sheet_rows, b.sheet_cols);
     if rows == 0 || cols == 0 || usize::from(rows) * usize::from(cols) < n_h {
         return Err(FormatError::Sheet);
@@ -358,6 +385,7 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
         });
     }
     let n_tasks = check_tasks(b.tasks)?;
+    check_task_shape(n_tasks, n_in, n_out)?;
 
     let positions: LeSlice<'a, u16> = le(&b.positions, Part::Positions, 2 * n_h)?;
     let mut prev: Option<usize> = None;

@@ -86,7 +86,10 @@ pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
         cfg.seed,
         args.quantize == Some(Quantize::Int8),
     )?;
-    let blob = model.emit();
+    // Every limit checked and the blob opened before anything is written.
+    let blob = model
+        .to_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot export: {e}"))?;
     write_blob(&args.out, &blob)?;
     let view = ModelView::from_bytes(&blob)
         .map_err(|e| anyhow::anyhow!("the written blob does not open: {e}"))?;
