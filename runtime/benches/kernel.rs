@@ -55,6 +55,7 @@ fn model() -> Vec<u8> {
         active_connections: 0,
         seed: 1,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     };
     m.quantize_int8(1.0);
     m.to_bytes().expect("valid benchmark model")

@@ -39,6 +39,7 @@ fn tiny() -> ModelRepr {
         active_connections: 0,
         seed: 0,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     };
     m.quantize_int8(1.0);
     m

@@ -18,7 +18,7 @@
 //!
 //! ```text
 //! let pruned = export::prune(run.network(), 1e-2)?;
-//! let model = export::build_model(&pruned, run.tasks(), run.config().seed, false)?;
+//! let model = export::build_model(&pruned, run.tasks(), run.config().seed, Weights::F32)?;
 //! let blob = model.to_bytes()?;
 //! ```
 
@@ -232,8 +232,14 @@ fn submatrix(m: &[f32], width: usize, rows: &[usize], cols: &[usize]) -> Vec<f32
 }
 
 /// The blob's content for a pruned network: kept units only, `tasks` (names in rule order) and
-/// the training `seed`; with `int8`, the quantised variant too.
-pub fn build_model(pruned: &Pruned, tasks: &Tasks, seed: u64, int8: bool) -> Result<ModelRepr> {
+/// the training `seed`; `weights` says which weights the blob holds (int8: quantised from the f32
+/// ones).
+pub fn build_model(
+    pruned: &Pruned,
+    tasks: &Tasks,
+    seed: u64,
+    weights: fmt::Weights,
+) -> Result<ModelRepr> {
     let net = &pruned.network;
     let cfg = net.config();
     let (n, n_in, n_out) = (net.n_hidden(), cfg.n_inputs, cfg.n_outputs);
@@ -303,13 +309,15 @@ pub fn build_model(pruned: &Pruned, tasks: &Tasks, seed: u64, int8: bool) -> Res
         active_connections: active,
         seed,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     };
-    if int8 {
+    if weights.has_int8() {
         let act_max = match m.activation {
             fmt::Activation::Tanh => 1.0,
             _ => CALIBRATION_HEADROOM * calibrate_activation(&m)?,
         };
         m.quantize_int8(act_max);
+        m.weights = weights;
     }
     m.check_limits()
         .map_err(|e| anyhow::anyhow!("cannot export: {e}"))?;
@@ -471,7 +479,9 @@ mod tests {
         let hidden = fmt::MAX_KERNEL_HIDDEN + 1;
         let mut p = prune(&net(Activation::Relu), 0.0).unwrap();
         p.kept = (0..hidden).collect();
-        let e = build_model(&p, &tasks, 1, false).unwrap_err().to_string();
+        let e = build_model(&p, &tasks, 1, fmt::Weights::F32)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("MAX_KERNEL_HIDDEN = 16384") && e.contains(&hidden.to_string()),
             "{e}"
@@ -485,8 +495,10 @@ mod tests {
         n.params_mut()[l.w_in.clone()].fill(0.05);
         n.params_mut()[l.w_out.clone()].fill(0.05);
         let p = prune(&n, DEFAULT_THRESHOLD).unwrap();
-        assert!(build_model(&p, &tasks, 1, false).is_ok());
-        let e = build_model(&p, &tasks, 1, true).unwrap_err().to_string();
+        assert!(build_model(&p, &tasks, 1, fmt::Weights::F32).is_ok());
+        let e = build_model(&p, &tasks, 1, fmt::Weights::Both)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("MAX_ROW_ABS_Q = 65535") && e.contains(&(625 * 127).to_string()),
             "{e}"

@@ -97,7 +97,10 @@ fn export_then_inspect_a_tiny_run() {
     );
     assert!(text.contains(&format!("({} bytes)", blob.len())), "{text}");
     // Every stored weight is above the threshold.
-    assert!(view.recurrent().values.iter().all(|w| w.abs() > 1e-2));
+    let mut all_above = true;
+    view.recurrent()
+        .for_each(|_, _, w| all_above &= w.abs() > 1e-2);
+    assert!(all_above);
 
     let png = dir.join("sheet.png");
     let info = ok(&["inspect", s(&blob_path), "--out", s(&png)]);
@@ -110,7 +113,51 @@ fn export_then_inspect_a_tiny_run() {
     );
     assert!(info.contains("go,dm1"), "{info}");
     assert!(info.contains("int8 variant        yes"), "{info}");
+    assert!(info.contains("weights             f32 and int8"), "{info}");
     assert_eq!(field(&info, "flash bytes"), blob.len().to_string());
+    // Bytes per weight and what each section costs; the sections and the rest add up to the blob.
+    assert!(info.contains("bytes per weight"), "{info}");
+    assert!(info.contains("int8 recurrent: pair words"), "{info}");
+    let listed: usize = info
+        .lines()
+        .skip_while(|l| !l.starts_with("sections"))
+        .skip(1)
+        .map(|l| {
+            l.split_whitespace()
+                .rev()
+                .nth(1)
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(listed, blob.len(), "{info}");
+
+    // The int8 weights alone: a smaller blob without f32 weight matrices, refused by nothing.
+    let small = dir.join("int8.gyrus");
+    let text = ok(&["export", s(&run), "--out", s(&small), "--weights", "int8"]);
+    assert!(text.contains("blob (runtime, int8)"), "{text}");
+    assert!(!text.contains("blob (runtime, f32)"), "{text}");
+    let small_blob = std::fs::read(&small).unwrap();
+    assert!(small_blob.len() < blob.len());
+    let sv = ModelView::from_bytes(&small_blob).unwrap();
+    assert!(!sv.has_f32() && sv.int8().is_some());
+    let info = ok(&["inspect", s(&small)]);
+    assert!(info.contains("weights             int8 only"), "{info}");
+    assert!(!info.contains("f32 recurrent"), "{info}");
+    // `--weights f32` with `--quantize int8` contradicts itself.
+    let out = gyrus(&[
+        "export",
+        s(&run),
+        "--out",
+        s(&dir.join("x.gyrus")),
+        "--weights",
+        "f32",
+        "--quantize",
+        "int8",
+    ]);
+    assert!(!out.status.success());
+    assert!(!dir.join("x.gyrus").exists());
     assert_eq!(
         field(&info, "active connections"),
         m.active_connections.to_string()
@@ -175,6 +222,7 @@ fn inspect_refuses_a_task_list_that_does_not_fit_the_inputs() {
         active_connections: 2,
         seed: 1,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     };
     let path = dir.join("bad.gyrus");
     std::fs::write(&path, m.emit()).unwrap();

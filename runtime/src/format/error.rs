@@ -156,6 +156,8 @@ pub enum FormatError {
     /// The int8 activation format has more fraction bits than
     /// [`MAX_ACT_FRAC_BITS`](super::MAX_ACT_FRAC_BITS).
     ActivationFormat(u8),
+    /// The blob carries neither f32 nor int8 weights.
+    NoWeights,
     /// A size above one of the runtime's limits ([`Limit`]).
     Limit {
         /// Which limit.
@@ -187,9 +189,13 @@ impl fmt::Display for FormatError {
         match *self {
             TooShort { len } => write!(f, "model blob of {len} bytes is too short"),
             BadMagic => f.write_str("not a gyrus model blob (bad magic)"),
+            UnsupportedVersion { found, supported } if found < supported => write!(
+                f,
+                "model format version {found} is older than this runtime's version {supported}: re-export the run with this gyrus (`gyrus export RUN_DIR --out model.gyrus [--weights f32|int8|both]`)"
+            ),
             UnsupportedVersion { found, supported } => write!(
                 f,
-                "model format version {found} is not supported (this runtime reads version {supported})"
+                "model format version {found} is not supported (this runtime reads version {supported}); use the gyrus that wrote it"
             ),
             Truncated { declared, got } => {
                 write!(f, "model blob truncated: {got} bytes, header declares {declared}")
@@ -241,6 +247,7 @@ impl fmt::Display for FormatError {
                 "int8 activation format with {b} fraction bits (at most {})",
                 super::MAX_ACT_FRAC_BITS
             ),
+            NoWeights => f.write_str("model blob has neither f32 nor int8 weights"),
             Limit { limit, value } => write!(
                 f,
                 "{}: {value}, above the runtime's limit {} = {}",

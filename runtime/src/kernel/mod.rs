@@ -79,8 +79,10 @@ pub enum KernelError {
         /// Length given.
         got: usize,
     },
-    /// [`step_int8`] on a blob without the int8 variant.
+    /// [`step_int8`] on a blob without the int8 weights.
     NoInt8,
+    /// [`step`] on a blob without the f32 weights (an int8-only blob).
+    NoF32,
     /// The int8 scratch of [`phase::recurrent`] is too short.
     Scratch {
         /// Entries needed (`n_hidden + 1`).
@@ -112,7 +114,10 @@ impl fmt::Display for KernelError {
             KernelError::Output { needed, got } => {
                 write!(f, "output has {got} values, the model gives {needed}")
             }
-            KernelError::NoInt8 => f.write_str("the model blob has no int8 variant"),
+            KernelError::NoInt8 => f.write_str("the model blob has no int8 weights"),
+            KernelError::NoF32 => f.write_str(
+                "the model blob has no f32 weights (it was exported with --weights int8)",
+            ),
             KernelError::Scratch { needed, got } => {
                 write!(f, "int8 scratch has {got} entries, {needed} needed")
             }
@@ -170,6 +175,9 @@ fn run(
     if int8 && model.le.int8.is_none() {
         return Err(KernelError::NoInt8);
     }
+    if !int8 && model.le.f32.is_none() {
+        return Err(KernelError::NoF32);
+    }
     let (act, alpha) = (model.activation(), model.alpha());
     let (h, next) = (&*state.h, &mut *state.next);
     // SAFETY: the model was validated when opened, and the sizes were just checked (the state's
@@ -193,7 +201,7 @@ fn run(
 }
 
 /// One step with the f32 weights: updates `state` to h' and writes `output` (length n_outputs)
-/// from `input` (length n_inputs).
+/// from `input` (length n_inputs); [`KernelError::NoF32`] if the blob has none.
 #[inline(never)]
 pub fn step(
     model: &ModelView<'_>,

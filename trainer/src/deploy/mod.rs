@@ -259,6 +259,7 @@ pub(crate) mod tests {
             active_connections: 0,
             seed: 0,
             int8: None,
+            weights: gyrus_runtime::format::Weights::F32,
         }
     }
 
