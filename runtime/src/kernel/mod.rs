@@ -21,6 +21,8 @@
 //!   blob's pair-group layout (adjacent columns two at a time, `smlad` on Cortex-M4F; see
 //!   `format::pairs`), and `acc = (sum 2^-f) s` once per row. The input and output products sum
 //!   `q x` in f32 and multiply by `s` once; biases and the state stay f32.
+//! - Both run the input product over the nonzero inputs only when the input matrix is dense (up
+//!   to 256 inputs; task inputs are mostly zero), in increasing input order.
 //! - [`dense::step_dense`]: the same network with dense matrices, the baseline of the benchmark.
 //! - [`delta`]: event-driven steps; a unit sends its change to its targets only when it moved
 //!   by more than a threshold (incremental sums, outgoing weights built into caller buffers).
