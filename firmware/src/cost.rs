@@ -6,7 +6,7 @@
 //! shifts. DWT CYCCNT is not modelled by QEMU. On real hardware the same code measures cycles.
 
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
-use gyrus_runtime::format::{Matrix, MatrixView, ModelView};
+use gyrus_runtime::format::{ModelView, Precision, WeightsView};
 use gyrus_runtime::kernel::{phase, KernelError};
 
 /// Largest SysTick reload value (24-bit counter).
@@ -101,14 +101,6 @@ fn spin(n: u32) {
 /// Steps' phases timed per measurement, at most (as many as fit in half a counter wrap).
 const PHASE_REPS: u32 = 64;
 
-/// Stored weights of an input or output matrix (all of a dense one).
-pub fn stored(m: &MatrixView<'_>) -> usize {
-    match m {
-        Matrix::Dense { values, .. } => values.len(),
-        Matrix::Csr(c) => c.nnz(),
-    }
-}
-
 /// Instructions per call of `f`, over as many repetitions as fit (up to [`PHASE_REPS`]).
 fn per_call(meter: &Meter, mut f: impl FnMut()) -> (f32, u32) {
     let once = meter.measure(1, &mut f);
@@ -164,10 +156,16 @@ pub fn log_phases(
     let (read, _) = per_call(meter, || keep(phase::readout(model, h, out, int8)));
     result?;
     let (inp, act) = (rec_in - rec, rec_in_act - rec_in);
-    let nnz = model.recurrent().nnz();
+    let p = if int8 {
+        Precision::Int8
+    } else {
+        Precision::F32
+    };
+    let stored = |w: Option<WeightsView<'_>>| w.map_or(0, |w| w.stored());
+    let nnz = stored(model.recurrent_of(p));
     let (n_in, n_out) = (
-        stored(&model.input_weights()),
-        stored(&model.output_weights()),
+        stored(model.input_weights_of(p)),
+        stored(model.output_weights_of(p)),
     );
     let n = model.n_hidden();
     defmt::info!(

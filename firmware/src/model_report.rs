@@ -6,7 +6,7 @@ use crate::cost::Meter;
 use crate::output_digest::{outputs_digest, Scratch, Weights, EVAL_SEED, EVAL_TRIALS};
 use crate::{blob, footprint};
 use gyrus_runtime::eval::{self, EvalBuffers, EvalConfig, EvalError};
-use gyrus_runtime::format::{Matrix, MatrixView, ModelView};
+use gyrus_runtime::format::{ModelView, Precision, WeightsView};
 use gyrus_runtime::kernel::State;
 use gyrus_runtime::measure;
 use gyrus_runtime::tasks::{eval_trial, n_inputs, Base, Score, Task, TaskList, N_CLASSES};
@@ -111,7 +111,11 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
     }
     for w in Weights::ALL {
         if w == Weights::Int8 && model.int8().is_none() {
-            defmt::warn!("the model has no int8 variant");
+            defmt::warn!("the model has no int8 weights");
+            continue;
+        }
+        if w == Weights::F32 && !model.has_f32() {
+            defmt::warn!("the model has no f32 weights");
             continue;
         }
         let cfg = EvalConfig {
@@ -163,8 +167,13 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
         }
         let (ticks, reps) = step_cost(meter, model, &list, w, &mut scratch)?;
         let per_step = meter.per_rep(ticks, reps);
-        let nnz = model.recurrent().nnz();
-        let weights = nnz + stored(&model.input_weights()) + stored(&model.output_weights());
+        let p = match w {
+            Weights::F32 => Precision::F32,
+            Weights::Int8 => Precision::Int8,
+        };
+        let stored = |w: Option<WeightsView<'_>>| w.map_or(0, |w| w.stored());
+        let nnz = stored(model.recurrent_of(p));
+        let weights = nnz + stored(model.input_weights_of(p)) + stored(model.output_weights_of(p));
         defmt::info!(
             "COST kernel={=str} instr_per_step={=f32} ticks_per_step={=f32} recurrent_nnz={=usize} instr_per_nnz={=f32} weights={=usize} instr_per_weight={=f32} reps={=u32}",
             w.name(),
@@ -203,14 +212,6 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
         }
     }
     Ok(())
-}
-
-/// Stored weights of an input or output matrix (all of a dense one).
-fn stored(m: &MatrixView<'_>) -> usize {
-    match m {
-        Matrix::Dense { values, .. } => values.len(),
-        Matrix::Csr(c) => c.nnz(),
-    }
 }
 
 /// SysTick ticks of up to [`COST_REPS`] steps (as many as fit in half a counter wrap) on a real

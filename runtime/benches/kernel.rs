@@ -55,6 +55,7 @@ fn model() -> Vec<u8> {
         active_connections: 0,
         seed: 1,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     };
     m.quantize_int8(1.0);
     m.to_bytes().expect("valid benchmark model")
@@ -148,6 +149,49 @@ fn bench(c: &mut Criterion) {
             t.as_secs_f64() * 1e6,
             t.as_secs_f64() * 1e9 / nnz as f64,
             100.0 * t.as_secs_f64() / if int8 { int8_t } else { sparse_t }.as_secs_f64()
+        );
+    }
+
+    // The input product (with the bias) over the nonzero inputs only: an input with 20% nonzero
+    // entries (cog20's trials have about 20%) against one with none zero (every weight of the
+    // dense input matrix used), timed in turns; the ratio is the median of the per-turn ratios.
+    let few: Vec<f32> = (0..N_IN)
+        .map(|i| if i % 5 == 0 { 0.7 } else { 0.0 })
+        .collect();
+    let all: Vec<f32> = (0..N_IN).map(|i| 0.1 + (i % 5) as f32 * 0.2).collect();
+    for int8 in [false, true] {
+        let (mut t_few, mut t_all, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..15 {
+            let a = time(
+                || phase::input(&view, black_box(&few), &mut acc, int8).unwrap(),
+                200,
+                1,
+            );
+            let b = time(
+                || phase::input(&view, black_box(&all), &mut acc, int8).unwrap(),
+                200,
+                1,
+            );
+            t_few.push(a);
+            t_all.push(b);
+            ratio.push(b.as_secs_f64() / a.as_secs_f64());
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let us = |v: &[Duration]| {
+            let mut x: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+            median(&mut x)
+        };
+        println!(
+            "input product ({}), {N_IN} inputs: {:.0}% nonzero {:.2} us, none zero {:.2} us; none zero / nonzero only = {:.1}x (median of {} turns)",
+            if int8 { "int8" } else { "f32" },
+            100.0 * few.iter().filter(|x| **x != 0.0).count() as f64 / N_IN as f64,
+            us(&t_few),
+            us(&t_all),
+            median(&mut ratio),
+            ratio.len()
         );
     }
 

@@ -186,9 +186,7 @@ fn run_trials(
     if n_tasks == 0 {
         return Err(EvalError::NoTasks);
     }
-    if model.n_inputs() != tasks::n_inputs(n_tasks) || model.n_outputs() != tasks::N_CLASSES {
-        return Err(EvalError::Shape);
-    }
+    // The task list fits the inputs and outputs: checked once by `ModelView::from_bytes`.
     need(n_tasks, bufs.tasks.len())?;
     cfg.generator.validate()?;
     need(max_trial_len(model, &cfg.generator), bufs.decisions.len())?;

@@ -1,7 +1,9 @@
 //! On-device measures of an exported model, recomputed from the blob (`docs/models.md`,
 //! "Measures"):
 //! - active connection: a stored recurrent weight with |w| > 1e-2 ([`ACTIVE_THRESHOLD`]);
-//!   self-connections count (their distance is 0);
+//!   self-connections count (their distance is 0). The f32 weights when the blob has them; an
+//!   int8-only blob is measured on its dequantised weights `q * scale` (quantisation may move a
+//!   weight across the threshold, so its count can differ from the trainer's);
 //! - wiring length: the sum over active recurrent connections of the BIMT distance
 //!   D = (|i - m| + |j - n|) / S, S = max(R, C), between the kept units' sheet positions. The
 //!   integer sum of |i - m| + |j - n| is exact; it is divided by S once, in f64;
@@ -36,22 +38,15 @@ pub struct Measures {
 
 /// Active recurrent connections and the integer sum of their |i - m| + |j - n|.
 fn active(model: &ModelView<'_>) -> (u32, u64) {
-    let rec = model.recurrent();
     let (mut count, mut manhattan) = (0u32, 0u64);
-    for r in 0..model.n_hidden() {
-        let Some((i, j)) = model.position(r) else {
-            continue;
-        };
-        for (c, w) in rec.row(r) {
+    model.recurrent().for_each(|r, c, w| {
+        if let (Some((i, j)), Some((m, n))) = (model.position(r), model.position(c)) {
             if libm::fabsf(w) > ACTIVE_THRESHOLD {
-                let Some((m, n)) = model.position(c) else {
-                    continue;
-                };
                 count += 1;
                 manhattan += u64::from(i.abs_diff(m)) + u64::from(j.abs_diff(n));
             }
         }
-    }
+    });
     (count, manhattan)
 }
 
@@ -79,7 +74,7 @@ pub fn measure(model: &ModelView<'_>) -> Measures {
     Measures {
         wiring_length: manhattan as f64 / f64::from(rows.max(cols)),
         active_connections: count,
-        stored_connections: model.recurrent().nnz() as u32,
+        stored_connections: model.recurrent().stored() as u32,
         flash_bytes: model.blob().len(),
         ram_bytes: ram_bytes(model),
     }

@@ -36,7 +36,9 @@ fn exercise(view: &ModelView<'_>) {
     let input = vec![0.5; view.n_inputs()];
     let mut out = vec![0.0; view.n_outputs()];
     for _ in 0..3 {
-        kernel::step(view, &mut state, &input, &mut out).unwrap();
+        if view.has_f32() {
+            kernel::step(view, &mut state, &input, &mut out).unwrap();
+        }
         if view.int8().is_some() {
             kernel::step_int8(view, &mut state, &input, &mut out).unwrap();
         }
@@ -131,16 +133,37 @@ proptest! {
         );
     }
 
-    /// The int8 pair layout is checked word by word: any edit of it (CRC recomputed) is refused.
+    /// The int8 pair layout is the only copy of the int8 recurrent weights, so an edit of it
+    /// (CRC recomputed) may be another valid matrix; but it is either refused or exactly the
+    /// canonical layout of the matrix it opens as (re-encoding gives the same bytes), and it
+    /// steps without panicking.
     #[test]
-    fn edits_of_the_int8_pair_layout_are_refused(edits in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4)) {
+    fn edits_of_the_int8_pair_layout_are_refused_or_canonical(edits in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4)) {
         let mut blob = valid().to_vec();
         let at = pair_section(&blob);
         for (i, x) in &edits {
             blob[at.start + i.index(at.len())] ^= *x;
         }
         fix_crc(&mut blob);
-        prop_assert!(ModelView::from_bytes(&blob).is_err());
+        if let Ok(view) = ModelView::from_bytes(&blob) {
+            exercise(&view);
+            prop_assert_eq!(ModelRepr::parse(&view).emit(), blob);
+        }
+    }
+
+    /// The same for the f32 recurrent layout: refused, or canonical.
+    #[test]
+    fn edits_of_the_f32_recurrent_layout_are_refused_or_canonical(edits in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4)) {
+        let mut blob = valid().to_vec();
+        let at = ell_section(&blob);
+        for (i, x) in &edits {
+            blob[at.start + i.index(at.len())] ^= *x;
+        }
+        fix_crc(&mut blob);
+        if let Ok(view) = ModelView::from_bytes(&blob) {
+            exercise(&view);
+            prop_assert_eq!(ModelRepr::parse(&view).emit(), blob);
+        }
     }
 
     /// Any activation format above the maximum is refused.
@@ -168,6 +191,21 @@ fn pair_section(blob: &[u8]) -> std::ops::Range<usize> {
         .position(|w| w == want.as_slice())
         .expect("the blob holds the documented pair layout");
     start..start + want.len()
+}
+
+/// Where the f32 recurrent layout of [`valid`] lies: from its group headers to the end of its
+/// weights (the length prefixes between them included).
+fn ell_section(blob: &[u8]) -> std::ops::Range<usize> {
+    let view = ModelView::from_bytes(blob).unwrap();
+    let secs = view.sections();
+    let at = |prefix: &str| {
+        secs.iter()
+            .find(|(n, _)| n.starts_with(prefix))
+            .unwrap()
+            .1
+            .clone()
+    };
+    at("f32 recurrent: group").start..at("f32 recurrent: weights").end
 }
 
 #[test]
@@ -202,6 +240,15 @@ fn int8_rows_that_could_overflow_are_refused() {
     assert_eq!(
         ModelView::from_bytes(&m.emit()).unwrap_err(),
         FormatError::Int8RowRange { row: 0 }
+    );
+    // The exporter's check refuses it before encoding, with the limit and the row's sum
+    // (400 weights +1 and 200 -1, all |q| = 127).
+    assert_eq!(
+        m.to_bytes().unwrap_err(),
+        FormatError::Limit {
+            limit: gyrus_runtime::format::Limit::Int8RowAbsQ,
+            value: 600 * 127
+        }
     );
     // 516 entries of |q| = 127 stay within the bound (65,532).
     for v in &mut w[516..n] {

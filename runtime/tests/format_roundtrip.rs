@@ -4,7 +4,8 @@ mod common;
 
 use common::{random_model, Aligned, Misaligned, Spec};
 use gyrus_runtime::format::{
-    crc32, Activation, FormatError, MatrixRepr, ModelRepr, ModelView, Part, CRC_LEN, HEADER_LEN,
+    crc32, Activation, CsrRepr, FormatError, Limit, MatrixRepr, ModelRepr, ModelView, Part,
+    Precision, Weights, CRC_LEN, HEADER_LEN, MAX_KERNEL_HIDDEN,
 };
 use gyrus_runtime::kernel::{self, State};
 
@@ -42,9 +43,67 @@ fn emit_open_parse_is_the_identity() {
         assert_eq!(back.emit(), blob, "re-emitting gives the same bytes");
         let view = ModelView::from_bytes(&blob).unwrap();
         assert_eq!(view.n_hidden(), repr.n_hidden);
-        assert_eq!(view.task_names().collect::<Vec<_>>(), vec!["go", "dlyanti"]);
-        assert_eq!(view.n_tasks(), 2);
+        assert_eq!(view.task_names().collect::<Vec<_>>(), repr.tasks);
+        assert_eq!(view.n_tasks(), repr.tasks.len());
         assert_eq!(view.blob().len(), blob.len());
+        if repr.int8.is_none() {
+            continue;
+        }
+        // The int8 weights alone: no f32 weight matrix, the int8 part read back unchanged, the
+        // f32 matrices read back as the dequantised int8 weights.
+        let mut only = repr.clone();
+        only.weights = Weights::Int8;
+        let small = only.to_bytes().unwrap();
+        assert!(small.len() < blob.len());
+        let v8 = ModelView::from_bytes(&small).unwrap();
+        assert!(!v8.has_f32() && v8.recurrent_of(Precision::F32).is_none());
+        let back = ModelRepr::from_bytes(&small).unwrap();
+        assert_eq!(back.int8, repr.int8, "spec {k}");
+        assert_eq!(back.weights, Weights::Int8);
+        assert_eq!(back.emit(), small, "re-emitting gives the same bytes");
+        let q = repr.int8.as_ref().unwrap();
+        let r = &q.recurrent;
+        for row in 0..r.rows {
+            let (s, e) = (r.row_ptr[row] as usize, r.row_ptr[row + 1] as usize);
+            let mut got = Vec::new();
+            v8.recurrent()
+                .for_each_in_row(row, |c, w| got.push((c, w.to_bits())));
+            let want: Vec<(usize, u32)> = (s..e)
+                .map(|i| {
+                    let w = f32::from(r.values[i]) * q.rec_scale[row];
+                    (usize::from(r.col_idx[i]), w.to_bits())
+                })
+                .collect();
+            assert_eq!(got, want, "spec {k} row {row}");
+        }
+    }
+}
+
+/// The compressed rows and dense matrices derived from a blob's kernel layouts are the matrices
+/// that were exported (the public way tools read weights: `WeightsView`).
+#[test]
+fn compressed_rows_and_dense_matrices_derive_from_the_kernel_layouts() {
+    for (k, spec) in specs().into_iter().enumerate() {
+        let repr = random_model(k as u64, spec);
+        let blob = repr.to_bytes().unwrap();
+        let view = ModelView::from_bytes(&blob).unwrap();
+        let rec = view.recurrent();
+        assert_eq!(CsrRepr::from_weights(&rec), repr.recurrent, "spec {k}");
+        assert_eq!(rec.stored(), repr.recurrent.nnz());
+        assert_eq!(rec.to_dense_vec(), repr.recurrent.to_dense());
+        assert_eq!(view.input_weights().to_dense_vec(), repr.input.to_dense());
+        assert_eq!(view.output_weights().to_dense_vec(), repr.output.to_dense());
+        let mut seen = 0;
+        rec.for_each(|r, c, w| {
+            seen += 1;
+            assert_eq!(repr.recurrent.to_dense()[r * repr.n_hidden + c], w);
+        });
+        assert_eq!(seen, repr.recurrent.nnz());
+        let (mut rp, mut ci, mut v) = (vec![0; 2], vec![0; 1], vec![0.0; 1]);
+        assert_eq!(
+            rec.to_csr(&mut rp, &mut ci, &mut v),
+            Err((repr.n_hidden + 1, repr.recurrent.nnz()))
+        );
     }
 }
 
@@ -68,7 +127,7 @@ fn arrays_are_four_aligned_so_an_aligned_blob_is_zero_copy() {
         let aligned = Aligned::new(&blob);
         let view = ModelView::from_bytes(aligned.bytes()).unwrap();
         assert!(view.is_zero_copy(), "spec {k}");
-        for data in [view.recurrent().values.bytes(), view.hidden_bias().bytes()] {
+        for data in [view.hidden_bias().bytes(), view.output_bias().bytes()] {
             let off = data.as_ptr() as usize - aligned.bytes().as_ptr() as usize;
             assert_eq!(off % 4, 0);
             assert!(off + data.len() <= blob.len());
@@ -149,49 +208,39 @@ fn invalid_models_are_refused_with_the_right_error() {
     m.positions[2] = (0, good.sheet_cols);
     assert!(matches!(refused(&m), FormatError::Position { .. }));
 
+    // The recurrent weights are stored in the kernel's layout only (`format::ell`): compressed
+    // rows that are not valid give a layout that is refused.
+    let kernel = |e: FormatError| {
+        matches!(
+            e,
+            FormatError::ColumnIndex {
+                part: Part::RecurrentKernel,
+                ..
+            } | FormatError::Length {
+                part: Part::RecurrentKernel,
+                ..
+            }
+        )
+    };
     let mut m = good.clone();
     m.recurrent.col_idx[0] = n as u16;
-    assert_eq!(
-        refused(&m),
-        FormatError::ColumnIndex {
-            part: Part::Recurrent,
-            row: 0
-        }
-    );
-
+    assert!(kernel(refused(&m)));
     let mut m = good.clone();
-    m.recurrent.row_ptr[1] += 1;
-    assert!(matches!(
-        refused(&m),
-        FormatError::ColumnIndex { .. } | FormatError::RowOffsets { .. }
-    ));
-    m.recurrent.row_ptr[1] = m.recurrent.row_ptr[2] + 1;
-    assert_eq!(
-        refused(&m),
-        FormatError::RowOffsets {
-            part: Part::Recurrent,
-            row: 2
-        }
-    );
+    m.recurrent.col_idx.swap(0, 1);
+    assert!(kernel(refused(&m)));
     let mut m = good.clone();
-    *m.recurrent.row_ptr.last_mut().unwrap() -= 1;
-    assert_eq!(
-        refused(&m),
-        FormatError::RowOffsets {
-            part: Part::Recurrent,
-            row: n as u32
-        }
-    );
+    m.recurrent.values[3] = 0.0;
+    assert!(kernel(refused(&m)), "a stored zero weight");
 
     let mut m = good.clone();
     m.recurrent.values[3] = f32::NAN;
-    assert_eq!(
+    assert!(matches!(
         refused(&m),
         FormatError::BadValue {
-            part: Part::Recurrent,
-            index: 3
+            part: Part::RecurrentKernel,
+            ..
         }
-    );
+    ));
 
     let mut m = good.clone();
     m.b_o.pop();
@@ -228,7 +277,10 @@ fn invalid_models_are_refused_with_the_right_error() {
 
     let mut m = good.clone();
     m.quantize_int8(1.0);
-    m.int8.as_mut().unwrap().in_q.pop();
+    match &mut m.int8.as_mut().unwrap().input {
+        MatrixRepr::Dense { values, .. } => values.pop(),
+        MatrixRepr::Csr(c) => c.values.pop(),
+    };
     assert!(matches!(
         refused(&m),
         FormatError::Length {
@@ -240,6 +292,83 @@ fn invalid_models_are_refused_with_the_right_error() {
     let mut m = good;
     m.n_hidden = 0;
     assert_eq!(refused(&m), FormatError::Dimensions);
+}
+
+/// Issue 18.9: a blob whose task list does not fit its inputs (3 tasks, 35 inputs) is refused
+/// when it is opened, by every reader, with the sizes named.
+#[test]
+fn a_task_list_that_does_not_fit_the_inputs_is_refused() {
+    let mut m = random_model(5, Spec::default());
+    assert_eq!((m.tasks.len(), m.n_inputs, m.n_outputs), (2, 35, 17));
+    m.tasks.push("dm1".into());
+    let want = FormatError::TaskShape {
+        tasks: 3,
+        inputs: 35,
+        outputs: 17,
+        needed_inputs: 36,
+        needed_outputs: 17,
+    };
+    assert_eq!(ModelView::from_bytes(&m.emit()).unwrap_err(), want);
+    assert_eq!(m.check_limits().unwrap_err(), want);
+    assert!(
+        want.to_string().contains("3 tasks need 36 inputs"),
+        "{want}"
+    );
+    // The same with a wrong output count, and no task list at all is fine for any shape.
+    let mut m = random_model(5, Spec::default());
+    m.n_outputs = 16;
+    m.output = MatrixRepr::compact(16, m.n_hidden, &vec![0.25; 16 * m.n_hidden]);
+    m.b_o.pop();
+    assert!(matches!(
+        ModelView::from_bytes(&m.emit()),
+        Err(FormatError::TaskShape { outputs: 16, .. })
+    ));
+    m.tasks.clear();
+    assert!(m.to_bytes().is_ok());
+}
+
+/// Issue 21.2: the exporter's check refuses a model over a runtime limit before anything is
+/// encoded, naming the limit and the value; the reader refuses the same blob with the same error.
+#[test]
+fn models_over_a_runtime_limit_are_refused_before_encoding() {
+    let mut m = random_model(5, Spec::default());
+    m.tasks.clear();
+    m.n_hidden = MAX_KERNEL_HIDDEN + 1;
+    let want = FormatError::Limit {
+        limit: Limit::Hidden,
+        value: (MAX_KERNEL_HIDDEN + 1) as u64,
+    };
+    assert_eq!(m.check_limits().unwrap_err(), want);
+    assert_eq!(m.to_bytes().unwrap_err(), want);
+    let text = want.to_string();
+    assert!(
+        text.contains("MAX_KERNEL_HIDDEN = 16384") && text.contains("16385"),
+        "{text}"
+    );
+    let mut m = random_model(5, Spec::default());
+    m.tasks.clear();
+    m.n_inputs = 70_000;
+    assert_eq!(
+        m.check_limits().unwrap_err(),
+        FormatError::Limit {
+            limit: Limit::Inputs,
+            value: 70_000
+        }
+    );
+    let mut m = random_model(5, Spec::default());
+    m.tasks.clear();
+    m.n_outputs = 65_536;
+    assert!(matches!(
+        m.check_limits(),
+        Err(FormatError::Limit {
+            limit: Limit::Outputs,
+            value: 65_536
+        })
+    ));
+    // Every limit has a name, a description and a maximum for the messages and the docs.
+    for l in Limit::ALL {
+        assert!(!l.name().is_empty() && !l.what().is_empty() && l.max() > 0);
+    }
 }
 
 /// Rewrites the CRC after an edit, so that the check behind it is reached.
@@ -256,12 +385,25 @@ fn header_errors() {
     v1[4] = 1;
     let want = FormatError::UnsupportedVersion {
         found: 1,
-        supported: 2,
+        supported: gyrus_runtime::format::VERSION,
     };
     assert_eq!(ModelView::from_bytes(&v1).unwrap_err(), want);
     fix_crc(&mut v1);
     assert_eq!(ModelView::from_bytes(&v1).unwrap_err(), want);
     assert!(want.to_string().contains("version 1"));
+    // A version-2 blob (the format before every matrix was stored once) is refused with a
+    // message that says how to re-export it; a newer version with one that does not.
+    let v2 = FormatError::UnsupportedVersion {
+        found: 2,
+        supported: gyrus_runtime::format::VERSION,
+    };
+    assert!(v2.to_string().contains("re-export"), "{v2}");
+    assert!(v2.to_string().contains("gyrus export"), "{v2}");
+    let v9 = FormatError::UnsupportedVersion {
+        found: 9,
+        supported: gyrus_runtime::format::VERSION,
+    };
+    assert!(!v9.to_string().contains("re-export"), "{v9}");
 
     let mut bad = blob.clone();
     bad[0] = b'X';

@@ -273,17 +273,15 @@ fn int8_recurrent_product_is_the_documented_integer_sum() {
                 .chain([0])
                 .collect();
             assert!(want_hq.contains(&32767) && want_hq.contains(&-32768));
-            let rec = view.recurrent();
+            // The integer sum over the stored codes q (compressed rows of the int8 layout).
+            let rec = ModelRepr::parse(&view).int8.unwrap().recurrent;
             let want: Vec<u32> = (0..n)
                 .map(|r| {
-                    let (s, e) = (
-                        rec.row_ptr.get(r).unwrap() as usize,
-                        rec.row_ptr.get(r + 1).unwrap() as usize,
-                    );
+                    let (s, e) = (rec.row_ptr[r] as usize, rec.row_ptr[r + 1] as usize);
                     let sum: i64 = (s..e)
                         .map(|i| {
-                            i64::from(q.rec_q[i])
-                                * i64::from(want_hq[usize::from(rec.col_idx.get(i).unwrap())])
+                            i64::from(rec.values[i])
+                                * i64::from(want_hq[usize::from(rec.col_idx[i])])
                         })
                         .sum();
                     let d = 1.0 / (1u32 << f) as f32;

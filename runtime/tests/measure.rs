@@ -35,6 +35,7 @@ fn model(
         active_connections: 0,
         seed: 0,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     }
 }
 

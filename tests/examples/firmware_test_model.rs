@@ -85,6 +85,7 @@ fn model() -> ModelRepr {
         active_connections: active,
         seed: SEED,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     };
     // The activation format is calibrated on the model's own trials, as the exporter does.
     let act_max = gyrus_trainer::export::calibrate_activation(&m)

@@ -13,7 +13,7 @@
 //! The measured maximum differences are printed (`cargo test -p gyrus-tests --test
 //! parity_trainer_runtime -- --nocapture`).
 
-use gyrus_runtime::format::ModelView;
+use gyrus_runtime::format::{ModelView, Weights};
 use gyrus_runtime::kernel::{self, State};
 use gyrus_runtime::measure;
 use gyrus_runtime::tasks::{argmax, Score, N_CLASSES};
@@ -157,7 +157,7 @@ fn parity_on(collection: &str) {
             // No pruning: every unit and every nonzero weight is exported.
             let full = prune(&t.net, 0.0).unwrap();
             assert_eq!(full.kept.len(), 25, "{label}: units dropped at threshold 0");
-            let blob = build_model(&full, &t.tasks, t.cfg.seed, false)
+            let blob = build_model(&full, &t.tasks, t.cfg.seed, Weights::F32)
                 .unwrap()
                 .to_bytes()
                 .unwrap();
@@ -174,7 +174,7 @@ fn parity_on(collection: &str) {
                 pruned.recurrent.kept < pruned.recurrent.total,
                 "{label}: nothing pruned"
             );
-            let mut repr = build_model(&pruned, &t.tasks, t.cfg.seed, true).unwrap();
+            let mut repr = build_model(&pruned, &t.tasks, t.cfg.seed, Weights::Both).unwrap();
             let blob = repr.to_bytes().unwrap();
             check_measures(&blob, &label);
             let (dh, dout, _) = compare(&pruned.network, &pruned, &t, &blob);
@@ -198,10 +198,22 @@ fn parity_on(collection: &str) {
                 pruned.recurrent.kept,
                 pruned.recurrent.total
             );
-            repr.int8 = None;
+            repr.weights = Weights::F32;
+            let f32_only = repr.to_bytes().unwrap();
+            assert!(f32_only.len() < blob.len(), "int8 adds weights");
+            // An int8-only blob carries no f32 weight matrix and runs the same int8 numbers.
+            repr.weights = Weights::Int8;
+            let int8_only = repr.to_bytes().unwrap();
             assert!(
-                repr.to_bytes().unwrap().len() < blob.len(),
-                "int8 adds weights"
+                int8_only.len() < f32_only.len(),
+                "{label}: int8 blob not smaller"
+            );
+            let v8 = ModelView::from_bytes(&int8_only).unwrap();
+            assert!(!v8.has_f32());
+            assert_eq!(
+                runtime_evaluate(&v8, seed, TRIALS, gen, true).unwrap(),
+                q,
+                "{label}: int8-only and f32 + int8 blobs differ"
             );
         }
     }

@@ -18,7 +18,7 @@
 //!
 //! ```text
 //! let pruned = export::prune(run.network(), 1e-2)?;
-//! let model = export::build_model(&pruned, run.tasks(), run.config().seed, false)?;
+//! let model = export::build_model(&pruned, run.tasks(), run.config().seed, Weights::F32)?;
 //! let blob = model.to_bytes()?;
 //! ```
 
@@ -232,8 +232,14 @@ fn submatrix(m: &[f32], width: usize, rows: &[usize], cols: &[usize]) -> Vec<f32
 }
 
 /// The blob's content for a pruned network: kept units only, `tasks` (names in rule order) and
-/// the training `seed`; with `int8`, the quantised variant too.
-pub fn build_model(pruned: &Pruned, tasks: &Tasks, seed: u64, int8: bool) -> Result<ModelRepr> {
+/// the training `seed`; `weights` says which weights the blob holds (int8: quantised from the f32
+/// ones).
+pub fn build_model(
+    pruned: &Pruned,
+    tasks: &Tasks,
+    seed: u64,
+    weights: fmt::Weights,
+) -> Result<ModelRepr> {
     let net = &pruned.network;
     let cfg = net.config();
     let (n, n_in, n_out) = (net.n_hidden(), cfg.n_inputs, cfg.n_outputs);
@@ -245,8 +251,14 @@ pub fn build_model(pruned: &Pruned, tasks: &Tasks, seed: u64, int8: bool) -> Res
             pruned.threshold
         );
     }
+    // The runtime's limits (`format::Limit`), before anything is built: a blob over one would be
+    // written but never opened.
+    let limit = |e: fmt::FormatError| anyhow::anyhow!("cannot export: {e}");
+    fmt::Limit::Hidden.check(k as u64).map_err(limit)?;
+    fmt::Limit::Inputs.check(n_in as u64).map_err(limit)?;
+    fmt::Limit::Outputs.check(n_out as u64).map_err(limit)?;
     let sheet = cfg.sheet;
-    if sheet.rows > usize::from(u16::MAX) || sheet.cols > usize::from(u16::MAX) || k > 65_535 {
+    if sheet.rows > usize::from(u16::MAX) || sheet.cols > usize::from(u16::MAX) {
         bail!(
             "the sheet {}x{} is too large for the format (u16 indices)",
             sheet.rows,
@@ -297,14 +309,18 @@ pub fn build_model(pruned: &Pruned, tasks: &Tasks, seed: u64, int8: bool) -> Res
         active_connections: active,
         seed,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     };
-    if int8 {
+    if weights.has_int8() {
         let act_max = match m.activation {
             fmt::Activation::Tanh => 1.0,
             _ => CALIBRATION_HEADROOM * calibrate_activation(&m)?,
         };
         m.quantize_int8(act_max);
+        m.weights = weights;
     }
+    m.check_limits()
+        .map_err(|e| anyhow::anyhow!("cannot export: {e}"))?;
     Ok(m)
 }
 
@@ -453,6 +469,40 @@ mod tests {
         assert!(p.recurrent.kept < 81 - 9 - 9);
         assert!(prune(&n, -1.0).is_err());
         assert!(prune(&n, f32::NAN).is_err());
+    }
+
+    /// Issue 21.2: a network over one of the runtime's limits is refused before a blob is built
+    /// (so `gyrus export` writes nothing), with the limit and the value named.
+    #[test]
+    fn exports_over_a_runtime_limit_fail_naming_the_limit() {
+        let tasks = Tasks::parse("go").unwrap();
+        let hidden = fmt::MAX_KERNEL_HIDDEN + 1;
+        let mut p = prune(&net(Activation::Relu), 0.0).unwrap();
+        p.kept = (0..hidden).collect();
+        let e = build_model(&p, &tasks, 1, fmt::Weights::F32)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("MAX_KERNEL_HIDDEN = 16384") && e.contains(&hidden.to_string()),
+            "{e}"
+        );
+        // 625 dense units with equal weights: every int8 recurrent row sums 625 * 127 > 65,535.
+        let mut cfg = NetConfig::new(Sheet::new(25, 25), tasks::n_inputs(1), tasks::N_CLASSES);
+        cfg.activation = Activation::Tanh;
+        let mut n = Network::new(&cfg, 1).unwrap();
+        let l = n.layout().clone();
+        n.params_mut()[l.w_rec.clone()].fill(0.05);
+        n.params_mut()[l.w_in.clone()].fill(0.05);
+        n.params_mut()[l.w_out.clone()].fill(0.05);
+        let p = prune(&n, DEFAULT_THRESHOLD).unwrap();
+        assert!(build_model(&p, &tasks, 1, fmt::Weights::F32).is_ok());
+        let e = build_model(&p, &tasks, 1, fmt::Weights::Both)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("MAX_ROW_ABS_Q = 65535") && e.contains(&(625 * 127).to_string()),
+            "{e}"
+        );
     }
 
     #[test]

@@ -97,7 +97,10 @@ fn export_then_inspect_a_tiny_run() {
     );
     assert!(text.contains(&format!("({} bytes)", blob.len())), "{text}");
     // Every stored weight is above the threshold.
-    assert!(view.recurrent().values.iter().all(|w| w.abs() > 1e-2));
+    let mut all_above = true;
+    view.recurrent()
+        .for_each(|_, _, w| all_above &= w.abs() > 1e-2);
+    assert!(all_above);
 
     let png = dir.join("sheet.png");
     let info = ok(&["inspect", s(&blob_path), "--out", s(&png)]);
@@ -110,7 +113,51 @@ fn export_then_inspect_a_tiny_run() {
     );
     assert!(info.contains("go,dm1"), "{info}");
     assert!(info.contains("int8 variant        yes"), "{info}");
+    assert!(info.contains("weights             f32 and int8"), "{info}");
     assert_eq!(field(&info, "flash bytes"), blob.len().to_string());
+    // Bytes per weight and what each section costs; the sections and the rest add up to the blob.
+    assert!(info.contains("bytes per weight"), "{info}");
+    assert!(info.contains("int8 recurrent: pair words"), "{info}");
+    let listed: usize = info
+        .lines()
+        .skip_while(|l| !l.starts_with("sections"))
+        .skip(1)
+        .map(|l| {
+            l.split_whitespace()
+                .rev()
+                .nth(1)
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(listed, blob.len(), "{info}");
+
+    // The int8 weights alone: a smaller blob without f32 weight matrices, refused by nothing.
+    let small = dir.join("int8.gyrus");
+    let text = ok(&["export", s(&run), "--out", s(&small), "--weights", "int8"]);
+    assert!(text.contains("blob (runtime, int8)"), "{text}");
+    assert!(!text.contains("blob (runtime, f32)"), "{text}");
+    let small_blob = std::fs::read(&small).unwrap();
+    assert!(small_blob.len() < blob.len());
+    let sv = ModelView::from_bytes(&small_blob).unwrap();
+    assert!(!sv.has_f32() && sv.int8().is_some());
+    let info = ok(&["inspect", s(&small)]);
+    assert!(info.contains("weights             int8 only"), "{info}");
+    assert!(!info.contains("f32 recurrent"), "{info}");
+    // `--weights f32` with `--quantize int8` contradicts itself.
+    let out = gyrus(&[
+        "export",
+        s(&run),
+        "--out",
+        s(&dir.join("x.gyrus")),
+        "--weights",
+        "f32",
+        "--quantize",
+        "int8",
+    ]);
+    assert!(!out.status.success());
+    assert!(!dir.join("x.gyrus").exists());
     assert_eq!(
         field(&info, "active connections"),
         m.active_connections.to_string()
@@ -157,5 +204,53 @@ fn export_then_inspect_a_tiny_run() {
     // A folder that holds no run.
     let out = gyrus(&["export", s(&dir.join("nothing")), "--out", s(&full)]);
     assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 18.9: `gyrus inspect` and `gyrus deploy sim` refuse the same blob, a task list that does
+/// not fit the inputs (3 tasks for 35 inputs, CRC valid), with the same message from the runtime.
+#[test]
+fn inspect_refuses_a_task_list_that_does_not_fit_the_inputs() {
+    use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, Readout};
+    let dir = tmp("task-shape");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (n, n_in) = (2, 35);
+    let m = ModelRepr {
+        n_inputs: n_in,
+        n_hidden: n,
+        n_outputs: 17,
+        sheet_rows: 1,
+        sheet_cols: 2,
+        pitch: 1.0,
+        positions: vec![(0, 0), (0, 1)],
+        recurrent: CsrRepr::from_dense(n, n, &[0.0, 0.5, 0.5, 0.0], |w| w != 0.0),
+        input: MatrixRepr::compact(n, n_in, &vec![0.25; n * n_in]),
+        output: MatrixRepr::compact(17, n, &vec![0.25; 17 * n]),
+        b_h: vec![0.0; n],
+        b_o: vec![0.0; 17],
+        activation: Activation::Tanh,
+        alpha: 1.0,
+        readout: Readout::Argmax,
+        tasks: vec!["go".into(), "dm1".into(), "dm2".into()],
+        wiring_length: 1.0,
+        active_connections: 2,
+        seed: 1,
+        int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
+    };
+    let path = dir.join("bad.gyrus");
+    std::fs::write(&path, m.emit()).unwrap();
+    for args in [
+        vec!["inspect", s(&path)],
+        vec!["deploy", "sim", s(&path), "--trials", "1"],
+    ] {
+        let out = gyrus(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "gyrus {args:?} accepted the blob");
+        assert!(
+            err.contains("3 tasks need 36 inputs and 17 outputs, the network has 35 and 17"),
+            "gyrus {args:?}: {err}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -56,48 +56,44 @@ impl<F, U, H> Matrix<F, U, H> {
     }
 }
 
-/// The int8 variant of the weights: `w ~= scale[row] * q`, with `q` in the same order and
-/// structure as the f32 values of the same matrix.
+/// The f32 weights a kernel reads: the recurrent matrix in the lane-grouped layout
+/// (`format::ell`), input and output weights dense or in compressed rows.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Int8<'a, F> {
-    /// Fraction bits `f` of the quantised hidden state the int8 recurrent product reads:
-    /// `hq = sat16(trunc(h 2^f))`, so activations are `hq 2^-f`.
+pub(crate) struct F32Net<F, U, H> {
+    pub rec: Ell<F, H>,
+    pub w_in: Matrix<F, U, H>,
+    pub w_out: Matrix<F, U, H>,
+}
+
+/// The int8 weights a kernel reads: `w ~= scale[row] * q`. The recurrent matrix in the pair-group
+/// layout (`format::pairs`, u32 words), input and output weights (i8) dense or in compressed rows
+/// of their nonzero `q`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Int8Net<'a, F, U, H> {
     pub act_frac_bits: u8,
-    /// Recurrent weights (one per stored f32 recurrent entry).
-    pub rec_q: &'a [i8],
-    /// One scale per recurrent row.
+    pub rec: U,
     pub rec_scale: F,
-    /// Input weights (one per stored f32 input entry).
-    pub in_q: &'a [i8],
-    /// One scale per input-weight row (per hidden unit).
+    pub w_in: Matrix<&'a [i8], U, H>,
     pub in_scale: F,
-    /// Output weights (one per stored f32 output entry).
-    pub out_q: &'a [i8],
-    /// One scale per output-weight row (per output).
+    pub w_out: Matrix<&'a [i8], U, H>,
     pub out_scale: F,
 }
 
-/// All arrays a kernel reads.
+/// All arrays a kernel reads: the f32 weights, the int8 weights (at least one of them), biases.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Net<'a, F, U, H> {
-    pub rec: Csr<F, U, H>,
-    /// `rec` in the kernel's lane-grouped layout.
-    pub rec_ell: Ell<F, H>,
-    /// `int8.rec_q` in the int8 kernel's pair-group layout (`format::pairs`; present with `int8`).
-    pub rec_q_pairs: Option<U>,
-    pub w_in: Matrix<F, U, H>,
-    pub w_out: Matrix<F, U, H>,
+    pub f32: Option<F32Net<F, U, H>>,
+    pub int8: Option<Int8Net<'a, F, U, H>>,
     pub b_h: F,
     pub b_o: F,
-    pub int8: Option<Int8<'a, F>>,
 }
 
 /// A CSR matrix read in place from a blob.
 pub type CsrView<'a> = Csr<LeSlice<'a, f32>, LeSlice<'a, u32>, LeSlice<'a, u16>>;
 /// A weight matrix read in place from a blob.
 pub type MatrixView<'a> = Matrix<LeSlice<'a, f32>, LeSlice<'a, u32>, LeSlice<'a, u16>>;
-/// The int8 weights read in place from a blob.
-pub type Int8View<'a> = Int8<'a, LeSlice<'a, f32>>;
+/// An int8 weight matrix (`q`, dense or compressed rows) read in place from a blob.
+pub type QMatrixView<'a> = Matrix<&'a [i8], LeSlice<'a, u32>, LeSlice<'a, u16>>;
 pub(crate) type LeNet<'a> = Net<'a, LeSlice<'a, f32>, LeSlice<'a, u32>, LeSlice<'a, u16>>;
 pub(crate) type FastNet<'a> = Net<'a, &'a [f32], &'a [u32], &'a [u16]>;
 
@@ -161,33 +157,53 @@ impl<'a> MatrixView<'a> {
     }
 }
 
+impl<'a> QMatrixView<'a> {
+    fn fast(&self) -> Option<Matrix<&'a [i8], &'a [u32], &'a [u16]>> {
+        Some(match self {
+            Matrix::Dense { rows, cols, values } => Matrix::Dense {
+                rows: *rows,
+                cols: *cols,
+                values,
+            },
+            Matrix::Csr(c) => Matrix::Csr(Csr {
+                rows: c.rows,
+                cols: c.cols,
+                row_ptr: c.row_ptr.as_slice()?,
+                col_idx: c.col_idx.as_slice()?,
+                values: c.values,
+            }),
+        })
+    }
+}
+
 impl<'a> LeNet<'a> {
     /// The same arrays as plain slices, when all are aligned (zero copy).
     pub(crate) fn fast(&self) -> Option<FastNet<'a>> {
+        let f32 = match &self.f32 {
+            None => None,
+            Some(f) => Some(F32Net {
+                rec: f.rec.fast()?,
+                w_in: f.w_in.fast()?,
+                w_out: f.w_out.fast()?,
+            }),
+        };
         let int8 = match &self.int8 {
             None => None,
-            Some(q) => Some(Int8 {
+            Some(q) => Some(Int8Net {
                 act_frac_bits: q.act_frac_bits,
-                rec_q: q.rec_q,
+                rec: q.rec.as_slice()?,
                 rec_scale: q.rec_scale.as_slice()?,
-                in_q: q.in_q,
+                w_in: q.w_in.fast()?,
                 in_scale: q.in_scale.as_slice()?,
-                out_q: q.out_q,
+                w_out: q.w_out.fast()?,
                 out_scale: q.out_scale.as_slice()?,
             }),
         };
         Some(Net {
-            rec: self.rec.fast()?,
-            rec_ell: self.rec_ell.fast()?,
-            rec_q_pairs: match self.rec_q_pairs {
-                Some(p) => Some(p.as_slice()?),
-                None => None,
-            },
-            w_in: self.w_in.fast()?,
-            w_out: self.w_out.fast()?,
+            f32,
+            int8,
             b_h: self.b_h.as_slice()?,
             b_o: self.b_o.as_slice()?,
-            int8,
         })
     }
 }

@@ -1,5 +1,4 @@
-//! The recurrent matrix in the kernel's layout ("sliced ELL" over rows sorted by degree), stored
-//! next to the compressed rows.
+//! The f32 recurrent matrix in the kernel's layout ("sliced ELL" over rows sorted by degree).
 //!
 //! Rows are first put in *kernel order*: by number of stored entries, longest first, ties by row
 //! index. Kernel-order positions are then taken in groups of [`LANES`] (the last group may be
@@ -16,13 +15,15 @@
 //! [`MAX_KERNEL_HIDDEN`] hidden units). The kernel sums the `LANES` rows of a group in lockstep:
 //! one load brings the next weight of every row, one load eight byte offsets.
 //!
-//! The layout is fully determined by the compressed rows: opening a blob checks that it is exactly that, slot by slot, and that the lanes' rows are the
-//! kernel order (strictly ordered, so they form a permutation of the rows), so the public
-//! [`CsrView`] and the kernel always describe the same matrix.
+//! This is the only copy of the f32 recurrent weights in a blob (format version 3): compressed
+//! rows are derived from it (`WeightsView`). Every stored weight is nonzero, so a row's length is
+//! the number of its leading nonzero slots. Opening a blob checks that the layout is in the one
+//! canonical form the encoder writes (columns increasing within a row, padding `(0, +0.0)` after
+//! the entries, the lanes' rows a permutation of the rows in kernel order, each group's degree the
+//! length of its longest row), so a matrix has exactly one encoding.
 
 use super::error::{FormatError, Part};
 use super::le::LeSlice;
-use super::CsrView;
 
 /// Rows summed in lockstep by the recurrent kernel.
 pub(crate) const LANES: usize = 8;
@@ -125,19 +126,20 @@ fn length(part: Part, expected: usize, got: usize) -> FormatError {
     }
 }
 
-/// Checks that `head`, `off`, `values` are exactly the layout of `csr` (already validated).
-/// Never panics.
+/// Checks that `head`, `off`, `values` are a layout of some `rows x cols` matrix, in the one
+/// canonical form [`EllRepr::build`] writes (every stored weight nonzero and finite, columns
+/// strictly increasing within a row, padding `(0, +0.0)` after a row's entries, the lanes' rows a
+/// permutation of the rows in kernel order, each group's degree its longest row). Returns the
+/// view and the number of stored weights. Never panics; uses 2 KB of stack.
 pub(crate) fn validate<'a>(
-    csr: &CsrView<'a>,
+    rows: usize,
+    cols: usize,
     head: LeSlice<'a, u16>,
     off: LeSlice<'a, u16>,
     values: &'a [u8],
-) -> Result<EllView<'a>, FormatError> {
+) -> Result<(EllView<'a>, usize), FormatError> {
     let part = Part::RecurrentKernel;
-    let rows = csr.rows;
-    if rows > MAX_KERNEL_HIDDEN {
-        return Err(FormatError::Dimensions);
-    }
+    super::Limit::Hidden.check(rows as u64)?;
     let groups = rows.div_ceil(LANES);
     if head.len() != groups * HEADER {
         return Err(length(part, 2 * groups * HEADER, 2 * head.len()));
@@ -159,117 +161,130 @@ pub(crate) fn validate<'a>(
         off,
         values,
     };
-    check_order(csr, &ell)?;
-    check_slots(csr, &ell, part, |slot, entry| {
-        let (o, v) = (off.get(slot), values.get(slot).map(f32::to_bits));
-        match entry {
-            Some(i) => {
-                o == csr.col_idx.get(i).map(|c| (u32::from(c) * 4) as u16)
-                    && v == csr.values.get(i).map(f32::to_bits)
-            }
-            None => o == Some(0) && v == Some(0),
-        }
-    })?;
-    Ok(ell)
+    let nnz = check_lanes(&ell, cols)?;
+    Ok((ell, nnz))
 }
 
-/// Stored entries `(start, end)` of row `r` of a validated `csr`.
-fn row_range(csr: &CsrView<'_>, r: usize, bad: FormatError) -> Result<(usize, usize), FormatError> {
-    let s = csr.row_ptr.get(r).ok_or(bad)? as usize;
-    let e = csr.row_ptr.get(r + 1).ok_or(bad)? as usize;
-    Ok((s, e.checked_sub(s).ok_or(bad)? + s))
-}
-
-/// The row in lane `l` of group `g` (`None` past the last row); call after [`check_order`].
-fn lane_row(ell: &EllView<'_>, g: usize, l: usize) -> Option<usize> {
-    let p = g * LANES + l;
-    if p >= ell.rows {
-        return None;
-    }
-    ell.head.get(g * HEADER + 2 + l).map(|o| usize::from(o) / 4)
-}
-
-/// The headers' reserved halves are zero and their lanes' rows are the kernel order: byte offsets
-/// `4 * row` of rows in range, strictly ordered by (length descending, row ascending), so each
-/// row appears exactly once; lanes past the last row hold 0.
-fn check_order(csr: &CsrView<'_>, ell: &EllView<'_>) -> Result<(), FormatError> {
+/// The checks of [`validate`] after the lengths; returns the number of stored weights.
+fn check_lanes(ell: &EllView<'_>, cols: usize) -> Result<usize, FormatError> {
     let part = Part::RecurrentKernel;
-    let mut prev: Option<(usize, usize)> = None;
-    for g in 0..ell.rows.div_ceil(LANES) {
-        let bad = |p: usize| FormatError::ColumnIndex {
-            part,
-            row: p as u32,
-        };
-        if ell.head.get(g * HEADER + 1) != Some(0) {
-            return Err(bad(g * LANES));
-        }
-        for l in 0..LANES {
-            let p = g * LANES + l;
-            let o = usize::from(ell.head.get(g * HEADER + 2 + l).ok_or(bad(p))?);
-            if p >= ell.rows {
-                if o != 0 {
-                    return Err(bad(p));
-                }
-                continue;
-            }
-            let r = o / 4;
-            if o % 4 != 0 || r >= ell.rows {
-                return Err(bad(p));
-            }
-            let (s, e) = row_range(csr, r, bad(r))?;
-            let len = e - s;
-            if prev.is_some_and(|(pl, pr)| pl < len || (pl == len && pr >= r)) {
-                return Err(bad(r));
-            }
-            prev = Some((len, r));
-        }
-    }
-    Ok(())
-}
-
-/// Walks every slot of the layout; `ok(slot, Some(csr entry) | None for padding)` must hold.
-fn check_slots(
-    csr: &CsrView<'_>,
-    ell: &EllView<'_>,
-    part: Part,
-    ok: impl Fn(usize, Option<usize>) -> bool,
-) -> Result<(), FormatError> {
-    let mut base = 0usize;
+    let mut seen = [0u32; MAX_KERNEL_HIDDEN / 32];
+    let (mut prev, mut base, mut nnz): (Option<(usize, usize)>, usize, usize) = (None, 0, 0);
     for g in 0..ell.rows.div_ceil(LANES) {
         let bad = |r: usize| FormatError::ColumnIndex {
             part,
             row: r as u32,
         };
         let d = usize::from(ell.head.get(g * HEADER).ok_or(bad(g * LANES))?);
+        if ell.head.get(g * HEADER + 1) != Some(0) {
+            return Err(bad(g * LANES));
+        }
         let mut longest = 0;
         for l in 0..LANES {
-            let (r, (s, e)) = match lane_row(ell, g, l) {
-                Some(r) => (r, row_range(csr, r, bad(r))?),
-                None => (g * LANES + l, (0, 0)),
-            };
-            let len = e - s;
-            if len > d {
-                return Err(bad(r));
+            let p = g * LANES + l;
+            let o = usize::from(ell.head.get(g * HEADER + 2 + l).ok_or(bad(p))?);
+            let real = p < ell.rows;
+            let r = o / 4;
+            if (!real && o != 0) || (real && (o % 4 != 0 || r >= ell.rows)) {
+                return Err(bad(p));
             }
-            longest = longest.max(len);
+            // The row's entries: nonzero finite weights at increasing columns, then padding.
+            let mut len = 0;
+            let mut last: Option<usize> = None;
             for k in 0..d {
-                if !ok(base + k * LANES + l, (k < len).then_some(s + k)) {
+                let s = base + k * LANES + l;
+                let (c, v) = (
+                    ell.off.get(s).ok_or(bad(r))?,
+                    ell.values.get(s).ok_or(bad(r))?,
+                );
+                if len == k && v != 0.0 && real {
+                    if !v.is_finite() {
+                        return Err(FormatError::BadValue {
+                            part,
+                            index: s as u32,
+                        });
+                    }
+                    let j = usize::from(c) / 4;
+                    if c % 4 != 0 || j >= cols || last.is_some_and(|lj| j <= lj) {
+                        return Err(bad(r));
+                    }
+                    last = Some(j);
+                    len += 1;
+                } else if c != 0 || v.to_bits() != 0 {
                     return Err(bad(r));
                 }
             }
+            if !real {
+                continue;
+            }
+            // Kernel order: by length descending, then row ascending; each row once.
+            if prev.is_some_and(|(pl, pr)| pl < len || (pl == len && pr >= r)) {
+                return Err(bad(r));
+            }
+            let (word, bit) = (r / 32, 1u32 << (r % 32));
+            match seen.get_mut(word) {
+                Some(w) if *w & bit == 0 => *w |= bit,
+                _ => return Err(bad(r)),
+            }
+            prev = Some((len, r));
+            longest = longest.max(len);
+            nnz += len;
         }
         if longest != d {
             return Err(bad(g * LANES));
         }
         base += d * LANES;
     }
-    Ok(())
+    Ok(nnz)
+}
+
+/// The stored entries of the layout, in storage order: `f(row, column, weight)`. Call on a
+/// validated layout.
+pub(crate) fn for_each(ell: &EllView<'_>, mut f: impl FnMut(usize, usize, f32)) {
+    let mut base = 0;
+    for g in 0..ell.rows.div_ceil(LANES) {
+        let d = ell.head.get(g * HEADER).map_or(0, usize::from);
+        for l in 0..LANES.min(ell.rows - g * LANES) {
+            let r = ell.head.get(g * HEADER + 2 + l).map_or(0, usize::from) / 4;
+            for k in 0..d {
+                let s = base + k * LANES + l;
+                match (ell.off.get(s), ell.values.get(s)) {
+                    (Some(c), Some(v)) if v != 0.0 => f(r, usize::from(c) / 4, v),
+                    _ => break,
+                }
+            }
+        }
+        base += d * LANES;
+    }
+}
+
+/// The stored entries of row `r` in column order: `f(column, weight)`. Finds the row's lane by
+/// scanning the group headers.
+pub(crate) fn for_each_in_row(ell: &EllView<'_>, r: usize, mut f: impl FnMut(usize, f32)) {
+    let mut base = 0;
+    for g in 0..ell.rows.div_ceil(LANES) {
+        let d = ell.head.get(g * HEADER).map_or(0, usize::from);
+        for l in 0..LANES.min(ell.rows - g * LANES) {
+            if ell.head.get(g * HEADER + 2 + l).map(|o| usize::from(o) / 4) != Some(r) {
+                continue;
+            }
+            for k in 0..d {
+                let s = base + k * LANES + l;
+                match (ell.off.get(s), ell.values.get(s)) {
+                    (Some(c), Some(v)) if v != 0.0 => f(usize::from(c) / 4, v),
+                    _ => return,
+                }
+            }
+            return;
+        }
+        base += d * LANES;
+    }
 }
 
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
-    use crate::format::{Csr, CsrRepr};
+    use crate::format::CsrRepr;
 
     fn le<T: Copy, const N: usize>(v: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {
         v.iter().flat_map(|&x| f(x)).collect()
@@ -290,42 +305,28 @@ mod tests {
     }
 
     struct Bytes {
-        row_ptr: Vec<u8>,
-        col: Vec<u8>,
-        val: Vec<u8>,
         head: Vec<u8>,
         off: Vec<u8>,
         ell_val: Vec<u8>,
     }
 
-    fn bytes(c: &CsrRepr, e: &EllRepr) -> Bytes {
+    fn bytes(_: &CsrRepr, e: &EllRepr) -> Bytes {
         Bytes {
-            row_ptr: le(&c.row_ptr, u32::to_le_bytes),
-            col: le(&c.col_idx, u16::to_le_bytes),
-            val: le(&c.values, f32::to_le_bytes),
             head: le(&e.head, u16::to_le_bytes),
             off: le(&e.off, u16::to_le_bytes),
             ell_val: le(&e.values, f32::to_le_bytes),
         }
     }
 
-    fn csr(b: &Bytes, rows: usize) -> CsrView<'_> {
-        Csr {
-            rows,
-            cols: rows,
-            row_ptr: LeSlice::new(&b.row_ptr).unwrap(),
-            col_idx: LeSlice::new(&b.col).unwrap(),
-            values: LeSlice::new(&b.val).unwrap(),
-        }
-    }
-
     fn open(b: &Bytes, rows: usize) -> Result<EllView<'_>, FormatError> {
         validate(
-            &csr(b, rows),
+            rows,
+            rows,
             LeSlice::new(&b.head).unwrap(),
             LeSlice::new(&b.off).unwrap(),
             &b.ell_val,
         )
+        .map(|(v, _)| v)
     }
 
     fn len(c: &CsrRepr, r: usize) -> usize {
@@ -406,9 +407,13 @@ mod tests {
         };
         let col = |part| move |r: Result<(), FormatError>| matches!(r, Err(FormatError::ColumnIndex { part: p, .. }) if p == part);
         let rk = col(Part::RecurrentKernel);
-        // A real entry with another column, another weight, a padding slot that is not +0.0.
-        assert!(rk(bad_col(&|e| e.off[0] += 4)));
-        assert!(rk(bad_col(&|e| e.values[1] = -e.values[1])));
+        // A row whose columns do not increase, a weight that is not finite, a padding slot that
+        // is not (0, +0.0).
+        assert!(rk(bad_col(&|e| e.off[LANES] = e.off[0])));
+        assert!(matches!(
+            bad_col(&|e| e.values[1] = f32::NAN),
+            Err(FormatError::BadValue { .. })
+        ));
         let pad = (0..good.values.len())
             .find(|&s| good.values[s] == 0.0)
             .expect("the sample has padding");
@@ -464,6 +469,12 @@ mod tests {
             values: Vec::new(),
         };
         let b = bytes(&c, &EllRepr::build(&c));
-        assert_eq!(open(&b, n).unwrap_err(), FormatError::Dimensions);
+        assert_eq!(
+            open(&b, n).unwrap_err(),
+            FormatError::Limit {
+                limit: crate::format::Limit::Hidden,
+                value: n as u64
+            }
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Why a blob was refused: [`FormatError`] and the [`Part`] of the blob it concerns.
 
+use super::Limit;
 use core::fmt;
 
 /// A named array (or field) of a model blob, used in error messages.
@@ -155,6 +156,31 @@ pub enum FormatError {
     /// The int8 activation format has more fraction bits than
     /// [`MAX_ACT_FRAC_BITS`](super::MAX_ACT_FRAC_BITS).
     ActivationFormat(u8),
+    /// The blob carries neither f32 nor int8 weights.
+    NoWeights,
+    /// A size above one of the runtime's limits ([`Limit`]).
+    Limit {
+        /// Which limit.
+        limit: Limit,
+        /// The value in the blob (or the model being exported).
+        value: u64,
+    },
+    /// The task list does not fit the network: `n` tasks need `33 + n` inputs (fixation, two
+    /// rings of 16, one rule input per task) and 17 outputs (`docs/tasks.md`). A blob without
+    /// tasks may have any sizes. Checked when the runtime is built with its task generator
+    /// (feature `tasks`, on by default).
+    TaskShape {
+        /// Tasks in the list.
+        tasks: u32,
+        /// Inputs of the network.
+        inputs: u32,
+        /// Outputs of the network.
+        outputs: u32,
+        /// Inputs the task list needs.
+        needed_inputs: u32,
+        /// Outputs the task list needs.
+        needed_outputs: u32,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -163,9 +189,13 @@ impl fmt::Display for FormatError {
         match *self {
             TooShort { len } => write!(f, "model blob of {len} bytes is too short"),
             BadMagic => f.write_str("not a gyrus model blob (bad magic)"),
+            UnsupportedVersion { found, supported } if found < supported => write!(
+                f,
+                "model format version {found} is older than this runtime's version {supported}: re-export the run with this gyrus (`gyrus export RUN_DIR --out model.gyrus [--weights f32|int8|both]`)"
+            ),
             UnsupportedVersion { found, supported } => write!(
                 f,
-                "model format version {found} is not supported (this runtime reads version {supported})"
+                "model format version {found} is not supported (this runtime reads version {supported}); use the gyrus that wrote it"
             ),
             Truncated { declared, got } => {
                 write!(f, "model blob truncated: {got} bytes, header declares {declared}")
@@ -216,6 +246,24 @@ impl fmt::Display for FormatError {
                 f,
                 "int8 activation format with {b} fraction bits (at most {})",
                 super::MAX_ACT_FRAC_BITS
+            ),
+            NoWeights => f.write_str("model blob has neither f32 nor int8 weights"),
+            Limit { limit, value } => write!(
+                f,
+                "{}: {value}, above the runtime's limit {} = {}",
+                limit.what(),
+                limit.name(),
+                limit.max()
+            ),
+            TaskShape {
+                tasks,
+                inputs,
+                outputs,
+                needed_inputs,
+                needed_outputs,
+            } => write!(
+                f,
+                "the task list does not fit the network: {tasks} tasks need {needed_inputs} inputs and {needed_outputs} outputs, the network has {inputs} and {outputs}"
             ),
         }
     }

@@ -17,23 +17,22 @@
 //! Fill a `ModelRepr` and call `ModelRepr::emit` (or `ModelRepr::to_bytes`, which also
 //! opens the result); `ModelRepr::from_bytes` reads a blob back into owned form.
 //!
-//! # Layout (version 1)
+//! # Layout (version 3; `docs/format.md`)
 //! - bytes 0..4: magic `GYRS`; 4..6: version (u16 LE); 6..8: reserved, zero; 8..12: total blob
 //!   length (u32 LE), so that truncation and appended bytes are told apart from corruption.
 //! - the body, postcard with serde derives: dimensions, sheet shape and pitch, activation, alpha,
 //!   readout, task names (comma-separated, rule-input order), the trainer's wiring length,
 //!   active-connection count and seed, then the arrays: sheet positions (u16 row, u16 col per kept
-//!   unit, in strictly increasing sheet order), recurrent CSR (row_ptr u32, col_idx u16, values f32;
-//!   row = receiving unit), the same recurrent matrix in the kernel's lane-grouped layout
-//!   (`format::ell`: rows sorted by length, per group of 8 a header with the degree and the
-//!   lanes' rows, then byte offsets u16 and values f32 slot by slot; checked on opening to match
-//!   the compressed rows exactly), input and output weights (dense or CSR), b_h, b_o, and the optional int8
-//!   variant (i8 weights in the f32 order plus one f32 scale per row, and the recurrent i8
-//!   weights once more in the kernel layout). Each array is a
+//!   unit, in strictly increasing sheet order), `b_h`, `b_o`, then the f32 weights, the int8
+//!   weights, or both, every matrix once, in the layout its kernel reads: f32 recurrent weights
+//!   in lane groups (`format::ell`), int8 recurrent weights in pair groups (`format::pairs`),
+//!   input and output weights dense or in compressed rows (int8: their nonzero `q`, plus one f32
+//!   scale per row). Compressed rows are derived on demand ([`WeightsView`]). Each array is a
 //!   `(pad, data)` pair of byte strings, `data` little-endian and 4-aligned from the blob start.
 //! - the last 4 bytes: CRC-32 (IEEE) of everything before them, little-endian.
 //!
-//! A reader refuses any other version with [`FormatError::UnsupportedVersion`].
+//! A reader refuses any other version with [`FormatError::UnsupportedVersion`] (for older
+//! versions its message says how to re-export).
 
 mod arrays;
 mod crc;
@@ -41,14 +40,16 @@ mod ell;
 mod enums;
 mod error;
 mod le;
+mod limits;
 mod pairs;
 #[cfg(feature = "std")]
 mod repr;
 mod view;
+mod weights;
 mod wire;
 
 pub(crate) use arrays::Net;
-pub use arrays::{Csr, CsrView, Int8, Int8View, Matrix, MatrixView};
+pub use arrays::{Csr, CsrView, Matrix, MatrixView, QMatrixView};
 pub use crc::crc32;
 pub use ell::MAX_KERNEL_HIDDEN;
 pub(crate) use ell::{Ell, HEADER, LANES};
@@ -56,17 +57,20 @@ pub use enums::{Activation, Readout};
 pub use error::{FormatError, Part};
 pub(crate) use le::Load;
 pub use le::{LeScalar, LeSlice};
+pub use limits::Limit;
 pub use pairs::MAX_ROW_ABS_Q;
 pub(crate) use pairs::{QLANES, STEP_WORDS};
 #[cfg(feature = "std")]
-pub use repr::{CsrRepr, Int8Repr, MatrixRepr, ModelRepr};
+pub use repr::{CsrRepr, Int8Repr, MatrixRepr, ModelRepr, Weights};
 pub use view::ModelView;
+pub use weights::{Int8View, Precision, WeightsView};
 
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"GYRS";
-/// The format version this runtime writes and reads (2: the int8 variant carries its activation
-/// format and the pair-group layout of `format::pairs`).
-pub const VERSION: u16 = 2;
+/// The format version this runtime writes and reads (3: every weight matrix stored once, in the
+/// layout its kernel reads; f32 weights, int8 weights or both). Older blobs are refused with
+/// [`FormatError::UnsupportedVersion`], whose message says how to re-export.
+pub const VERSION: u16 = 3;
 /// The most fraction bits of the int8 activation format (`Int8::act_frac_bits`).
 pub const MAX_ACT_FRAC_BITS: u8 = 24;
 /// Length of the fixed header (magic, version, reserved, total length).

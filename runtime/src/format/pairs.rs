@@ -1,5 +1,4 @@
-//! The int8 recurrent matrix in the int8 kernel's layout ("pair groups"), stored next to the
-//! compressed rows of `rec_q`.
+//! The int8 recurrent matrix in the int8 kernel's layout ("pair groups").
 //!
 //! Each row's stored entries are cut into *pairs of adjacent columns*: walking the row's columns
 //! in increasing order, a pair starts at the next column `c` not yet taken and covers `c` and
@@ -19,13 +18,17 @@
 //! their 4 row scales with one `vldmia`; the degree is at least 1 so that every group runs a first
 //! step (no separate zeroing).
 //!
-//! The layout is fully determined by the compressed rows and `rec_q`: opening a blob checks it word
-//! by word. It also checks that every row's `sum |q|` is at most [`MAX_ROW_ABS_Q`], so that the
-//! kernel's i32 sums of `q * hq` (`|hq| <= 32768`) cannot overflow.
+//! This is the only copy of the int8 recurrent weights in a blob (format version 3): it stores the
+//! nonzero `q` only (a weight that quantises to 0 is dropped, which changes no integer sum), so a
+//! pair whose first weight is 0 is padding, and compressed rows are derived from the words
+//! (`WeightsView`). Opening a blob checks that the words are in the one canonical form the encoder
+//! writes (weights in -127..=127, pairs cut greedily from the left at increasing columns, padding
+//! `(0, 0, 0)` after a row's pairs, degrees `max(1, most pairs)`), and that every row's `sum |q|`
+//! is at most [`MAX_ROW_ABS_Q`], so that the kernel's i32 sums of `q * hq` (`|hq| <= 32768`)
+//! cannot overflow.
 
 use super::error::{FormatError, Part};
 use super::le::LeSlice;
-use super::CsrView;
 
 /// Rows summed in lockstep by the int8 recurrent kernel.
 pub(crate) const QLANES: usize = 4;
@@ -37,6 +40,7 @@ pub(crate) const STEP_WORDS: usize = 2 + QLANES;
 /// 2^31.
 pub const MAX_ROW_ABS_Q: u32 = 65_535;
 
+#[cfg(feature = "std")]
 /// The pair starting at entry `i` of a row whose entries end at `e`, and the entry after it:
 /// columns `c` and `c + 1` when the row stores both, else `c` alone (second weight 0).
 #[inline(always)]
@@ -57,6 +61,7 @@ pub(crate) fn pair_at(
     }
 }
 
+#[cfg(feature = "std")]
 /// Number of pairs of the entries `s..e` of a row.
 pub(crate) fn count_pairs(s: usize, e: usize, col: impl Fn(usize) -> u16 + Copy) -> usize {
     let (mut i, mut n) = (s, 0);
@@ -67,14 +72,16 @@ pub(crate) fn count_pairs(s: usize, e: usize, col: impl Fn(usize) -> u16 + Copy)
     n
 }
 
+#[cfg(feature = "std")]
 /// Two u16 halves in one word, `a` low.
 fn halves(a: u16, b: u16) -> u32 {
     u32::from(a) | (u32::from(b) << 16)
 }
 
+#[cfg(feature = "std")]
 /// Calls `emit` with every word of the layout of `rows` rows, in order (row `r`'s entries are
 /// `range(r)`, with columns `col(i)` and weights `q(i)`); stops and returns false as soon as
-/// `emit` does. Shared by the encoder and the validator.
+/// `emit` does (the encoder's side; `validate` checks the canonical form directly).
 pub(crate) fn layout(
     rows: usize,
     range: impl Fn(usize) -> (usize, usize),
@@ -119,17 +126,17 @@ pub(crate) fn layout(
     true
 }
 
-/// The layout of `c` with int8 weights `q` (one per stored entry), encoder side. Never panics:
+/// The layout of the int8 recurrent matrix `c` (its nonzero `q`), encoder side. Never panics:
 /// inconsistent input gives some layout that [`validate`] then refuses.
 #[cfg(feature = "std")]
-pub(crate) fn build(c: &super::CsrRepr, q: &[i8]) -> Vec<u32> {
+pub(crate) fn build(c: &super::CsrRepr<i8>) -> Vec<u32> {
     let mut out = Vec::new();
     let at = |i: usize| c.row_ptr.get(i).map_or(0, |&p| p as usize);
     layout(
         c.rows,
         |r| (at(r), at(r + 1)),
         |i| c.col_idx.get(i).copied().unwrap_or(0),
-        |i| q.get(i).copied().unwrap_or(0),
+        |i| c.values.get(i).copied().unwrap_or(0),
         |_, w| {
             out.push(w);
             true
@@ -138,61 +145,132 @@ pub(crate) fn build(c: &super::CsrRepr, q: &[i8]) -> Vec<u32> {
     out
 }
 
-/// Checks that `words` is exactly the layout of `csr` (already validated) with weights `q`, and
-/// the rows' `sum |q|` bound. Never panics.
-pub(crate) fn validate<'a>(
-    csr: &CsrView<'_>,
-    q: &[i8],
-    words: &'a [u8],
-) -> Result<LeSlice<'a, u32>, FormatError> {
+/// One lane's step: the pair's column and weights.
+fn lane_step(w: &LeSlice<'_, u32>, p: usize, l: usize) -> Option<(u16, i16, i16)> {
+    let o = w.get(p + l / 2)?;
+    let half = if l % 2 == 1 { o >> 16 } else { o & 0xffff } as u16;
+    let q = w.get(p + 2 + l)?;
+    Some((half, q as u16 as i16, (q >> 16) as u16 as i16))
+}
+
+/// Checks that `words` are a layout of some `rows x cols` int8 matrix in the canonical form (see
+/// the module doc), and the rows' `sum |q|` bound. Returns the words and the number of stored
+/// weights. Never panics.
+pub(crate) fn validate(
+    rows: usize,
+    cols: usize,
+    words: &[u8],
+) -> Result<(LeSlice<'_, u32>, usize), FormatError> {
     let part = Part::Int8RecurrentKernel;
-    let at = |i: usize| csr.row_ptr.get(i).map_or(0, |p| p as usize);
-    for r in 0..csr.rows {
-        let (s, e) = (at(r), at(r + 1));
-        let sum: u32 = (s..e)
-            .map(|i| u32::from(q.get(i).map_or(0, |v| v.unsigned_abs())))
-            .sum();
-        if sum > MAX_ROW_ABS_Q {
-            return Err(FormatError::Int8RowRange { row: r as u32 });
-        }
-    }
     let w = LeSlice::<u32>::new(words).ok_or(FormatError::Length {
         part,
         expected: words.len() / 4 * 4,
         got: words.len(),
     })?;
-    let mut k = 0usize;
-    let mut bad = None;
-    let complete = layout(
-        csr.rows,
-        |r| (at(r), at(r + 1)),
-        |i| csr.col_idx.get(i).unwrap_or(0),
-        |i| q.get(i).copied().unwrap_or(0),
-        |g, want| {
-            let ok = w.get(k) == Some(want);
-            if !ok {
-                bad = Some((g, k));
-            }
-            k += 1;
-            ok
-        },
-    );
-    match bad {
-        None if complete && k == w.len() => Ok(w),
-        Some((_, at)) if at >= w.len() => Err(FormatError::Length {
-            part,
-            expected: 4 * (at + 1),
-            got: words.len(),
-        }),
-        Some((g, _)) => Err(FormatError::ColumnIndex {
+    let short = |at: usize| FormatError::Length {
+        part,
+        expected: 4 * at,
+        got: words.len(),
+    };
+    let (mut p, mut nnz) = (0usize, 0usize);
+    for g in 0..rows.div_ceil(QLANES) {
+        let bad = FormatError::ColumnIndex {
             part,
             row: (g * QLANES) as u32,
-        }),
-        None => Err(FormatError::Length {
+        };
+        let d = w.get(p).ok_or(short(p + 1))? as usize;
+        p += 1;
+        let end = d
+            .checked_mul(STEP_WORDS)
+            .and_then(|n| n.checked_add(p))
+            .ok_or(bad)?;
+        if end > w.len() {
+            return Err(short(end));
+        }
+        let mut most = 0;
+        for l in 0..QLANES {
+            let r = g * QLANES + l;
+            let (mut pairs, mut sum, mut next_min, mut padding) = (0usize, 0u32, 0usize, false);
+            for k in 0..d {
+                let (half, q0, q1) = lane_step(&w, p + k * STEP_WORDS, l).ok_or(bad)?;
+                let in_i8 = |q: i16| (-127..=127).contains(&q);
+                if q0 == 0 || r >= rows {
+                    if half != 0 || q0 != 0 || q1 != 0 {
+                        return Err(bad);
+                    }
+                    padding = true;
+                    continue;
+                }
+                let c = usize::from(half / 2);
+                if padding
+                    || half % 2 != 0
+                    || !in_i8(q0)
+                    || !in_i8(q1)
+                    || c < next_min
+                    || c >= cols
+                    || (q1 != 0 && c + 1 >= cols)
+                {
+                    return Err(bad);
+                }
+                // Cut greedily from the left: the next pair starts two columns on.
+                next_min = c + 2;
+                pairs += 1;
+                nnz += 1 + usize::from(q1 != 0);
+                sum += u32::from(q0.unsigned_abs()) + u32::from(q1.unsigned_abs());
+            }
+            if sum > MAX_ROW_ABS_Q {
+                return Err(FormatError::Int8RowRange { row: r as u32 });
+            }
+            most = most.max(pairs);
+        }
+        if d != most.max(1) {
+            return Err(bad);
+        }
+        p = end;
+    }
+    if p != w.len() {
+        return Err(FormatError::Length {
             part,
-            expected: 4 * k,
+            expected: 4 * p,
             got: words.len(),
-        }),
+        });
+    }
+    Ok((w, nnz))
+}
+
+/// The stored entries of the layout of `rows` rows, `f(row, column, q)`, in storage order; call
+/// on validated words. With `only = Some(r)`, row `r` alone, in column order.
+pub(crate) fn for_each(
+    w: &LeSlice<'_, u32>,
+    rows: usize,
+    only: Option<usize>,
+    mut f: impl FnMut(usize, usize, i8),
+) {
+    let mut p = 0usize;
+    for g in 0..rows.div_ceil(QLANES) {
+        let d = w.get(p).unwrap_or(0) as usize;
+        p += 1;
+        if only.is_none_or(|r| r / QLANES == g) {
+            for l in 0..QLANES.min(rows - g * QLANES) {
+                let r = g * QLANES + l;
+                if only.is_some_and(|o| o != r) {
+                    continue;
+                }
+                for k in 0..d {
+                    match lane_step(w, p + k * STEP_WORDS, l) {
+                        Some((half, q0, q1)) if q0 != 0 => {
+                            let c = usize::from(half / 2);
+                            f(r, c, q0 as i8);
+                            if q1 != 0 {
+                                f(r, c + 1, q1 as i8);
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+        p += d * STEP_WORDS;
     }
 }
 
@@ -219,53 +297,51 @@ mod tests {
     /// Two rows: `[c0 c1 . c3]` and an empty one; one group (degree 2, lanes 1-3 padded).
     #[test]
     fn a_small_layout_word_by_word_and_its_checks() {
-        let c = CsrRepr {
+        let c = CsrRepr::<i8> {
             rows: 2,
             cols: 4,
             row_ptr: vec![0, 3, 3],
             col_idx: vec![0, 1, 3],
-            values: vec![0.5, -0.5, 1.0],
+            values: vec![64, -64, 127],
         };
-        let q = [64i8, -64, 127];
-        let w = build(&c, &q);
+        let w = build(&c);
         let half = |a: i16, b: i16| u32::from(a as u16) | (u32::from(b as u16) << 16);
         let want = [2, 0, 0, half(64, -64), 0, 0, 0, 6, 0, half(127, 0), 0, 0, 0];
         assert_eq!(w, want);
         let bytes = |w: &[u32]| w.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-        let row_ptr = bytes(&[0, 3, 3]);
-        let col: Vec<u8> = [0u16, 1, 3].iter().flat_map(|x| x.to_le_bytes()).collect();
-        let val: Vec<u8> = c.values.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let csr = crate::format::Csr {
-            rows: 2,
-            cols: 4,
-            row_ptr: LeSlice::new(&row_ptr).unwrap(),
-            col_idx: LeSlice::new(&col).unwrap(),
-            values: LeSlice::new(&val).unwrap(),
-        };
-        assert!(validate(&csr, &q, &bytes(&w)).is_ok());
-        // A wrong weight, a wrong offset, a degree of 0 or 3, a missing or an extra word.
-        for (k, v) in [(3, half(64, -63)), (7, 4), (0, 0), (0, 3)] {
+        let good = bytes(&w);
+        let (words, nnz) = validate(2, 4, &good).unwrap();
+        assert_eq!((words.len(), nnz), (13, 3));
+        let mut got = Vec::new();
+        for_each(&words, 2, None, |r, c, q| got.push((r, c, q)));
+        assert_eq!(got, [(0, 0, 64), (0, 1, -64), (0, 3, 127)]);
+        // Not canonical: a first weight 0 with a second one, a pair that starts inside the
+        // previous one, an odd offset, a degree of 0 or 3, a weight outside i8, padding with an
+        // offset, a column past the matrix.
+        for (k, v) in [
+            (3, half(0, -64)),
+            (7, 2),
+            (7, 3),
+            (0, 0),
+            (0, 3),
+            (3, half(128, -64)),
+            (1, 2 << 16),
+            (7, 8),
+        ] {
             let mut bad = w.clone();
             bad[k] = v;
-            assert!(validate(&csr, &q, &bytes(&bad)).is_err(), "word {k} = {v}");
+            assert!(validate(2, 4, &bytes(&bad)).is_err(), "word {k} = {v}");
         }
         assert!(matches!(
-            validate(&csr, &q, &bytes(&w[..w.len() - 1])),
+            validate(2, 4, &bytes(&w[..w.len() - 1])),
             Err(FormatError::Length { .. })
         ));
         let mut long = w.clone();
         long.push(0);
         assert!(matches!(
-            validate(&csr, &q, &bytes(&long)),
+            validate(2, 4, &bytes(&long)),
             Err(FormatError::Length { .. })
         ));
-        // The same words checked against other int8 weights.
-        assert_eq!(
-            validate(&csr, &[127, 127, 127], &bytes(&w)).map(|_| ()),
-            Err(FormatError::ColumnIndex {
-                part: Part::Int8RecurrentKernel,
-                row: 0
-            })
-        );
+        assert!(LeSlice::<u32>::new(&good).is_some());
     }
 }

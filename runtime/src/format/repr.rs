@@ -1,19 +1,21 @@
 //! [`ModelRepr`] (feature `std`): an owned model with `Vec` fields, the exporter's side of the
 //! format. `emit` writes a blob that [`ModelView::from_bytes`] opens; `parse` reads one back.
 
-use super::arrays::{CsrView, Matrix, MatrixView};
 use super::crc::crc32;
 use super::ell::EllRepr;
 use super::enums::{Activation, Readout};
 use super::error::FormatError;
+use super::limits::Limit;
 use super::pairs;
 use super::view::ModelView;
-use super::wire::{Body, CsrWire, EllWire, Int8Wire, MatWire, Section};
+use super::weights::{Precision, WeightsView};
+use super::wire::{Body, CsrWire, EllWire, F32Wire, Int8Wire, MatWire, Section};
 use super::{CRC_LEN, HEADER_LEN, MAGIC, MAX_ACT_FRAC_BITS, VERSION};
 
-/// An owned compressed-row matrix (see [`super::Csr`] for the layout rules).
+/// An owned compressed-row matrix (see [`super::Csr`] for the layout rules); values f32, or i8
+/// for the int8 weights.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CsrRepr {
+pub struct CsrRepr<T = f32> {
     /// Number of rows.
     pub rows: usize,
     /// Number of columns.
@@ -23,10 +25,27 @@ pub struct CsrRepr {
     /// Column of each entry, strictly increasing within a row.
     pub col_idx: Vec<u16>,
     /// Value of each entry.
-    pub values: Vec<f32>,
+    pub values: Vec<T>,
 }
 
-impl CsrRepr {
+impl<T> CsrRepr<T> {
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Row of each stored entry, in storage order.
+    fn value_rows(&self) -> Vec<usize> {
+        (0..self.rows)
+            .flat_map(|r| {
+                let at = |i: usize| self.row_ptr.get(i).map_or(0, |&p| p as usize);
+                std::iter::repeat_n(r, at(r + 1).saturating_sub(at(r)))
+            })
+            .collect()
+    }
+}
+
+impl CsrRepr<f32> {
     /// Compressed rows of a row-major dense matrix, keeping the entries where `keep(value)` holds
     /// (for example `|w| w != 0.0` for the entries a connectivity mask allows and training left
     /// nonzero). Columns must fit in u16.
@@ -56,9 +75,18 @@ impl CsrRepr {
         m
     }
 
-    /// Number of stored entries.
-    pub fn nnz(&self) -> usize {
-        self.values.len()
+    /// The compressed rows of a blob's matrix (its nonzero weights; see [`WeightsView`]).
+    pub fn from_weights(w: &WeightsView<'_>) -> Self {
+        let mut m = CsrRepr {
+            rows: w.rows(),
+            cols: w.cols(),
+            row_ptr: vec![0; w.rows() + 1],
+            col_idx: vec![0; w.nnz()],
+            values: vec![0.0; w.nnz()],
+        };
+        // The buffers have the lengths `to_csr` asks for.
+        let _ = w.to_csr(&mut m.row_ptr, &mut m.col_idx, &mut m.values);
+        m
     }
 
     /// The row-major dense matrix.
@@ -71,21 +99,12 @@ impl CsrRepr {
         }
         d
     }
-
-    fn from_view(v: &CsrView<'_>) -> Self {
-        CsrRepr {
-            rows: v.rows,
-            cols: v.cols,
-            row_ptr: v.row_ptr.iter().collect(),
-            col_idx: v.col_idx.iter().collect(),
-            values: v.values.iter().collect(),
-        }
-    }
 }
 
-/// An owned weight matrix, dense (row-major) or compressed rows.
+/// An owned weight matrix, dense (row-major) or compressed rows; values f32, or i8 for the int8
+/// weights.
 #[derive(Clone, Debug, PartialEq)]
-pub enum MatrixRepr {
+pub enum MatrixRepr<T = f32> {
     /// Row-major values.
     Dense {
         /// Number of rows.
@@ -93,28 +112,13 @@ pub enum MatrixRepr {
         /// Number of columns.
         cols: usize,
         /// `rows * cols` values.
-        values: Vec<f32>,
+        values: Vec<T>,
     },
     /// Compressed rows.
-    Csr(CsrRepr),
+    Csr(CsrRepr<T>),
 }
 
-impl MatrixRepr {
-    /// The smaller encoding of a row-major dense matrix: compressed rows of its nonzero entries
-    /// (4 (rows + 1) + 6 nnz bytes) or dense (4 rows cols bytes).
-    pub fn compact(rows: usize, cols: usize, dense: &[f32]) -> Self {
-        let csr = CsrRepr::from_dense(rows, cols, dense, |w| w != 0.0);
-        if 4 * (rows + 1) + 6 * csr.nnz() < 4 * rows * cols {
-            MatrixRepr::Csr(csr)
-        } else {
-            MatrixRepr::Dense {
-                rows,
-                cols,
-                values: dense.to_vec(),
-            }
-        }
-    }
-
+impl<T> MatrixRepr<T> {
     /// Number of rows.
     pub fn rows(&self) -> usize {
         match self {
@@ -132,7 +136,7 @@ impl MatrixRepr {
     }
 
     /// The stored values in storage order.
-    pub fn values(&self) -> &[f32] {
+    pub fn values(&self) -> &[T] {
         match self {
             MatrixRepr::Dense { values, .. } => values,
             MatrixRepr::Csr(c) => &c.values,
@@ -145,9 +149,24 @@ impl MatrixRepr {
             MatrixRepr::Dense { rows, cols, .. } => (0..*rows)
                 .flat_map(|r| std::iter::repeat_n(r, *cols))
                 .collect(),
-            MatrixRepr::Csr(c) => (0..c.rows)
-                .flat_map(|r| std::iter::repeat_n(r, (c.row_ptr[r + 1] - c.row_ptr[r]) as usize))
-                .collect(),
+            MatrixRepr::Csr(c) => c.value_rows(),
+        }
+    }
+}
+
+impl MatrixRepr<f32> {
+    /// The smaller encoding of a row-major dense matrix: compressed rows of its nonzero entries
+    /// (4 (rows + 1) + 6 nnz bytes) or dense (4 rows cols bytes).
+    pub fn compact(rows: usize, cols: usize, dense: &[f32]) -> Self {
+        let csr = CsrRepr::from_dense(rows, cols, dense, |w| w != 0.0);
+        if 4 * (rows + 1) + 6 * csr.nnz() < 4 * rows * cols {
+            MatrixRepr::Csr(csr)
+        } else {
+            MatrixRepr::Dense {
+                rows,
+                cols,
+                values: dense.to_vec(),
+            }
         }
     }
 
@@ -158,36 +177,79 @@ impl MatrixRepr {
             MatrixRepr::Csr(c) => c.to_dense(),
         }
     }
+}
 
-    fn from_view(v: &MatrixView<'_>) -> Self {
-        match v {
-            Matrix::Dense { rows, cols, values } => MatrixRepr::Dense {
-                rows: *rows,
-                cols: *cols,
-                values: values.iter().collect(),
-            },
-            Matrix::Csr(c) => MatrixRepr::Csr(CsrRepr::from_view(c)),
+impl MatrixRepr<i8> {
+    /// The smaller encoding of a row-major dense int8 matrix: compressed rows of its nonzero `q`
+    /// (4 (rows + 1) + 3 nnz bytes) or dense (rows cols bytes).
+    pub fn compact_q(rows: usize, cols: usize, dense: &[i8]) -> Self {
+        let mut c = CsrRepr {
+            rows,
+            cols,
+            row_ptr: vec![0],
+            col_idx: Vec::new(),
+            values: Vec::new(),
+        };
+        for row in dense.chunks_exact(cols.max(1)).take(rows) {
+            for (j, &q) in row.iter().enumerate().filter(|(_, q)| **q != 0) {
+                c.col_idx.push(j as u16);
+                c.values.push(q);
+            }
+            c.row_ptr.push(c.values.len() as u32);
+        }
+        c.row_ptr.resize(rows + 1, c.values.len() as u32);
+        if 4 * (rows + 1) + 3 * c.nnz() < rows * cols {
+            MatrixRepr::Csr(c)
+        } else {
+            MatrixRepr::Dense {
+                rows,
+                cols,
+                values: dense.to_vec(),
+            }
         }
     }
 }
 
-/// The int8 variant: `w ~= scale[row] * q` for every stored f32 weight, `q` in -127..=127, and
-/// the activation format of the int8 recurrent product.
+/// Which weights a blob holds (`gyrus export --weights`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Weights {
+    /// The f32 weights only.
+    F32,
+    /// The int8 weights only (no f32 weight matrix; biases stay f32).
+    Int8,
+    /// Both.
+    Both,
+}
+
+impl Weights {
+    /// Whether the f32 weights are written.
+    pub fn has_f32(self) -> bool {
+        self != Weights::Int8
+    }
+    /// Whether the int8 weights are written.
+    pub fn has_int8(self) -> bool {
+        self != Weights::F32
+    }
+}
+
+/// The int8 weights: `w ~= scale[row] * q`, `q` in -127..=127, only the nonzero `q` stored (in
+/// compressed rows, or dense for the input and output matrices when that is smaller), and the
+/// activation format of the int8 recurrent product.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Int8Repr {
     /// Fraction bits `f` of the quantised hidden state, `hq = sat16(trunc(h 2^f))` (at most
     /// [`MAX_ACT_FRAC_BITS`]); see [`Int8Repr::act_frac_bits_for`].
     pub act_frac_bits: u8,
-    /// Recurrent weights, one per stored recurrent entry.
-    pub rec_q: Vec<i8>,
+    /// Recurrent weights (nonzero `q`).
+    pub recurrent: CsrRepr<i8>,
     /// Per-row scales of the recurrent weights.
     pub rec_scale: Vec<f32>,
-    /// Input weights, one per stored input entry.
-    pub in_q: Vec<i8>,
+    /// Input weights.
+    pub input: MatrixRepr<i8>,
     /// Per-row scales of the input weights.
     pub in_scale: Vec<f32>,
-    /// Output weights, one per stored output entry.
-    pub out_q: Vec<i8>,
+    /// Output weights.
+    pub output: MatrixRepr<i8>,
     /// Per-row scales of the output weights.
     pub out_scale: Vec<f32>,
 }
@@ -228,6 +290,44 @@ fn quantize(values: &[f32], value_rows: &[usize], rows: usize) -> (Vec<i8>, Vec<
     (q, scale)
 }
 
+/// The compressed rows of `c`'s structure with weights `q`, dropping the zeros.
+fn nonzero_q(c: &CsrRepr, q: &[i8]) -> CsrRepr<i8> {
+    let mut out = CsrRepr {
+        rows: c.rows,
+        cols: c.cols,
+        row_ptr: vec![0],
+        col_idx: Vec::new(),
+        values: Vec::new(),
+    };
+    for r in 0..c.rows {
+        let (s, e) = (c.row_ptr[r] as usize, c.row_ptr[r + 1] as usize);
+        for (&j, &v) in c.col_idx[s..e].iter().zip(&q[s..e]) {
+            if v != 0 {
+                out.col_idx.push(j);
+                out.values.push(v);
+            }
+        }
+        out.row_ptr.push(out.values.len() as u32);
+    }
+    out
+}
+
+/// The int8 matrix of `m` with weights `q` (one per stored value of `m`), in its smaller encoding.
+fn q_matrix(m: &MatrixRepr, q: &[i8]) -> MatrixRepr<i8> {
+    let (rows, cols) = (m.rows(), m.cols());
+    let dense: Vec<i8> = match m {
+        MatrixRepr::Dense { .. } => q.to_vec(),
+        MatrixRepr::Csr(c) => {
+            let mut d = vec![0i8; rows * cols];
+            for (k, r) in c.value_rows().into_iter().enumerate() {
+                d[r * cols + usize::from(c.col_idx[k])] = q[k];
+            }
+            d
+        }
+    };
+    MatrixRepr::compact_q(rows, cols, &dense)
+}
+
 /// An owned model: what the exporter fills in and [`ModelRepr::emit`] writes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelRepr {
@@ -245,7 +345,8 @@ pub struct ModelRepr {
     pub pitch: f32,
     /// Sheet position `(row, column)` of each kept unit, in strictly increasing sheet order.
     pub positions: Vec<(u16, u16)>,
-    /// Recurrent weights `W` (`n_hidden x n_hidden`, row = receiving unit).
+    /// Recurrent weights `W` (`n_hidden x n_hidden`, row = receiving unit; every stored weight
+    /// nonzero). Read back from an int8-only blob: the dequantised int8 weights.
     pub recurrent: CsrRepr,
     /// Input weights `W_in` (`n_hidden x n_inputs`).
     pub input: MatrixRepr,
@@ -269,8 +370,11 @@ pub struct ModelRepr {
     pub active_connections: u32,
     /// Training seed.
     pub seed: u64,
-    /// Optional int8 variant (see [`ModelRepr::quantize_int8`]).
+    /// The int8 weights (see [`ModelRepr::quantize_int8`]).
     pub int8: Option<Int8Repr>,
+    /// Which weights [`ModelRepr::emit`] writes (with [`Weights::Int8`] or [`Weights::Both`],
+    /// `int8` must be present).
+    pub weights: Weights,
 }
 
 static ZEROS: [u8; 3] = [0; 3];
@@ -279,30 +383,38 @@ fn le_bytes<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u
     v.iter().flat_map(|&x| f(x)).collect()
 }
 
+fn i8_bytes(v: &[i8]) -> Vec<u8> {
+    v.iter().map(|&x| x as u8).collect()
+}
+
 /// Little-endian bytes of every array, in serialization order.
 struct Arrays {
     positions: Vec<u8>,
-    rec: [Vec<u8>; 3],
-    rec_ell: [Vec<u8>; 3],
-    w_in: Vec<Vec<u8>>,
-    w_out: Vec<Vec<u8>>,
     b_h: Vec<u8>,
     b_o: Vec<u8>,
-    int8: Option<[Vec<u8>; 7]>,
-}
-
-fn csr_bytes(c: &CsrRepr) -> [Vec<u8>; 3] {
-    [
-        le_bytes(&c.row_ptr, u32::to_le_bytes),
-        le_bytes(&c.col_idx, u16::to_le_bytes),
-        le_bytes(&c.values, f32::to_le_bytes),
-    ]
+    f32: Option<[Vec<Vec<u8>>; 3]>,
+    int8: Option<[Vec<Vec<u8>>; 6]>,
 }
 
 fn mat_bytes(m: &MatrixRepr) -> Vec<Vec<u8>> {
     match m {
         MatrixRepr::Dense { values, .. } => vec![le_bytes(values, f32::to_le_bytes)],
-        MatrixRepr::Csr(c) => csr_bytes(c).into(),
+        MatrixRepr::Csr(c) => vec![
+            le_bytes(&c.row_ptr, u32::to_le_bytes),
+            le_bytes(&c.col_idx, u16::to_le_bytes),
+            le_bytes(&c.values, f32::to_le_bytes),
+        ],
+    }
+}
+
+fn qmat_bytes(m: &MatrixRepr<i8>) -> Vec<Vec<u8>> {
+    match m {
+        MatrixRepr::Dense { values, .. } => vec![i8_bytes(values)],
+        MatrixRepr::Csr(c) => vec![
+            le_bytes(&c.row_ptr, u32::to_le_bytes),
+            le_bytes(&c.col_idx, u16::to_le_bytes),
+            i8_bytes(&c.values),
+        ],
     }
 }
 
@@ -322,32 +434,33 @@ impl Padder<'_> {
         }
     }
 
-    fn csr<'b>(&mut self, b: &'b [Vec<u8>]) -> CsrWire<'b> {
-        CsrWire {
-            row_ptr: self.sec(&b[0]),
-            col_idx: self.sec(&b[1]),
-            values: self.sec(&b[2]),
-        }
-    }
-
     /// One section for a dense matrix, three for compressed rows.
     fn mat<'b>(&mut self, b: &'b [Vec<u8>]) -> MatWire<'b> {
         if b.len() == 1 {
             MatWire::Dense(self.sec(&b[0]))
         } else {
-            MatWire::Csr(self.csr(b))
+            MatWire::Csr(CsrWire {
+                row_ptr: self.sec(&b[0]),
+                col_idx: self.sec(&b[1]),
+                values: self.sec(&b[2]),
+            })
         }
     }
 }
 
 impl ModelRepr {
     /// Fills [`ModelRepr::int8`] from the f32 weights: per row, scale = max |w| / 127 and
-    /// q = round(w / scale) (symmetric, no zero point); the hidden state is quantised with
-    /// [`Int8Repr::act_frac_bits_for`]`(act_max)`, `act_max` the largest |h| to represent (the
-    /// exporter calibrates it over trials; 1 for tanh). Deterministic.
+    /// q = round(w / scale) (symmetric, no zero point), the weights that quantise to 0 dropped;
+    /// the hidden state is quantised with [`Int8Repr::act_frac_bits_for`]`(act_max)`, `act_max`
+    /// the largest |h| to represent (the exporter calibrates it over trials; 1 for tanh).
+    /// Deterministic. A model that wrote the f32 weights only now writes both; set
+    /// [`ModelRepr::weights`] to [`Weights::Int8`] to write the int8 weights alone.
     pub fn quantize_int8(&mut self, act_max: f32) {
-        let rec = MatrixRepr::Csr(self.recurrent.clone());
-        let (rec_q, rec_scale) = quantize(rec.values(), &rec.value_rows(), self.n_hidden);
+        let (rec_q, rec_scale) = quantize(
+            &self.recurrent.values,
+            &self.recurrent.value_rows(),
+            self.n_hidden,
+        );
         let (in_q, in_scale) =
             quantize(self.input.values(), &self.input.value_rows(), self.n_hidden);
         let (out_q, out_scale) = quantize(
@@ -357,13 +470,16 @@ impl ModelRepr {
         );
         self.int8 = Some(Int8Repr {
             act_frac_bits: Int8Repr::act_frac_bits_for(act_max),
-            rec_q,
+            recurrent: nonzero_q(&self.recurrent, &rec_q),
             rec_scale,
-            in_q,
+            input: q_matrix(&self.input, &in_q),
             in_scale,
-            out_q,
+            output: q_matrix(&self.output, &out_q),
             out_scale,
         });
+        if self.weights == Weights::F32 {
+            self.weights = Weights::Both;
+        }
     }
 
     /// Writes the blob: 12-byte header, postcard body with every array 4-aligned from the blob
@@ -394,24 +510,78 @@ impl ModelRepr {
         }
     }
 
-    /// [`ModelRepr::emit`], then opens the blob to check it.
+    /// Checks every limit of [`Limit`] (sizes, int8 row sums, activation format) and that a
+    /// nonempty task list fits the inputs and outputs, before anything is encoded: the exporter
+    /// calls it so that it never writes a blob the runtime refuses. The blob's length
+    /// ([`Limit::BlobBytes`]) is checked by [`ModelRepr::to_bytes`].
+    pub fn check_limits(&self) -> Result<(), FormatError> {
+        Limit::Inputs.check(self.n_inputs as u64)?;
+        Limit::Hidden.check(self.n_hidden as u64)?;
+        Limit::Outputs.check(self.n_outputs as u64)?;
+        super::view::check_task_shape(self.tasks.len(), self.n_inputs, self.n_outputs)?;
+        if let Some(q) = self.int8.as_ref().filter(|_| self.weights.has_int8()) {
+            Limit::ActFracBits.check(q.act_frac_bits.into())?;
+            let c = &q.recurrent;
+            for r in 0..c.rows {
+                let at = |i: usize| c.row_ptr.get(i).map_or(0, |&p| p as usize);
+                let sum: u64 = c
+                    .values
+                    .get(at(r)..at(r + 1).max(at(r)))
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|v| u64::from(v.unsigned_abs()))
+                    .sum();
+                Limit::Int8RowAbsQ.check(sum)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`ModelRepr::check_limits`], [`ModelRepr::emit`], then opens the blob to check it.
     pub fn to_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        self.check_limits()?;
         let blob = self.emit();
+        Limit::BlobBytes.check(blob.len() as u64)?;
         ModelView::from_bytes(&blob)?;
         Ok(blob)
     }
 
-    /// Copies an opened blob into an owned model.
+    /// Copies an opened blob into an owned model. The f32 matrices are the blob's f32 weights,
+    /// or, in an int8-only blob, its dequantised int8 weights (`q * scale`).
     pub fn parse(view: &ModelView<'_>) -> Self {
+        let q_of = |w: Option<WeightsView<'_>>| {
+            w.map_or(
+                MatrixRepr::Dense {
+                    rows: 0,
+                    cols: 0,
+                    values: Vec::new(),
+                },
+                |w| w.q_matrix(),
+            )
+        };
         let int8 = view.int8().map(|q| Int8Repr {
             act_frac_bits: q.act_frac_bits,
-            rec_q: q.rec_q.to_vec(),
+            recurrent: match q_of(view.recurrent_of(Precision::Int8)) {
+                MatrixRepr::Csr(c) => c,
+                MatrixRepr::Dense { .. } => CsrRepr {
+                    rows: 0,
+                    cols: 0,
+                    row_ptr: vec![0],
+                    col_idx: Vec::new(),
+                    values: Vec::new(),
+                },
+            },
             rec_scale: q.rec_scale.iter().collect(),
-            in_q: q.in_q.to_vec(),
+            input: q_of(view.input_weights_of(Precision::Int8)),
             in_scale: q.in_scale.iter().collect(),
-            out_q: q.out_q.to_vec(),
+            output: q_of(view.output_weights_of(Precision::Int8)),
             out_scale: q.out_scale.iter().collect(),
         });
+        let weights = match (view.has_f32(), int8.is_some()) {
+            (true, true) => Weights::Both,
+            (false, true) => Weights::Int8,
+            _ => Weights::F32,
+        };
         let (sheet_rows, sheet_cols) = view.sheet();
         ModelRepr {
             n_inputs: view.n_inputs(),
@@ -423,9 +593,9 @@ impl ModelRepr {
             positions: (0..view.n_hidden())
                 .filter_map(|u| view.position(u))
                 .collect(),
-            recurrent: CsrRepr::from_view(&view.recurrent()),
-            input: MatrixRepr::from_view(&view.input_weights()),
-            output: MatrixRepr::from_view(&view.output_weights()),
+            recurrent: CsrRepr::from_weights(&view.recurrent()),
+            input: view.input_weights().f32_matrix(),
+            output: view.output_weights().f32_matrix(),
             b_h: view.hidden_bias().iter().collect(),
             b_o: view.output_bias().iter().collect(),
             activation: view.activation(),
@@ -436,6 +606,7 @@ impl ModelRepr {
             active_connections: view.trained_active_connections(),
             seed: view.seed(),
             int8,
+            weights,
         }
     }
 
@@ -446,31 +617,37 @@ impl ModelRepr {
 
     fn arrays(&self) -> Arrays {
         let pos: Vec<u16> = self.positions.iter().flat_map(|&(r, c)| [r, c]).collect();
-        let ell = EllRepr::build(&self.recurrent);
-        let int8 = self.int8.as_ref().map(|q| {
-            let i8s = |v: &[i8]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
+        let f32 = self.weights.has_f32().then(|| {
+            let ell = EllRepr::build(&self.recurrent);
             [
-                i8s(&q.rec_q),
-                le_bytes(&q.rec_scale, f32::to_le_bytes),
-                le_bytes(&pairs::build(&self.recurrent, &q.rec_q), u32::to_le_bytes),
-                i8s(&q.in_q),
-                le_bytes(&q.in_scale, f32::to_le_bytes),
-                i8s(&q.out_q),
-                le_bytes(&q.out_scale, f32::to_le_bytes),
+                vec![
+                    le_bytes(&ell.head, u16::to_le_bytes),
+                    le_bytes(&ell.off, u16::to_le_bytes),
+                    le_bytes(&ell.values, f32::to_le_bytes),
+                ],
+                mat_bytes(&self.input),
+                mat_bytes(&self.output),
             ]
         });
+        let int8 = self
+            .int8
+            .as_ref()
+            .filter(|_| self.weights.has_int8())
+            .map(|q| {
+                [
+                    vec![le_bytes(&pairs::build(&q.recurrent), u32::to_le_bytes)],
+                    vec![le_bytes(&q.rec_scale, f32::to_le_bytes)],
+                    qmat_bytes(&q.input),
+                    vec![le_bytes(&q.in_scale, f32::to_le_bytes)],
+                    qmat_bytes(&q.output),
+                    vec![le_bytes(&q.out_scale, f32::to_le_bytes)],
+                ]
+            });
         Arrays {
             positions: le_bytes(&pos, u16::to_le_bytes),
-            rec: csr_bytes(&self.recurrent),
-            rec_ell: [
-                le_bytes(&ell.head, u16::to_le_bytes),
-                le_bytes(&ell.off, u16::to_le_bytes),
-                le_bytes(&ell.values, f32::to_le_bytes),
-            ],
-            w_in: mat_bytes(&self.input),
-            w_out: mat_bytes(&self.output),
             b_h: le_bytes(&self.b_h, f32::to_le_bytes),
             b_o: le_bytes(&self.b_o, f32::to_le_bytes),
+            f32,
             int8,
         }
     }
@@ -479,29 +656,29 @@ impl ModelRepr {
         // Pads are taken in serialization order, which `Body::sections` follows too.
         let mut p = Padder { pads, next: 0 };
         let positions = p.sec(&a.positions);
-        let rec = p.csr(&a.rec);
-        let rec_ell = EllWire {
-            head: p.sec(&a.rec_ell[0]),
-            off: p.sec(&a.rec_ell[1]),
-            values: p.sec(&a.rec_ell[2]),
-        };
-        let w_in = p.mat(&a.w_in);
-        let w_out = p.mat(&a.w_out);
         let b_h = p.sec(&a.b_h);
         let b_o = p.sec(&a.b_o);
+        let f32 = a.f32.as_ref().map(|f| F32Wire {
+            rec: EllWire {
+                head: p.sec(&f[0][0]),
+                off: p.sec(&f[0][1]),
+                values: p.sec(&f[0][2]),
+            },
+            w_in: p.mat(&f[1]),
+            w_out: p.mat(&f[2]),
+        });
         let int8 = a
             .int8
             .as_ref()
             .zip(self.int8.as_ref())
             .map(|(q, r)| Int8Wire {
                 act_frac_bits: r.act_frac_bits,
-                rec_q: p.sec(&q[0]),
-                rec_scale: p.sec(&q[1]),
-                rec_q_pairs: p.sec(&q[2]),
-                in_q: p.sec(&q[3]),
-                in_scale: p.sec(&q[4]),
-                out_q: p.sec(&q[5]),
-                out_scale: p.sec(&q[6]),
+                rec: p.sec(&q[0][0]),
+                rec_scale: p.sec(&q[1][0]),
+                w_in: p.mat(&q[2]),
+                in_scale: p.sec(&q[3][0]),
+                w_out: p.mat(&q[4]),
+                out_scale: p.sec(&q[5][0]),
             });
         let tasks = self.tasks.join(",");
         let body = Body {
@@ -519,12 +696,9 @@ impl ModelRepr {
             active_connections: self.active_connections,
             seed: self.seed,
             positions,
-            rec,
-            rec_ell,
-            w_in,
-            w_out,
             b_h,
             b_o,
+            f32,
             int8,
         };
         let mut blob = Vec::with_capacity(HEADER_LEN + 64);

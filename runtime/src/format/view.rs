@@ -1,14 +1,16 @@
 //! [`ModelView`]: a model blob opened and validated once, then read in place.
 
-use super::arrays::{Csr, CsrView, FastNet, Int8, Int8View, LeNet, Matrix, MatrixView, Net};
+use super::arrays::{Csr, CsrView, F32Net, FastNet, Int8Net, LeNet, Matrix, MatrixView, Net};
 use super::crc::crc32;
 use super::ell;
 use super::enums::{Activation, Readout};
 use super::error::{FormatError, Part};
 use super::le::{LeScalar, LeSlice};
+use super::limits::Limit;
 use super::pairs;
+use super::weights::{Int8View, Precision, WeightsView};
 use super::wire::{Body, CsrWire, MatWire, Section};
-use super::{CRC_LEN, HEADER_LEN, MAGIC, MAX_ACT_FRAC_BITS, VERSION};
+use super::{CRC_LEN, HEADER_LEN, MAGIC, VERSION};
 
 /// A validated model blob, borrowed. Opening checks every length, index, offset, code and float
 /// once, so that the accessors and the kernels never fail afterwards.
@@ -32,6 +34,8 @@ pub struct ModelView<'a> {
     positions: LeSlice<'a, u16>,
     pub(crate) le: LeNet<'a>,
     pub(crate) fast: Option<FastNet<'a>>,
+    /// Stored recurrent weights of the f32 and the int8 layouts.
+    rec_stored: (usize, usize),
 }
 
 impl<'a> ModelView<'a> {
@@ -119,17 +123,82 @@ impl<'a> ModelView<'a> {
             self.positions.get(2 * unit + 1)?,
         ))
     }
-    /// Recurrent weights `W` (row = receiving unit, column = sending unit).
-    pub fn recurrent(&self) -> CsrView<'a> {
-        self.le.rec
+    /// True when the blob carries the f32 weights ([`crate::kernel::step`] runs).
+    pub fn has_f32(&self) -> bool {
+        self.le.f32.is_some()
     }
-    /// Input weights `W_in` (`n_hidden x n_inputs`).
-    pub fn input_weights(&self) -> MatrixView<'a> {
-        self.le.w_in
+    /// The int8 weights' activation format and row scales, if the blob carries them
+    /// ([`crate::kernel::step_int8`] runs).
+    pub fn int8(&self) -> Option<Int8View<'a>> {
+        self.le.int8.as_ref().map(|q| Int8View {
+            act_frac_bits: q.act_frac_bits,
+            rec_scale: q.rec_scale,
+            in_scale: q.in_scale,
+            out_scale: q.out_scale,
+        })
     }
-    /// Output weights `W_out` (`n_outputs x n_hidden`).
-    pub fn output_weights(&self) -> MatrixView<'a> {
-        self.le.w_out
+    /// The precision the accessors without one read: f32 when the blob has it, else int8.
+    pub fn precision(&self) -> Precision {
+        if self.has_f32() {
+            Precision::F32
+        } else {
+            Precision::Int8
+        }
+    }
+    /// Recurrent weights `W` (row = receiving unit, column = sending unit) in `precision`, if
+    /// the blob carries them.
+    pub fn recurrent_of(&self, precision: Precision) -> Option<WeightsView<'a>> {
+        let n = self.n_hidden;
+        match precision {
+            Precision::F32 => self
+                .le
+                .f32
+                .map(|f| WeightsView::ell(f.rec, n, self.rec_stored.0)),
+            Precision::Int8 => self
+                .le
+                .int8
+                .map(|q| WeightsView::pairs(q.rec, q.rec_scale, n, n, self.rec_stored.1)),
+        }
+    }
+    /// Input weights `W_in` (`n_hidden x n_inputs`) in `precision`, if the blob carries them.
+    pub fn input_weights_of(&self, precision: Precision) -> Option<WeightsView<'a>> {
+        match precision {
+            Precision::F32 => self.le.f32.map(|f| WeightsView::f32(f.w_in)),
+            Precision::Int8 => self.le.int8.map(|q| WeightsView::int8(q.w_in, q.in_scale)),
+        }
+    }
+    /// Output weights `W_out` (`n_outputs x n_hidden`) in `precision`, if the blob carries them.
+    pub fn output_weights_of(&self, precision: Precision) -> Option<WeightsView<'a>> {
+        match precision {
+            Precision::F32 => self.le.f32.map(|f| WeightsView::f32(f.w_out)),
+            Precision::Int8 => self
+                .le
+                .int8
+                .map(|q| WeightsView::int8(q.w_out, q.out_scale)),
+        }
+    }
+    /// Recurrent weights in [`ModelView::precision`] (every blob has them).
+    pub fn recurrent(&self) -> WeightsView<'a> {
+        self.pick(Self::recurrent_of)
+    }
+    /// Input weights in [`ModelView::precision`].
+    pub fn input_weights(&self) -> WeightsView<'a> {
+        self.pick(Self::input_weights_of)
+    }
+    /// Output weights in [`ModelView::precision`].
+    pub fn output_weights(&self) -> WeightsView<'a> {
+        self.pick(Self::output_weights_of)
+    }
+    fn pick(&self, f: fn(&Self, Precision) -> Option<WeightsView<'a>>) -> WeightsView<'a> {
+        match f(self, self.precision()) {
+            Some(w) => w,
+            // Opening refuses a blob with neither f32 nor int8 weights.
+            None => WeightsView::f32(Matrix::Dense {
+                rows: 0,
+                cols: 0,
+                values: LeSlice::EMPTY,
+            }),
+        }
     }
     /// Hidden bias `b_h`.
     pub fn hidden_bias(&self) -> LeSlice<'a, f32> {
@@ -139,9 +208,23 @@ impl<'a> ModelView<'a> {
     pub fn output_bias(&self) -> LeSlice<'a, f32> {
         self.le.b_o
     }
-    /// The int8 variant, if the blob carries one.
-    pub fn int8(&self) -> Option<Int8View<'a>> {
-        self.le.int8
+    /// Every array of the blob with its name and where its bytes lie in the blob (alignment
+    /// pads and framing excluded), in storage order: what each part of the model costs in
+    /// flash (feature `std`).
+    #[cfg(feature = "std")]
+    pub fn sections(&self) -> Vec<(&'static str, core::ops::Range<usize>)> {
+        let base = self.blob.as_ptr() as usize;
+        match open_body(self.blob) {
+            Ok(body) => body
+                .named_sections()
+                .into_iter()
+                .map(|(name, s)| {
+                    let start = s.data.as_ptr() as usize - base;
+                    (name, start..start + s.data.len())
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        }
     }
 }
 
@@ -177,10 +260,17 @@ fn open_body(blob: &[u8]) -> Result<Body<'_>, FormatError> {
     if blob[6..8] != [0, 0] {
         return Err(FormatError::Malformed);
     }
-    match postcard::take_from_bytes::<Body<'_>>(&covered[HEADER_LEN..]) {
-        Ok((body, [])) => Ok(body),
-        _ => Err(FormatError::Malformed),
+    let body = match postcard::take_from_bytes::<Body<'_>>(&covered[HEADER_LEN..]) {
+        Ok((body, [])) => body,
+        _ => return Err(FormatError::Malformed),
+    };
+    // Alignment pads are 0-3 zero bytes, so that a blob has one encoding.
+    let mut pads_ok = true;
+    body.for_each_section(|_, s| pads_ok &= s.pad.len() < 4 && s.pad.iter().all(|&b| b == 0));
+    if !pads_ok {
+        return Err(FormatError::Malformed);
     }
+    Ok(body)
 }
 
 fn le<'a, T: LeScalar>(
@@ -223,7 +313,27 @@ fn csr<'a>(
     })?;
     let nnz = values.len();
     let col_idx: LeSlice<'a, u16> = le(&w.col_idx, part, nnz)?;
-    // Offsets first (start at 0, non-decreasing, end at nnz), then the columns of each row.
+    check_rows(row_ptr, col_idx, nnz, part, rows, cols)?;
+    finite(values, part)?;
+    Ok(Csr {
+        rows,
+        cols,
+        row_ptr,
+        col_idx,
+        values,
+    })
+}
+
+/// Row offsets start at 0, never decrease, end at `nnz`; columns within each row strictly
+/// increase and stay below `cols`.
+fn check_rows(
+    row_ptr: LeSlice<'_, u32>,
+    col_idx: LeSlice<'_, u16>,
+    nnz: usize,
+    part: Part,
+    rows: usize,
+    cols: usize,
+) -> Result<(), FormatError> {
     let mut prev = 0u32;
     for (r, off) in row_ptr.iter().enumerate() {
         if (r == 0 && off != 0)
@@ -253,14 +363,7 @@ fn csr<'a>(
             last = Some(c);
         }
     }
-    finite(values, part)?;
-    Ok(Csr {
-        rows,
-        cols,
-        row_ptr,
-        col_idx,
-        values,
-    })
+    Ok(())
 }
 
 fn matrix<'a>(
@@ -286,28 +389,66 @@ fn bias<'a>(s: &Section<'a>, part: Part, n: usize) -> Result<LeSlice<'a, f32>, F
     Ok(v)
 }
 
-fn quant<'a>(
-    q: &Section<'a>,
-    scale: &Section<'a>,
-    part: Part,
-    stored: usize,
-    rows: usize,
-) -> Result<(&'a [i8], LeSlice<'a, f32>), FormatError> {
-    if q.data.len() != stored {
-        return Err(FormatError::Length {
-            part,
-            expected: stored,
-            got: q.data.len(),
-        });
-    }
-    let s: LeSlice<'a, f32> = le(scale, part, rows)?;
-    if let Some(i) = s.iter().position(|x| !x.is_finite() || x < 0.0) {
+/// Per-row scales: finite and >= 0.
+fn scales<'a>(s: &Section<'a>, part: Part, rows: usize) -> Result<LeSlice<'a, f32>, FormatError> {
+    let v: LeSlice<'a, f32> = le(s, part, rows)?;
+    if let Some(i) = v.iter().position(|x| !x.is_finite() || x < 0.0) {
         return Err(FormatError::BadValue {
             part,
             index: i as u32,
         });
     }
-    Ok((bytemuck::cast_slice(q.data), s))
+    Ok(v)
+}
+
+/// An int8 input or output matrix: dense (`rows * cols` i8) or compressed rows of its nonzero
+/// `q` (offsets and columns checked as for f32; every `q` in -127..=127, nonzero when sparse).
+fn qmatrix<'a>(
+    w: &MatWire<'a>,
+    part: Part,
+    rows: usize,
+    cols: usize,
+) -> Result<super::arrays::QMatrixView<'a>, FormatError> {
+    let in_range = |q: &[i8], sparse: bool| {
+        q.iter()
+            .position(|&v| v == i8::MIN || (sparse && v == 0))
+            .map_or(Ok(()), |i| {
+                Err(FormatError::BadValue {
+                    part,
+                    index: i as u32,
+                })
+            })
+    };
+    match w {
+        MatWire::Dense(s) => {
+            let n = rows.checked_mul(cols).ok_or(FormatError::Dimensions)?;
+            if s.data.len() != n {
+                return Err(FormatError::Length {
+                    part,
+                    expected: n,
+                    got: s.data.len(),
+                });
+            }
+            let values: &'a [i8] = bytemuck::cast_slice(s.data);
+            in_range(values, false)?;
+            Ok(Matrix::Dense { rows, cols, values })
+        }
+        MatWire::Csr(c) => {
+            let row_ptr: LeSlice<'a, u32> = le(&c.row_ptr, part, rows + 1)?;
+            let values: &'a [i8] = bytemuck::cast_slice(c.values.data);
+            let nnz = values.len();
+            let col_idx: LeSlice<'a, u16> = le(&c.col_idx, part, nnz)?;
+            check_rows(row_ptr, col_idx, nnz, part, rows, cols)?;
+            in_range(values, true)?;
+            Ok(Matrix::Csr(Csr {
+                rows,
+                cols,
+                row_ptr,
+                col_idx,
+                values,
+            }))
+        }
+    }
 }
 
 fn check_tasks(tasks: &str) -> Result<usize, FormatError> {
@@ -328,16 +469,47 @@ fn check_tasks(tasks: &str) -> Result<usize, FormatError> {
     Ok(n)
 }
 
+/// A nonempty task list must fit the inputs and outputs ([`FormatError::TaskShape`]): the one
+/// check for every reader (inspect, eval, deploy sim, firmware).
+#[cfg(feature = "tasks")]
+pub(crate) fn check_task_shape(
+    n_tasks: usize,
+    n_in: usize,
+    n_out: usize,
+) -> Result<(), FormatError> {
+    let (needed_inputs, needed_outputs) =
+        (crate::tasks::n_inputs(n_tasks), crate::tasks::N_CLASSES);
+    if n_tasks > 0 && (n_in != needed_inputs || n_out != needed_outputs) {
+        let c = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        return Err(FormatError::TaskShape {
+            tasks: c(n_tasks),
+            inputs: c(n_in),
+            outputs: c(n_out),
+            needed_inputs: c(needed_inputs),
+            needed_outputs: c(needed_outputs),
+        });
+    }
+    Ok(())
+}
+
+/// Without the task generator the task names are checked for syntax only, and their shape not.
+#[cfg(not(feature = "tasks"))]
+pub(crate) fn check_task_shape(_: usize, _: usize, _: usize) -> Result<(), FormatError> {
+    Ok(())
+}
+
 fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatError> {
     let (n_in, n_h, n_out) = (
         b.n_inputs as usize,
         b.n_hidden as usize,
         b.n_outputs as usize,
     );
-    let max = usize::from(u16::MAX);
-    if n_in == 0 || n_h == 0 || n_out == 0 || n_in > max || n_h > max || n_out > max {
+    if n_in == 0 || n_h == 0 || n_out == 0 {
         return Err(FormatError::Dimensions);
     }
+    Limit::Inputs.check(b.n_inputs.into())?;
+    Limit::Hidden.check(b.n_hidden.into())?;
+    Limit::Outputs.check(b.n_outputs.into())?;
     let (rows, cols) = (b.sheet_rows, b.sheet_cols);
     if rows == 0 || cols == 0 || usize::from(rows) * usize::from(cols) < n_h {
         return Err(FormatError::Sheet);
@@ -358,6 +530,7 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
         });
     }
     let n_tasks = check_tasks(b.tasks)?;
+    check_task_shape(n_tasks, n_in, n_out)?;
 
     let positions: LeSlice<'a, u16> = le(&b.positions, Part::Positions, 2 * n_h)?;
     let mut prev: Option<usize> = None;
@@ -374,56 +547,53 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
         prev = Some(cell);
     }
 
-    let rec = csr(&b.rec, Part::Recurrent, n_h, n_h)?;
-    let e = &b.rec_ell;
-    let (head, off) = (
-        LeSlice::new(e.head.data).ok_or(FormatError::Malformed)?,
-        LeSlice::new(e.off.data).ok_or(FormatError::Malformed)?,
-    );
-    let rec_ell = ell::validate(&rec, head, off, e.values.data)?;
-    let w_in = matrix(&b.w_in, Part::Input, n_h, n_in)?;
-    let w_out = matrix(&b.w_out, Part::Output, n_out, n_h)?;
     let b_h = bias(&b.b_h, Part::HiddenBias, n_h)?;
     let b_o = bias(&b.b_o, Part::OutputBias, n_out)?;
-    let mut rec_q_pairs = None;
-    let int8 = match &b.int8 {
+    let (mut f32_stored, mut int8_stored) = (0, 0);
+    let f32 = match &b.f32 {
         None => None,
-        Some(q) => {
-            if q.act_frac_bits > MAX_ACT_FRAC_BITS {
-                return Err(FormatError::ActivationFormat(q.act_frac_bits));
-            }
-            let (rec_q, rec_scale) =
-                quant(&q.rec_q, &q.rec_scale, Part::Int8Recurrent, rec.nnz(), n_h)?;
-            rec_q_pairs = Some(pairs::validate(&rec, rec_q, q.rec_q_pairs.data)?);
-            let (in_q, in_scale) =
-                quant(&q.in_q, &q.in_scale, Part::Int8Input, w_in.stored(), n_h)?;
-            let (out_q, out_scale) = quant(
-                &q.out_q,
-                &q.out_scale,
-                Part::Int8Output,
-                w_out.stored(),
-                n_out,
-            )?;
-            Some(Int8 {
-                act_frac_bits: q.act_frac_bits,
-                rec_q,
-                rec_scale,
-                in_q,
-                in_scale,
-                out_q,
-                out_scale,
+        Some(f) => {
+            let e = &f.rec;
+            let (head, off) = (
+                LeSlice::new(e.head.data).ok_or(FormatError::Malformed)?,
+                LeSlice::new(e.off.data).ok_or(FormatError::Malformed)?,
+            );
+            let (rec, nnz) = ell::validate(n_h, n_h, head, off, e.values.data)?;
+            f32_stored = nnz;
+            Some(F32Net {
+                rec,
+                w_in: matrix(&f.w_in, Part::Input, n_h, n_in)?,
+                w_out: matrix(&f.w_out, Part::Output, n_out, n_h)?,
             })
         }
     };
+    let int8 = match &b.int8 {
+        None => None,
+        Some(q) => {
+            Limit::ActFracBits
+                .check(q.act_frac_bits.into())
+                .map_err(|_| FormatError::ActivationFormat(q.act_frac_bits))?;
+            let (rec, nnz) = pairs::validate(n_h, n_h, q.rec.data)?;
+            int8_stored = nnz;
+            Some(Int8Net {
+                act_frac_bits: q.act_frac_bits,
+                rec,
+                rec_scale: scales(&q.rec_scale, Part::Int8Recurrent, n_h)?,
+                w_in: qmatrix(&q.w_in, Part::Int8Input, n_h, n_in)?,
+                in_scale: scales(&q.in_scale, Part::Int8Input, n_h)?,
+                w_out: qmatrix(&q.w_out, Part::Int8Output, n_out, n_h)?,
+                out_scale: scales(&q.out_scale, Part::Int8Output, n_out)?,
+            })
+        }
+    };
+    if f32.is_none() && int8.is_none() {
+        return Err(FormatError::NoWeights);
+    }
     let le = Net {
-        rec,
-        rec_ell,
-        rec_q_pairs,
-        w_in,
-        w_out,
+        f32,
+        int8,
         b_h,
         b_o,
-        int8,
     };
     Ok(ModelView {
         blob,
@@ -444,5 +614,6 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
         positions,
         fast: le.fast(),
         le,
+        rec_stored: (f32_stored, int8_stored),
     })
 }

@@ -14,7 +14,8 @@ pub(crate) struct Section<'a> {
     pub data: &'a [u8],
 }
 
-/// A compressed-row matrix: `row_ptr` (u32), `col_idx` (u16), `values` (f32).
+/// A compressed-row matrix: `row_ptr` (u32), `col_idx` (u16), `values` (f32, or i8 in the int8
+/// weights).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) struct CsrWire<'a> {
     #[serde(borrow)]
@@ -25,7 +26,7 @@ pub(crate) struct CsrWire<'a> {
     pub values: Section<'a>,
 }
 
-/// The recurrent matrix in the kernel's lane-grouped layout (`format::ell`): group headers
+/// The recurrent matrix in the f32 kernel's lane-grouped layout (`format::ell`): group headers
 /// (degree, zero, lanes' row byte offsets; u16), byte offset per slot (u16), weight per slot (f32).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) struct EllWire<'a> {
@@ -44,25 +45,34 @@ pub(crate) enum MatWire<'a> {
     Csr(#[serde(borrow)] CsrWire<'a>),
 }
 
-/// The int8 variant: the activation format, then per matrix the int8 weights (same structure as
-/// the f32 ones) and one f32 scale per row.
+/// The f32 weights, each matrix once, in the layout its kernel reads.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
+pub(crate) struct F32Wire<'a> {
+    #[serde(borrow)]
+    pub rec: EllWire<'a>,
+    #[serde(borrow)]
+    pub w_in: MatWire<'a>,
+    #[serde(borrow)]
+    pub w_out: MatWire<'a>,
+}
+
+/// The int8 weights: the activation format, then per matrix its i8 weights (their own structure:
+/// the nonzero `q` only) and one f32 scale per row.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) struct Int8Wire<'a> {
     /// Fraction bits of the quantised hidden state (`hq = sat16(trunc(h 2^f))`).
     pub act_frac_bits: u8,
+    /// The recurrent matrix in the int8 kernel's pair-group layout (`format::pairs`, u32 words).
     #[serde(borrow)]
-    pub rec_q: Section<'a>,
+    pub rec: Section<'a>,
     #[serde(borrow)]
     pub rec_scale: Section<'a>,
-    /// `rec_q` in the int8 kernel's pair-group layout (`format::pairs`, u32 words).
     #[serde(borrow)]
-    pub rec_q_pairs: Section<'a>,
-    #[serde(borrow)]
-    pub in_q: Section<'a>,
+    pub w_in: MatWire<'a>,
     #[serde(borrow)]
     pub in_scale: Section<'a>,
     #[serde(borrow)]
-    pub out_q: Section<'a>,
+    pub w_out: MatWire<'a>,
     #[serde(borrow)]
     pub out_scale: Section<'a>,
 }
@@ -87,54 +97,99 @@ pub(crate) struct Body<'a> {
     #[serde(borrow)]
     pub positions: Section<'a>,
     #[serde(borrow)]
-    pub rec: CsrWire<'a>,
-    #[serde(borrow)]
-    pub rec_ell: EllWire<'a>,
-    #[serde(borrow)]
-    pub w_in: MatWire<'a>,
-    #[serde(borrow)]
-    pub w_out: MatWire<'a>,
-    #[serde(borrow)]
     pub b_h: Section<'a>,
     #[serde(borrow)]
     pub b_o: Section<'a>,
     #[serde(borrow)]
+    pub f32: Option<F32Wire<'a>>,
+    #[serde(borrow)]
     pub int8: Option<Int8Wire<'a>>,
 }
 
-#[cfg(feature = "std")]
 impl<'a> Body<'a> {
-    /// The data of every section in serialization order (the encoder pads them in this order).
-    pub fn sections(&self) -> Vec<&'a [u8]> {
-        fn mat<'a>(m: &MatWire<'a>, out: &mut Vec<&'a [u8]>) {
-            match m {
-                MatWire::Dense(s) => out.push(s.data),
-                MatWire::Csr(c) => out.extend([c.row_ptr.data, c.col_idx.data, c.values.data]),
+    /// `f(name, section)` for every section, in serialization order (the encoder pads them in
+    /// this order; `gyrus inspect` reports their sizes).
+    pub fn for_each_section(&self, mut f: impl FnMut(&'static str, Section<'a>)) {
+        let mat = |name: [&'static str; 4],
+                   m: &MatWire<'a>,
+                   f: &mut dyn FnMut(&'static str, Section<'a>)| match m {
+            MatWire::Dense(s) => f(name[0], *s),
+            MatWire::Csr(c) => {
+                f(name[1], c.row_ptr);
+                f(name[2], c.col_idx);
+                f(name[3], c.values);
             }
+        };
+        f("positions", self.positions);
+        f("b_h", self.b_h);
+        f("b_o", self.b_o);
+        if let Some(w) = &self.f32 {
+            f("f32 recurrent: group headers", w.rec.head);
+            f("f32 recurrent: offsets", w.rec.off);
+            f("f32 recurrent: weights", w.rec.values);
+            mat(
+                [
+                    "f32 input: weights (dense)",
+                    "f32 input: row offsets",
+                    "f32 input: columns",
+                    "f32 input: weights",
+                ],
+                &w.w_in,
+                &mut f,
+            );
+            mat(
+                [
+                    "f32 output: weights (dense)",
+                    "f32 output: row offsets",
+                    "f32 output: columns",
+                    "f32 output: weights",
+                ],
+                &w.w_out,
+                &mut f,
+            );
         }
-        let mut out = vec![
-            self.positions.data,
-            self.rec.row_ptr.data,
-            self.rec.col_idx.data,
-            self.rec.values.data,
-            self.rec_ell.head.data,
-            self.rec_ell.off.data,
-            self.rec_ell.values.data,
-        ];
-        mat(&self.w_in, &mut out);
-        mat(&self.w_out, &mut out);
-        out.extend([self.b_h.data, self.b_o.data]);
         if let Some(q) = &self.int8 {
-            out.extend([
-                q.rec_q.data,
-                q.rec_scale.data,
-                q.rec_q_pairs.data,
-                q.in_q.data,
-                q.in_scale.data,
-                q.out_q.data,
-                q.out_scale.data,
-            ]);
+            f("int8 recurrent: pair words", q.rec);
+            f("int8 recurrent: row scales", q.rec_scale);
+            mat(
+                [
+                    "int8 input: weights (dense)",
+                    "int8 input: row offsets",
+                    "int8 input: columns",
+                    "int8 input: weights",
+                ],
+                &q.w_in,
+                &mut f,
+            );
+            f("int8 input: row scales", q.in_scale);
+            mat(
+                [
+                    "int8 output: weights (dense)",
+                    "int8 output: row offsets",
+                    "int8 output: columns",
+                    "int8 output: weights",
+                ],
+                &q.w_out,
+                &mut f,
+            );
+            f("int8 output: row scales", q.out_scale);
         }
+    }
+
+    /// Every section with its name, in serialization order.
+    #[cfg(feature = "std")]
+    pub fn named_sections(&self) -> Vec<(&'static str, Section<'a>)> {
+        let mut out = Vec::new();
+        self.for_each_section(|n, s| out.push((n, s)));
         out
+    }
+
+    /// The data of every section in serialization order.
+    #[cfg(feature = "std")]
+    pub fn sections(&self) -> Vec<&'a [u8]> {
+        self.named_sections()
+            .into_iter()
+            .map(|(_, s)| s.data)
+            .collect()
     }
 }

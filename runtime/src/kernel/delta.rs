@@ -101,7 +101,7 @@ pub struct Outgoing<'a> {
 impl<'a> Outgoing<'a> {
     /// Lengths of the three buffers [`Outgoing::build`] needs: `(n_hidden + 1, nnz, nnz)`.
     pub fn buffer_lens(model: &ModelView<'_>) -> (usize, usize, usize) {
-        let nnz = model.recurrent().values.len();
+        let nnz = model.recurrent().nnz();
         (model.n_hidden() + 1, nnz, nnz)
     }
 
@@ -118,30 +118,21 @@ impl<'a> Outgoing<'a> {
         exact(n_off, offsets.len())?;
         exact(nnz, targets.len())?;
         exact(nnz, weights.len())?;
-        let n = rec.cols;
-        // Column counts into offsets[j + 1], prefix sums, then fill with offsets[j] as a cursor
-        // (which leaves offsets[j] = end of column j), then shift back by one.
+        let n = rec.cols();
+        // Column counts into offsets[j + 1], prefix sums, then fill row by row with offsets[j]
+        // as a cursor (which leaves offsets[j] = end of column j), then shift back by one.
         offsets.fill(0);
-        for c in rec.col_idx.iter() {
-            offsets[usize::from(c) + 1] += 1;
-        }
+        rec.for_each(|_, c, _| offsets[c + 1] += 1);
         for j in 0..n {
             offsets[j + 1] += offsets[j];
         }
-        for i in 0..rec.rows {
-            let (s, e) = (
-                rec.row_ptr.get(i).unwrap_or(0) as usize,
-                rec.row_ptr.get(i + 1).unwrap_or(0) as usize,
-            );
-            for k in s..e {
-                let (Some(c), Some(w)) = (rec.col_idx.get(k), rec.values.get(k)) else {
-                    continue;
-                };
-                let pos = &mut offsets[usize::from(c)];
+        for i in 0..rec.rows() {
+            rec.for_each_in_row(i, |c, w| {
+                let pos = &mut offsets[c];
                 targets[*pos as usize] = i as u16;
                 weights[*pos as usize] = w;
                 *pos += 1;
-            }
+            });
         }
         for j in (1..=n).rev() {
             offsets[j] = offsets[j - 1];
@@ -282,7 +273,7 @@ pub fn step_with(
     if !(theta.is_finite() && theta >= 0.0) {
         return Err(DeltaError::Theta);
     }
-    if out.n_units() != n || out.nnz() != model.recurrent().values.len() {
+    if out.n_units() != n || out.nnz() != model.recurrent().nnz() {
         return Err(DeltaError::Outgoing {
             needed: n,
             got: out.n_units(),

@@ -47,23 +47,11 @@ impl<'a> Dense<'a> {
         let (w_in, rest) = rest.split_at_mut(n_h * n_in);
         let (w_out, rest) = rest.split_at_mut(n_out * n_h);
         let (b_h, b_o) = rest.split_at_mut(n_h);
-        let rec = model.recurrent();
-        for r in 0..n_h {
-            for (c, v) in rec.row(r) {
-                w[r * n_h + c] = v;
-            }
-        }
-        let (mi, mo) = (model.input_weights(), model.output_weights());
-        for r in 0..n_h {
-            for c in 0..n_in {
-                w_in[r * n_in + c] = mi.get(r, c);
-            }
-        }
-        for r in 0..n_out {
-            for c in 0..n_h {
-                w_out[r * n_h + c] = mo.get(r, c);
-            }
-        }
+        // The blob's weights in its default precision (f32, or the dequantised int8 weights of
+        // an int8-only blob); the lengths are right by construction.
+        let _ = model.recurrent().to_dense(w);
+        let _ = model.input_weights().to_dense(w_in);
+        let _ = model.output_weights().to_dense(w_out);
         for (d, s) in b_h.iter_mut().zip(model.hidden_bias().iter()) {
             *d = s;
         }

@@ -358,6 +358,7 @@ mod tests {
             active_connections: 0,
             seed: 0,
             int8: None,
+            weights: crate::format::Weights::F32,
         };
         let blob = repr.to_bytes().unwrap();
         // An aligned copy (zero-copy path) and a misaligned one (little-endian reads).

@@ -21,6 +21,8 @@
 //!   blob's pair-group layout (adjacent columns two at a time, `smlad` on Cortex-M4F; see
 //!   `format::pairs`), and `acc = (sum 2^-f) s` once per row. The input and output products sum
 //!   `q x` in f32 and multiply by `s` once; biases and the state stay f32.
+//! - Both run the input product over the nonzero inputs only when the input matrix is dense (up
+//!   to 256 inputs; task inputs are mostly zero), in increasing input order.
 //! - [`dense::step_dense`]: the same network with dense matrices, the baseline of the benchmark.
 //! - [`delta`]: event-driven steps; a unit sends its change to its targets only when it moved
 //!   by more than a threshold (incremental sums, outgoing weights built into caller buffers).
@@ -79,8 +81,10 @@ pub enum KernelError {
         /// Length given.
         got: usize,
     },
-    /// [`step_int8`] on a blob without the int8 variant.
+    /// [`step_int8`] on a blob without the int8 weights.
     NoInt8,
+    /// [`step`] on a blob without the f32 weights (an int8-only blob).
+    NoF32,
     /// The int8 scratch of [`phase::recurrent`] is too short.
     Scratch {
         /// Entries needed (`n_hidden + 1`).
@@ -112,7 +116,10 @@ impl fmt::Display for KernelError {
             KernelError::Output { needed, got } => {
                 write!(f, "output has {got} values, the model gives {needed}")
             }
-            KernelError::NoInt8 => f.write_str("the model blob has no int8 variant"),
+            KernelError::NoInt8 => f.write_str("the model blob has no int8 weights"),
+            KernelError::NoF32 => f.write_str(
+                "the model blob has no f32 weights (it was exported with --weights int8)",
+            ),
             KernelError::Scratch { needed, got } => {
                 write!(f, "int8 scratch has {got} entries, {needed} needed")
             }
@@ -170,6 +177,9 @@ fn run(
     if int8 && model.le.int8.is_none() {
         return Err(KernelError::NoInt8);
     }
+    if !int8 && model.le.f32.is_none() {
+        return Err(KernelError::NoF32);
+    }
     let (act, alpha) = (model.activation(), model.alpha());
     let (h, next) = (&*state.h, &mut *state.next);
     // SAFETY: the model was validated when opened, and the sizes were just checked (the state's
@@ -193,7 +203,7 @@ fn run(
 }
 
 /// One step with the f32 weights: updates `state` to h' and writes `output` (length n_outputs)
-/// from `input` (length n_inputs).
+/// from `input` (length n_inputs); [`KernelError::NoF32`] if the blob has none.
 #[inline(never)]
 pub fn step(
     model: &ModelView<'_>,

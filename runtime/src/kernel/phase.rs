@@ -34,9 +34,12 @@ fn hidden(needed: usize, got: usize) -> KernelError {
     KernelError::Hidden { needed, got }
 }
 
+/// The weights a phase reads are present: int8 with `int8`, else f32.
 fn int8_present(model: &ModelView<'_>, int8: bool) -> Result<(), KernelError> {
     if int8 && model.le.int8.is_none() {
         Err(KernelError::NoInt8)
+    } else if !int8 && model.le.f32.is_none() {
+        Err(KernelError::NoF32)
     } else {
         Ok(())
     }
@@ -70,8 +73,11 @@ pub fn recurrent(
     len(n, h.len(), hidden)?;
     len(n, acc.len(), hidden)?;
     match int8 {
-        // SAFETY: validated model, sizes just checked.
-        None => with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, None) }),
+        // SAFETY: validated model, sizes just checked, f32 present.
+        None => {
+            int8_present(model, false)?;
+            with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, None) })
+        }
         Some(hq) => {
             int8_present(model, true)?;
             if hq.len() <= n {

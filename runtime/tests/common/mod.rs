@@ -94,11 +94,17 @@ pub fn random_model(seed: u64, s: Spec) -> ModelRepr {
         activation: s.activation,
         alpha: s.alpha,
         readout: Readout::Argmax,
-        tasks: vec!["go".into(), "dlyanti".into()],
+        // Two tasks need 35 inputs and 17 outputs; other shapes carry no task list.
+        tasks: if (s.n_inputs, s.n_outputs) == (35, 17) {
+            vec!["go".into(), "dlyanti".into()]
+        } else {
+            Vec::new()
+        },
         wiring_length: 1.25,
         active_connections: 7,
         seed,
         int8: None,
+        weights: gyrus_runtime::format::Weights::F32,
     };
     if s.int8 {
         // tanh stays within [-1, 1]; the random relu/softplus networks here stay well below 4.
@@ -140,12 +146,14 @@ impl Misaligned {
 }
 
 /// The int8 recurrent pair-group layout of `m` (`format::pairs`), written out from its documented
-/// rule with plain vectors: rows in groups of 4 consecutive rows; each row's columns cut into pairs
+/// rule with plain vectors: the nonzero `q` of the int8 recurrent matrix, rows in groups of 4
+/// consecutive rows; each row's columns cut into pairs
 /// `(c, c + 1)` from the left (`q_{c+1} = 0` when `c + 1` is not stored); per group the degree
 /// `max(1, most pairs)`, then per step the byte offsets `2 c` of lanes 0|1 and 2|3 (u16 halves,
 /// padding 0) and one word of two i16 weights per lane.
 pub fn pair_words(m: &ModelRepr) -> Vec<u32> {
-    let (rec, q) = (&m.recurrent, &m.int8.as_ref().unwrap().rec_q);
+    let rec = &m.int8.as_ref().unwrap().recurrent;
+    let q = &rec.values;
     let pairs = |r: usize| -> Vec<(u16, i8, i8)> {
         let (s, e) = (rec.row_ptr[r] as usize, rec.row_ptr[r + 1] as usize);
         let mut out = Vec::new();

@@ -1,4 +1,4 @@
-//! `gyrus export RUN_DIR --out model.gyrus [--threshold 1e-2] [--quantize int8]`: prunes the run's
+//! `gyrus export RUN_DIR --out model.gyrus [--threshold 1e-2] [--quantize int8] [--weights f32|int8|both]`: prunes the run's
 //! network ([`crate::export`]), writes the blob, re-opens it, and reports sizes, measures and the
 //! task performance of the unpruned network, the pruned network (trainer) and the blob (runtime),
 //! all on the run's evaluation trials. With `--format torch` it writes the unpruned network as a
@@ -9,7 +9,7 @@ use crate::train::eval::evaluate;
 use crate::train::run::{eval_seed, Run};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use gyrus_runtime::format::ModelView;
+use gyrus_runtime::format::{ModelView, Weights};
 use gyrus_runtime::measure;
 use gyrus_runtime::tasks::Score;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 /// Weight quantisation of the exported blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Quantize {
-    /// Add the int8 variant (per-row f32 scale) next to the f32 weights.
+    /// Quantise the weights to int8 (per-row f32 scale); the blob holds them next to the f32
+    /// weights unless `--weights int8`.
     Int8,
 }
 
@@ -29,6 +30,17 @@ pub enum Format {
     /// The unpruned network as a PyTorch state dict: safetensors, or `.npz` by the file name
     /// (nn.RNN + nn.Linear names for alpha = 1, the leaky layout otherwise; mask, positions).
     Torch,
+}
+
+/// Which weights the blob holds (`--weights`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WeightsArg {
+    /// The f32 weights only.
+    F32,
+    /// The int8 weights only (no f32 weight matrix: the smallest blob).
+    Int8,
+    /// Both (the firmware can run and compare both kernels).
+    Both,
 }
 
 /// Arguments of `gyrus export`.
@@ -48,6 +60,9 @@ pub struct ExportArgs {
     /// Also store quantised weights.
     #[arg(long, value_enum)]
     pub quantize: Option<Quantize>,
+    /// Which weights the blob holds (default: f32, or both with `--quantize int8`).
+    #[arg(long, value_enum)]
+    pub weights: Option<WeightsArg>,
     /// Evaluation trials per task (default: the run's eval_trials).
     #[arg(long)]
     pub trials: Option<u32>,
@@ -79,10 +94,10 @@ pub struct ExportReport {
     pub unpruned: Perf,
     /// The pruned network (trainer).
     pub pruned: Perf,
-    /// The blob (runtime, f32 weights).
-    pub runtime: Perf,
-    /// Per-task scores: pruned trainer evaluation and runtime evaluation.
-    pub scores: (Vec<Score>, Vec<Score>),
+    /// The blob (runtime, f32 weights), if it holds them.
+    pub runtime: Option<Perf>,
+    /// Per-task scores: pruned trainer evaluation and runtime evaluation (f32 weights).
+    pub scores: (Vec<Score>, Option<Vec<Score>>),
     /// The blob with int8 weights (runtime), if quantised.
     pub int8: Option<Perf>,
 }
@@ -97,19 +112,21 @@ pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
         args.trials.unwrap_or(cfg.eval_trials),
         cfg.generator(),
     );
+    let weights = weights_of(args)?;
     let pruned = prune(net, args.threshold)?;
-    let model = build_model(
-        &pruned,
-        run.tasks(),
-        cfg.seed,
-        args.quantize == Some(Quantize::Int8),
-    )?;
-    let blob = model.emit();
+    let model = build_model(&pruned, run.tasks(), cfg.seed, weights)?;
+    // Every limit checked and the blob opened before anything is written.
+    let blob = model
+        .to_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot export: {e}"))?;
     write_blob(&args.out, &blob)?;
     let view = ModelView::from_bytes(&blob)
         .map_err(|e| anyhow::anyhow!("the written blob does not open: {e}"))?;
     let m = measure::measure(&view);
-    if m.active_connections != model.active_connections || m.wiring_length != model.wiring_length {
+    if view.has_f32()
+        && (m.active_connections != model.active_connections
+            || m.wiring_length != model.wiring_length)
+    {
         bail!(
             "internal error: the runtime measures {} active connections / wiring length {}, the trainer {} / {}",
             m.active_connections, m.wiring_length, model.active_connections, model.wiring_length
@@ -117,12 +134,17 @@ pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
     }
     let unpruned = evaluate(net, run.tasks(), &gen, seed, trials)?;
     let pruned_eval = evaluate(&pruned.network, run.tasks(), &gen, seed, trials)?;
-    let rt = runtime_evaluate(&view, seed, trials, gen, false)?;
-    let int8 = match args.quantize {
-        Some(Quantize::Int8) => Some(Score::mean_over_tasks(&runtime_evaluate(
+    let rt = if view.has_f32() {
+        Some(runtime_evaluate(&view, seed, trials, gen, false)?)
+    } else {
+        None
+    };
+    let int8 = if view.int8().is_some() {
+        Some(Score::mean_over_tasks(&runtime_evaluate(
             &view, seed, trials, gen, true,
-        )?)),
-        None => None,
+        )?))
+    } else {
+        None
     };
     Ok(ExportReport {
         units_kept: pruned.kept.len(),
@@ -133,9 +155,22 @@ pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
         active_connections: model.active_connections,
         unpruned: unpruned.mean(),
         pruned: pruned_eval.mean(),
-        runtime: Score::mean_over_tasks(&rt),
+        runtime: rt.as_deref().map(Score::mean_over_tasks),
         scores: (pruned_eval.scores, rt),
         int8,
+    })
+}
+
+/// The weights the blob holds: `--weights`, else f32, or both with `--quantize int8`.
+fn weights_of(args: &ExportArgs) -> Result<Weights> {
+    Ok(match (args.weights, args.quantize) {
+        (Some(WeightsArg::F32), Some(Quantize::Int8)) => {
+            bail!("'--weights f32' stores no quantised weights; drop '--quantize int8' or choose '--weights int8' or 'both'")
+        }
+        (Some(WeightsArg::F32), None) => Weights::F32,
+        (Some(WeightsArg::Int8), _) => Weights::Int8,
+        (Some(WeightsArg::Both), _) | (None, Some(Quantize::Int8)) => Weights::Both,
+        (None, None) => Weights::F32,
     })
 }
 
@@ -182,14 +217,18 @@ pub fn report_text(args: &ExportArgs, r: &ExportReport) -> String {
     let line = |name: &str, p: Perf| format!("  {name:<29} {:>6.3} {:>7.3}\n", p.0, p.1);
     s += &line("unpruned (trainer)", r.unpruned);
     s += &line("pruned (trainer)", r.pruned);
-    s += &line("blob (runtime, f32)", r.runtime);
+    if let Some(p) = r.runtime {
+        s += &line("blob (runtime, f32)", p);
+    }
     if let Some(p) = r.int8 {
         s += &line("blob (runtime, int8)", p);
     }
-    s += if r.scores.0 == r.scores.1 {
-        "runtime and trainer scores of the pruned network agree on every task\n"
-    } else {
-        "WARNING: runtime and trainer scores of the pruned network differ\n"
+    s += match &r.scores.1 {
+        Some(rt) if *rt == r.scores.0 => {
+            "runtime and trainer scores of the pruned network agree on every task\n"
+        }
+        Some(_) => "WARNING: runtime and trainer scores of the pruned network differ\n",
+        None => "the blob holds int8 weights only: no f32 parity check\n",
     };
     s
 }

@@ -6,7 +6,7 @@ use crate::npz::{self, Array};
 use crate::plot::sheet::SheetFigure;
 use anyhow::{Context, Result};
 use clap::Args;
-use gyrus_runtime::format::{Matrix, ModelView, VERSION};
+use gyrus_runtime::format::{ModelView, Precision, WeightsView, VERSION};
 use gyrus_runtime::measure;
 use std::path::PathBuf;
 
@@ -38,26 +38,14 @@ pub struct DenseWeights {
     pub b_o: Vec<f32>,
 }
 
-/// The one place that reads a blob's weights for `--npz`, through [`ModelView`]'s accessors.
+/// The one place that reads a blob's weights for `--npz`, through [`ModelView`]'s accessors (in
+/// the blob's own precision: an int8-only blob gives its dequantised weights).
 pub fn dense_weights(model: &ModelView<'_>) -> DenseWeights {
-    let (n, i, o) = (model.n_hidden(), model.n_inputs(), model.n_outputs());
-    let mut w_rec = vec![0.0f32; n * n];
-    let rec = model.recurrent();
-    for r in 0..n {
-        for (c, v) in rec.row(r) {
-            w_rec[r * n + c] = v;
-        }
-    }
-    let dense = |m: &gyrus_runtime::format::MatrixView<'_>, rows: usize, cols: usize| {
-        (0..rows * cols)
-            .map(|k| m.get(k / cols, k % cols))
-            .collect()
-    };
     DenseWeights {
-        w_rec,
-        w_in: dense(&model.input_weights(), n, i),
+        w_rec: model.recurrent().to_dense_vec(),
+        w_in: model.input_weights().to_dense_vec(),
         b_h: model.hidden_bias().iter().collect(),
-        w_out: dense(&model.output_weights(), o, n),
+        w_out: model.output_weights().to_dense_vec(),
         b_o: model.output_bias().iter().collect(),
     }
 }
@@ -117,6 +105,20 @@ fn density(stored: usize, rows: usize, cols: usize) -> String {
     format!("{rows} x {cols}, {stored} stored ({d:.1}%)")
 }
 
+/// One matrix: its layout in the blob and how many weights it stores.
+fn matrix_line(w: &WeightsView<'_>, layout: &str) -> String {
+    format!("{layout}, {}", density(w.nnz(), w.rows(), w.cols()))
+}
+
+fn layout_of(w: &WeightsView<'_>, recurrent: bool) -> &'static str {
+    match (recurrent, w.is_int8(), w.stored() == w.rows() * w.cols()) {
+        (true, false, _) => "sparse (f32 lane groups)",
+        (true, true, _) => "sparse (int8 pair groups)",
+        (false, _, true) => "dense",
+        (false, _, false) => "sparse (compressed rows)",
+    }
+}
+
 /// The text report of an opened blob.
 pub fn describe(model: &ModelView<'_>) -> String {
     let m = measure::measure(model);
@@ -143,21 +145,32 @@ pub fn describe(model: &ModelView<'_>) -> String {
         model.activation().name(),
         model.alpha()
     );
-    let rec = model.recurrent();
     s += &format!(
-        "recurrent W         sparse, {}\n",
-        density(rec.nnz(), rec.rows, rec.cols)
+        "weights             {}\n",
+        match (model.has_f32(), model.int8().is_some()) {
+            (true, true) => "f32 and int8",
+            (false, true) => "int8 only",
+            _ => "f32 only",
+        }
     );
-    let nonzero =
-        |v: &gyrus_runtime::format::LeSlice<'_, f32>| v.iter().filter(|x| *x != 0.0).count();
-    s += &format!(
-        "input W_in          {}\n",
-        matrix_view_line(&model.input_weights(), &nonzero)
-    );
-    s += &format!(
-        "output W_out        {}\n",
-        matrix_view_line(&model.output_weights(), &nonzero)
-    );
+    let mut weights = 0;
+    for p in [Precision::F32, Precision::Int8] {
+        let name = if p == Precision::F32 { "f32" } else { "int8" };
+        let mats = [
+            ("recurrent W", model.recurrent_of(p), true),
+            ("input W_in", model.input_weights_of(p), false),
+            ("output W_out", model.output_weights_of(p), false),
+        ];
+        for (label, w, rec) in mats {
+            if let Some(w) = w {
+                let label = format!("{name} {label}");
+                s += &format!("{label:<20}{}\n", matrix_line(&w, layout_of(&w, rec)));
+                if p == model.precision() {
+                    weights += w.nnz();
+                }
+            }
+        }
+    }
     s += &format!(
         "int8 variant        {}\n",
         match model.int8() {
@@ -178,21 +191,28 @@ pub fn describe(model: &ModelView<'_>) -> String {
         m.wiring_length,
         model.trained_wiring_length()
     );
-    s += &format!("flash bytes         {}\n", m.flash_bytes);
+    s += &format!(
+        "flash bytes         {} ({:.2} bytes per weight, {} nonzero weights)\n",
+        m.flash_bytes,
+        m.flash_bytes as f64 / weights.max(1) as f64,
+        weights
+    );
     s += &format!("RAM bytes           {}\n", m.ram_bytes);
-    s
-}
-
-fn matrix_view_line(
-    m: &gyrus_runtime::format::MatrixView<'_>,
-    nonzero: &dyn Fn(&gyrus_runtime::format::LeSlice<'_, f32>) -> usize,
-) -> String {
-    match m {
-        Matrix::Dense { rows, cols, values } => {
-            format!("dense, {}", density(nonzero(values), *rows, *cols))
-        }
-        Matrix::Csr(c) => format!("sparse, {}", density(c.nnz(), c.rows, c.cols)),
+    s += "sections (bytes, share of the blob)\n";
+    let sections = model.sections();
+    let listed: usize = sections.iter().map(|(_, b)| b.len()).sum();
+    let share = |b: usize| 100.0 * b as f64 / m.flash_bytes.max(1) as f64;
+    for (name, range) in &sections {
+        let bytes = range.len();
+        s += &format!("  {name:<32}{bytes:>9} {:>5.1}%\n", share(bytes));
     }
+    let rest = m.flash_bytes.saturating_sub(listed);
+    s += &format!(
+        "  {:<32}{rest:>9} {:>5.1}%\n",
+        "header, metadata, framing, CRC",
+        share(rest)
+    );
+    s
 }
 
 /// Runs `gyrus inspect`.

@@ -134,9 +134,7 @@ pub fn simulate(
     if n_tasks == 0 {
         bail!("the model has no task list");
     }
-    if model.n_inputs() != tasks::n_inputs(n_tasks) || model.n_outputs() != tasks::N_CLASSES {
-        bail!("the model's inputs/outputs do not match its task list");
-    }
+    // The task list fits the inputs and outputs: checked by `ModelView::from_bytes`.
     let list: Vec<Task> = (0..n_tasks)
         .map(|i| model.task(i).ok_or_else(|| anyhow!("bad task {i}")))
         .collect::<Result<_>>()?;
@@ -261,6 +259,7 @@ pub(crate) mod tests {
             active_connections: 0,
             seed: 0,
             int8: None,
+            weights: gyrus_runtime::format::Weights::F32,
         }
     }
 

@@ -36,9 +36,10 @@ impl SheetFigure {
         let units: Vec<(u16, u16)> = (0..model.n_hidden())
             .filter_map(|u| model.position(u))
             .collect();
-        let edges = (0..model.n_hidden())
-            .flat_map(|r| rec.row(r).map(move |(c, w)| (r, c, w)))
-            .collect();
+        let mut edges = Vec::with_capacity(rec.nnz());
+        for r in 0..model.n_hidden() {
+            rec.for_each_in_row(r, |c, w| edges.push((r, c, w)));
+        }
         SheetFigure {
             rows,
             cols,
