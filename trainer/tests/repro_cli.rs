@@ -52,8 +52,8 @@ fn row(md: &str, label: &str) -> Vec<String> {
 #[test]
 fn the_readme_lists_what_repro_list_prints() {
     let table = ok(&["repro", "list", "--markdown"]);
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let table = table.trim_end();
     assert!(
         readme.contains(table),
@@ -72,7 +72,10 @@ fn the_readme_lists_what_repro_list_prints() {
         assert!(plain.contains(name), "{plain}");
     }
     let p = ok(&["repro", "plan", "autapse-pools"]);
-    assert!(p.contains("6 conditions x 3 seeds = 18 runs, 5000 steps"), "{p}");
+    assert!(
+        p.contains("6 conditions x 3 seeds = 18 runs, 5000 steps"),
+        "{p}"
+    );
     let e = text(&gyrus(&["repro", "plan", "no-such-claim"]));
     assert!(e.contains("gyrus repro list"), "{e}");
 }
@@ -85,7 +88,17 @@ fn a_tiny_reproduction_runs_end_to_end_and_resumes() {
     let set = "steps=30; eval_every=10; checkpoint_every=10; sheet=3x3; batch=4; seq_len=20; \
                eval_trials=4";
     let out = ok(&[
-        "repro", "run", "cog20-curves", "--out", d, "--seeds", "1..2", "--set", set, "--jobs", "2",
+        "repro",
+        "run",
+        "cog20-curves",
+        "--out",
+        d,
+        "--seeds",
+        "1..2",
+        "--set",
+        set,
+        "--jobs",
+        "2",
     ]);
     assert!(out.contains("6 trained"), "{out}");
     let m = manifest(&dir);
@@ -153,7 +166,15 @@ fn report_on_hand_made_runs_gives_the_expected_table() {
     let d = dir.to_str().unwrap();
     // The folder without training: the Slurm backend's dry run writes it and prints the script.
     let script = ok(&[
-        "repro", "run", "cog20-curves", "--out", d, "--backend", "slurm", "--dry-run", "--set",
+        "repro",
+        "run",
+        "cog20-curves",
+        "--out",
+        d,
+        "--backend",
+        "slurm",
+        "--dry-run",
+        "--set",
         "steps=1000",
     ]);
     assert!(script.contains("#SBATCH --array=0-8"), "{script}");
@@ -189,10 +210,19 @@ fn report_on_hand_made_runs_gives_the_expected_table() {
         &run(7).join("metrics.jsonl"),
         &metrics(0.6, 2.0).lines().next().unwrap().to_string(),
     );
-    write(&run(7).join("config.toml"), pts[7]["config"].as_str().unwrap());
+    write(
+        &run(7).join("config.toml"),
+        pts[7]["config"].as_str().unwrap(),
+    );
     // autapse: nothing.
 
-    let md = ok(&["repro", "report", d, "--out", root.join("out").to_str().unwrap()]);
+    let md = ok(&[
+        "repro",
+        "report",
+        d,
+        "--out",
+        root.join("out").to_str().unwrap(),
+    ]);
     let local = row(&md, "local, d = 2");
     assert_eq!(local[2], "3/3");
     assert_eq!(local[3], "1-3");
@@ -207,14 +237,26 @@ fn report_on_hand_made_runs_gives_the_expected_table() {
     assert_eq!(dense[2], "2/3");
     assert_eq!(dense[3], "1, 2");
     assert_eq!(dense[5], "0.600 +- 0.141");
-    assert_eq!(dense[7], "0.500 +- 0.000 (3)", "the unfinished run logged step 500");
+    assert_eq!(
+        dense[7], "0.500 +- 0.000 (3)",
+        "the unfinished run logged step 500"
+    );
     assert_eq!(dense[8], "0.600 +- 0.141 (2)");
     // Parameters: 256 x 256 recurrent + 256 x 53 inputs + 256 + 17 x 256 + 17.
-    assert_eq!(dense[9], (256 * 256 + 256 * 53 + 256 + 17 * 256 + 17).to_string());
+    assert_eq!(
+        dense[9],
+        (256 * 256 + 256 * 53 + 256 + 17 * 256 + 17).to_string()
+    );
     let autapse = row(&md, "autapse");
     assert_eq!(autapse[2], "0/3");
     assert_eq!(autapse[5], "-");
-    assert!(md.contains(&format!("- {}: at step 500 of 1000", pts[7]["name"].as_str().unwrap())), "{md}");
+    assert!(
+        md.contains(&format!(
+            "- {}: at step 500 of 1000",
+            pts[7]["name"].as_str().unwrap()
+        )),
+        "{md}"
+    );
     assert!(md.contains("- p005_autapse_seed2: pending"), "{md}");
     // Spikes: only point 1.
     assert!(md.contains("1 run."), "{md}");
@@ -232,19 +274,40 @@ fn the_paper_scale_starts_and_checkpoints() {
     let dir = root.join("p");
     let d = dir.to_str().unwrap();
     let plan = ok(&["repro", "plan", "lm-vs-dense", "--scale", "paper"]);
-    assert!(plan.contains("6 conditions x 15 seeds = 90 runs, 10000 steps"), "{plan}");
+    assert!(
+        plan.contains("6 conditions x 15 seeds = 90 runs, 10000 steps"),
+        "{plan}"
+    );
     // The paper's best network (50 x 50, d = 10, Mod-Cog) for 2 short steps, checkpointed at each.
     let out = ok(&[
-        "repro", "run", "lm-vs-dense", "--scale", "paper", "--only", "lm-d10", "--seeds", "1",
-        "--set", "steps=2; checkpoint_every=1; batch=2; seq_len=20; eval_trials=1", "--out", d,
-        "--jobs", "1",
+        "repro",
+        "run",
+        "lm-vs-dense",
+        "--scale",
+        "paper",
+        "--only",
+        "lm-d10",
+        "--seeds",
+        "1",
+        "--set",
+        "steps=2; checkpoint_every=1; batch=2; seq_len=20; eval_trials=1",
+        "--out",
+        d,
+        "--jobs",
+        "1",
     ]);
     assert!(out.contains("1 trained"), "{out}");
     let m = manifest(&dir);
     let run = dir.join(m["points"][0]["run_dir"].as_str().unwrap());
     let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
-    assert!(cfg.contains("rows = 50") && cfg.contains("cols = 50"), "{cfg}");
-    assert!(cfg.contains("kind = \"local\"") && cfg.contains("d = 10.0"), "{cfg}");
+    assert!(
+        cfg.contains("rows = 50") && cfg.contains("cols = 50"),
+        "{cfg}"
+    );
+    assert!(
+        cfg.contains("kind = \"local\"") && cfg.contains("d = 10.0"),
+        "{cfg}"
+    );
     assert!(cfg.contains("tasks = \"modcog\""), "{cfg}");
     assert!(run.join("checkpoint.safetensors").exists());
     assert!(run.join("eval.json").exists());

@@ -243,7 +243,11 @@ fn describe(s: &Spec, p: &Plan) -> String {
                 .map_or(String::new(), |x| format!("  (paper: {x})"))
         );
     }
-    out += &format!("runs (seed first): {} ... {}\n", p.runs[0].name, p.runs[p.runs.len() - 1].name);
+    out += &format!(
+        "runs (seed first): {} ... {}\n",
+        p.runs[0].name,
+        p.runs[p.runs.len() - 1].name
+    );
     out
 }
 
@@ -291,9 +295,15 @@ fn run_repro(a: RunArgs) -> Result<()> {
         Backend::Slurm => submit(&a.out, &m, &a.slurm, a.gyrus),
         Backend::Local => {
             let id = format!("{}-{}", std::process::id(), now_s());
-            session(&a.out, serde_json::json!({"session": id, "start": now_s(), "jobs": a.jobs}))?;
+            session(
+                &a.out,
+                serde_json::json!({"session": id, "start": now_s(), "jobs": a.jobs}),
+            )?;
             let r = run_local(&a.out, &m, a.jobs, a.gyrus, "gyrus repro run --out");
-            session(&a.out, serde_json::json!({"session": id, "end": now_s(), "ok": r.is_ok()}))?;
+            session(
+                &a.out,
+                serde_json::json!({"session": id, "end": now_s(), "ok": r.is_ok()}),
+            )?;
             r?;
             eprintln!(
                 "done; the tables and figures: gyrus repro report {}",

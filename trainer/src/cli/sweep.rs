@@ -286,7 +286,11 @@ fn run_sweep(a: RunArgs) -> Result<()> {
 }
 
 /// Checks the backend options: the Slurm flags go with `--backend slurm`, `--jobs` with local.
-pub(crate) fn check_backend(backend: Backend, slurm: &SlurmArgs, jobs: Option<usize>) -> Result<()> {
+pub(crate) fn check_backend(
+    backend: Backend,
+    slurm: &SlurmArgs,
+    jobs: Option<usize>,
+) -> Result<()> {
     match backend {
         Backend::Local if slurm.any() => bail!(
             "--partition, --cpus-per-task, --gpus-per-task, --time, --max-parallel and --dry-run \

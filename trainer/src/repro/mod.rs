@@ -158,10 +158,7 @@ impl Spec {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
-            bail!(
-                "spec name '{}' must be letters, digits and '-'",
-                spec.name
-            );
+            bail!("spec name '{}' must be letters, digits and '-'", spec.name);
         }
         for s in ["cpu", "paper"] {
             if !spec.scale.contains_key(s) {
@@ -505,11 +502,7 @@ pub fn seeds_text(s: &[u64]) -> String {
         (Some(a), Some(b)) if s.len() > 2 && s.windows(2).all(|w| w[1] == w[0] + 1) => {
             format!("{a}-{b}")
         }
-        _ => s
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
+        _ => s.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
     }
 }
 
@@ -657,12 +650,18 @@ mod tests {
             // Mod-Cog claims train >= 5000 steps with T = 350.
             for r in &p.runs {
                 if r.config.tasks.starts_with("modcog") {
-                    assert!(r.config.steps >= 5000 && r.config.seq_len() == 350, "{name}");
+                    assert!(
+                        r.config.steps >= 5000 && r.config.seq_len() == 350,
+                        "{name}"
+                    );
                 }
             }
             let paper = plan(name, "paper");
             assert!(paper.seeds.len() == 15, "{name}: paper scale has 15 seeds");
-            assert!(paper.runs.iter().all(|r| r.config.steps == 10_000), "{name}");
+            assert!(
+                paper.runs.iter().all(|r| r.config.steps == 10_000),
+                "{name}"
+            );
             assert!(
                 paper.runs.iter().any(|r| r.config.net.sheet.rows == 50),
                 "{name}: paper scale trains 50 x 50"
@@ -691,12 +690,7 @@ mod tests {
         assert!(m.points.iter().all(|e| e.duplicate_of.is_none()));
         assert_eq!(m.points[1].params["arm"], "local");
         assert_eq!(m.points[1].params["radius"], "2");
-        let e = |o: Overrides| {
-            format!(
-                "{:#}",
-                Plan::new(&spec, &text, "cpu", &o).unwrap_err()
-            )
-        };
+        let e = |o: Overrides| format!("{:#}", Plan::new(&spec, &text, "cpu", &o).unwrap_err());
         assert!(e(Overrides {
             only: vec!["blob".into()],
             ..Default::default()
@@ -732,7 +726,10 @@ mod tests {
         assert!(e(ok).contains("no [scale.paper]"));
         assert!(e(&format!("{ok}{paper}").replace("d=1,2", "d=1; seed=1")).contains("seeds"));
         assert!(e(&format!("{ok}{paper}").replace("d=1,2", "colour=red")).contains("colour"));
-        assert!(e(&format!("{ok}{paper}").replace("name = \"a\"", "name = \"a b\"")).contains("letters"));
+        assert!(
+            e(&format!("{ok}{paper}").replace("name = \"a\"", "name = \"a b\""))
+                .contains("letters")
+        );
         assert!(e(&format!("{ok}{paper}x = 1\n")).contains("unknown field"));
     }
 }

@@ -55,9 +55,8 @@ impl Stat {
         }
         let n = xs.len();
         let mean = xs.iter().sum::<f64>() / n as f64;
-        let sd = (n > 1).then(|| {
-            (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        });
+        let sd = (n > 1)
+            .then(|| (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
         Some(Stat { n, mean, sd })
     }
 
@@ -272,8 +271,14 @@ pub fn table(plan: &Plan, runs: &[RunData]) -> Result<Vec<ConditionRow>> {
     for (c, cond) in plan.conditions.iter().enumerate() {
         let mine: Vec<&RunData> = runs.iter().filter(|r| r.condition == c).collect();
         let done: Vec<&&RunData> = mine.iter().filter(|r| r.final_perf.is_some()).collect();
-        let last: Vec<f64> = done.iter().filter_map(|r| r.final_perf.map(|p| p.0)).collect();
-        let strict: Vec<f64> = done.iter().filter_map(|r| r.final_perf.map(|p| p.1)).collect();
+        let last: Vec<f64> = done
+            .iter()
+            .filter_map(|r| r.final_perf.map(|p| p.0))
+            .collect();
+        let strict: Vec<f64> = done
+            .iter()
+            .filter_map(|r| r.final_perf.map(|p| p.1))
+            .collect();
         let mut steps: Vec<u64> = done
             .iter()
             .map(|r| r.rows.last().map_or(r.steps, |x| x.step))
@@ -411,7 +416,13 @@ fn wall_time(dir: &Path) -> (f64, usize, bool) {
     {
         let id = v["session"].as_str().unwrap_or_default().to_string();
         match (v["start"].as_f64(), v["end"].as_f64()) {
-            (Some(t), _) => sessions.push((id, Session { start: t, end: None })),
+            (Some(t), _) => sessions.push((
+                id,
+                Session {
+                    start: t,
+                    end: None,
+                },
+            )),
             (None, Some(t)) => {
                 if let Some((_, s)) = sessions.iter_mut().rev().find(|(i, _)| *i == id) {
                     s.end = Some(t);
@@ -464,10 +475,7 @@ pub fn write(dir: &Path, out: &Path) -> Result<String> {
         if record.overrides.is_empty() {
             String::new()
         } else {
-            format!(
-                " **reduced with {}**",
-                record.overrides.describe()
-            )
+            format!(" **reduced with {}**", record.overrides.describe())
         },
         plan.conditions.len(),
         plan.seeds.len(),
@@ -520,10 +528,7 @@ pub fn write(dir: &Path, out: &Path) -> Result<String> {
         for r in &unfinished {
             let what = match (&r.state, r.rows.last()) {
                 (PointState::Failed(why), _) => format!("failed: {why}"),
-                (_, Some(x)) => format!(
-                    "at step {} of {}: last {:.3}",
-                    x.step, r.steps, x.last
-                ),
+                (_, Some(x)) => format!("at step {} of {}: last {:.3}", x.step, r.steps, x.last),
                 (PointState::Started(_), None) => "started, no evaluation yet".into(),
                 _ => "pending".into(),
             };
@@ -559,8 +564,9 @@ pub fn write(dir: &Path, out: &Path) -> Result<String> {
             r.name,
             s.step,
             s.loss,
-            s.grad_norm_max
-                .map_or(String::new(), |g| format!(", largest gradient norm {g:.3e}")),
+            s.grad_norm_max.map_or(String::new(), |g| format!(
+                ", largest gradient norm {g:.3e}"
+            )),
             s.final_loss
         );
     }
@@ -829,7 +835,11 @@ mod tests {
     #[test]
     fn spikes_follow_the_documented_rule() {
         // A blow-up of the interval mean (no loss_max logged) is found.
-        let rows = [row(500, 4.4e12, None), row(1000, 0.43, None), row(1500, 0.4, None)];
+        let rows = [
+            row(500, 4.4e12, None),
+            row(1000, 0.43, None),
+            row(1500, 0.4, None),
+        ];
         let s = spikes(&rows).unwrap();
         assert_eq!((s.step, s.loss, s.final_loss), (500, 4.4e12, 0.4));
         // loss_max above 100 x the final loss; 99 x is not a spike.
