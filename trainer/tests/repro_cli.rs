@@ -208,7 +208,7 @@ fn report_on_hand_made_runs_gives_the_expected_table() {
     }
     write(
         &run(7).join("metrics.jsonl"),
-        &metrics(0.6, 2.0).lines().next().unwrap().to_string(),
+        metrics(0.6, 2.0).lines().next().unwrap(),
     );
     write(
         &run(7).join("config.toml"),
