@@ -223,7 +223,7 @@ fn failures_are_reported_and_bad_grids_name_the_keys() {
     ]);
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("--jobs must be at least 1"),
+        text(&o).contains("--jobs and --threads must be at least 1"),
         "{}",
         text(&o)
     );
