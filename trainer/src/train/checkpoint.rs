@@ -16,7 +16,6 @@ use anyhow::{bail, Context};
 use gyrus_runtime::format::crc32;
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 /// The metadata entry holding the checksums (JSON: `{"algorithm": "crc32", "tensors": {name:
@@ -138,28 +137,8 @@ pub fn save(
     };
     meta.insert(CHECKSUM_KEY.to_string(), serde_json::to_string(&sums)?);
     let blob = safetensors::serialize(views, Some(meta))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .and_then(|s| s.to_str())
-            .unwrap_or("checkpoint")
-    ));
-    {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(&blob)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    // Temporary, sync, rename (fsio): a failed write removes the temporary and names the file.
+    crate::fsio::write_atomic(path, blob)
 }
 
 /// Checks the checksums of a read checkpoint (see the module docs); `raw` gives each tensor's bytes.
@@ -293,6 +272,21 @@ mod tests {
         std::fs::write(&path, b"not a checkpoint").unwrap();
         assert!(load(&path).is_err());
         assert!(save(&path, &[("w".into(), vec![3], &a)], HashMap::new()).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A checkpoint write that fails (here the rename: a folder holds the checkpoint's name)
+    /// leaves no `.checkpoint.safetensors.tmp` behind and names the file.
+    #[test]
+    fn a_failed_save_removes_its_temporary_and_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("gyrus-ckpt-fail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("checkpoint.safetensors");
+        std::fs::create_dir_all(path.join("occupied")).unwrap();
+        let a = [1.0f32, 2.0];
+        let e = save(&path, &[("w".into(), vec![2], &a)], HashMap::new()).unwrap_err();
+        assert!(format!("{e:#}").contains("checkpoint.safetensors"), "{e:#}");
+        assert!(!dir.join(".checkpoint.safetensors.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
