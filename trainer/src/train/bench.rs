@@ -406,9 +406,9 @@ fn bench_inputs(reps: usize, cpu: bool, out: &mut dyn Write) -> anyhow::Result<(
 pub struct ThreadRow {
     /// Description, e.g. "dense N=256 cog20 T=100".
     pub name: String,
-    /// One thread, the whole batch as one chunk (the step as it ran before chunking): wall ms and
-    /// the thread's CPU ms.
-    pub whole: (f64, Option<f64>),
+    /// The whole batch as one chunk (the default) at each thread count, its masked steps split
+    /// by units over the threads: wall ms and the busiest thread's CPU ms.
+    pub whole: Vec<(f64, Option<f64>)>,
     /// Chunks of [`PARALLEL_CHUNK`] streams at each thread count: wall ms and the busiest thread's
     /// CPU ms.
     pub chunked: Vec<(f64, Option<f64>)>,
@@ -417,6 +417,8 @@ pub struct ThreadRow {
     /// Speedup of each further thread count over the first, medians of the per-turn ratios: of
     /// wall time, and of the critical path (the busiest thread's CPU time).
     pub speedup: Vec<(f64, Option<f64>)>,
+    /// The same for the whole batch as one chunk.
+    pub speedup_whole: Vec<(f64, Option<f64>)>,
 }
 
 /// One sample of `f` run on `pool` (repeated for at least [`SAMPLE_MS`] of wall time): wall ms per
@@ -457,9 +459,9 @@ fn load_average() -> String {
 }
 
 /// `gyrus bench train --threads 1,2,...`: ms per training step (forward, backward, clip, Adam) of
-/// the hand-written trainer in chunks of [`PARALLEL_CHUNK`] streams on rayon pools of each thread
-/// count, and on one thread with the whole batch as one chunk (the step before chunking); all
-/// timed in turns (one sample of each, then again), B = 64, tanh, on the first cog20 (T = 100)
+/// the hand-written trainer on rayon pools of each thread count, with the whole batch as one
+/// chunk (the default: the threads split the masked steps by units) and in chunks of
+/// [`PARALLEL_CHUNK`] streams; all timed in turns (one sample of each, then again), B = 64, tanh, on the first cog20 (T = 100)
 /// and Mod-Cog (T = 350) batches. Each sample gives wall time and the busiest pool thread's CPU
 /// time (the critical path, robust to other work on the machine); ratios are medians of the
 /// per-turn ratios.
@@ -479,20 +481,26 @@ pub fn bench_threads(
     let reps = if opts.quick { 3 } else { 5 };
     writeln!(
         out,
-        "gyrus bench train --threads: B={b} in chunks of {PARALLEL_CHUNK}, tanh, ms/step, median of {reps} turns; \
-         whole = {} thread(s), the batch as one chunk; wall = wall time, cpu = the busiest thread's CPU time \
-         (the critical path); ratios = medians of per-turn ratios; load average {} ({} cores)",
-        counts[0],
+        "gyrus bench train --threads: B={b}, tanh, ms/step, median of {reps} turns; \
+         whole = the batch as one chunk (masked steps split by units), chunks = chunks of {PARALLEL_CHUNK}; \
+         wall = wall time, cpu = the busiest thread's CPU time; ratios = medians of per-turn ratios; \
+         load average {} ({} cores)",
         load_average(),
         super::threads::cores()
     )?;
-    let mut head = format!("{:<26} {:>15}", "config", "whole wall/cpu");
+    let mut head = format!("{:<26}", "config");
     for k in counts {
-        head += &format!(" {:>15}", format!("{k}T wall/cpu"));
+        head += &format!(" {:>15}", format!("whole {k}T"));
     }
-    head += &format!(" {:>13}", "chunked/whole");
+    for k in counts {
+        head += &format!(" {:>15}", format!("chunks {k}T"));
+    }
+    head += &format!(" {:>13}", "chunks/whole");
     for k in &counts[1..] {
-        head += &format!(" {:>15}", format!("{k}T/{}T wall/cpu", counts[0]));
+        head += &format!(" {:>15}", format!("whole {k}T/{}T", counts[0]));
+    }
+    for k in &counts[1..] {
+        head += &format!(" {:>15}", format!("chunks {k}T/{}T", counts[0]));
     }
     writeln!(out, "{head}")?;
     let local = |d: f64| Family::Local { d, torus: false };
@@ -535,14 +543,16 @@ pub fn bench_threads(
                     .map(|_| ())
             };
             // Warm-up.
-            pools[0].install(&mut step_w)?;
             for p in &pools {
+                p.install(&mut step_w)?;
                 p.install(&mut step_c)?;
             }
-            let mut t_whole = Vec::new();
+            let mut t_whole = vec![Vec::new(); counts.len()];
             let mut t_k = vec![Vec::new(); counts.len()];
             for _ in 0..reps {
-                t_whole.push(sample_pool(&pools[0], &mut step_w)?);
+                for (p, v) in pools.iter().zip(t_whole.iter_mut()) {
+                    v.push(sample_pool(p, &mut step_w)?);
+                }
                 for (p, v) in pools.iter().zip(t_k.iter_mut()) {
                     v.push(sample_pool(p, &mut step_c)?);
                 }
@@ -564,10 +574,11 @@ pub fn bench_threads(
             };
             let row = ThreadRow {
                 name,
-                whole: med(&t_whole),
+                whole: t_whole.iter().map(|v| med(v)).collect(),
                 chunked: t_k.iter().map(|v| med(v)).collect(),
-                chunked_over_whole: ratio(&t_k[0], &t_whole).1,
+                chunked_over_whole: ratio(&t_k[0], &t_whole[0]).1,
                 speedup: t_k[1..].iter().map(|v| ratio(&t_k[0], v)).collect(),
+                speedup_whole: t_whole[1..].iter().map(|v| ratio(&t_whole[0], v)).collect(),
             };
             let ms = |(w, c): (f64, Option<f64>)| match c {
                 Some(c) => format!("{w:.1}/{c:.1}"),
@@ -577,8 +588,8 @@ pub fn bench_threads(
                 Some(c) => format!("{w:.2}x/{c:.2}x"),
                 None => format!("{w:.2}x/-"),
             };
-            let mut line = format!("{:<26} {:>15}", row.name, ms(row.whole));
-            for &m in &row.chunked {
+            let mut line = format!("{:<26}", row.name);
+            for &m in row.whole.iter().chain(&row.chunked) {
                 line += &format!(" {:>15}", ms(m));
             }
             line += &format!(
@@ -586,7 +597,7 @@ pub fn bench_threads(
                 row.chunked_over_whole
                     .map_or("-".to_string(), |r| format!("{r:.3}x"))
             );
-            for &r in &row.speedup {
+            for &r in row.speedup_whole.iter().chain(&row.speedup) {
                 line += &format!(" {:>15}", x(r));
             }
             writeln!(out, "{line}")?;

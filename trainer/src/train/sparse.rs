@@ -20,6 +20,8 @@
 use super::kernels::Step;
 use super::simd::multiversion;
 use crate::model::{Activation, Csr};
+use rayon::prelude::*;
+use std::ops::Range;
 
 /// Values per register-blocked chunk of a unit's run (8 AVX registers).
 const W: usize = 64;
@@ -624,16 +626,20 @@ pub(crate) struct Rows<'a> {
     pub w: &'a [f32],
 }
 
-/// Buffers one forward step reads and writes.
+/// Buffers one forward step reads and writes. The written blocks may hold only the units
+/// `base..` (one part of a step split by units, see [`forward_parts`]); the read ones are whole.
 pub(crate) struct Fwd<'a> {
     /// Input part of this step's pre-activations (W_in u + b + noise), [N, B].
     pub a: &'a [f32],
-    /// phi(a) of this step, [N, B] (written when alpha < 1; may be empty otherwise).
+    /// phi(a) of this step for units `base..`, [.., B] (written when alpha < 1; may be empty
+    /// otherwise).
     pub f: &'a mut [f32],
     /// h_{t-1}, [N, B].
     pub prev: &'a [f32],
-    /// h_t, [N, B] (written).
+    /// h_t of units `base..`, [.., B] (written).
     pub next: &'a mut [f32],
+    /// The first unit of `f` and `next`.
+    pub base: usize,
 }
 
 /// One unit's forward over `acc.len()` values from `c0` (acc is a register block or a tail).
@@ -670,11 +676,12 @@ fn forward_finish(
 ) {
     let len = acc.len();
     let rc = i * s.b + c0;
-    let next = &mut io.next[rc..rc + len];
+    let rw = (i - io.base) * s.b + c0;
+    let next = &mut io.next[rw..rw + len];
     if alpha == 1.0 {
         act.apply_to(acc, next);
     } else {
-        let f_i = &mut io.f[rc..rc + len];
+        let f_i = &mut io.f[rw..rw + len];
         act.apply_to(acc, f_i);
         let keep = 1.0 - alpha;
         for ((nx, &p), &v) in next.iter_mut().zip(&io.prev[rc..rc + len]).zip(f_i.iter()) {
@@ -685,11 +692,12 @@ fn forward_finish(
 
 multiversion! {
     /// One forward step over the mask, fused with the activation and the leak, on [N, B] blocks
-    /// (the step-major layout of the masked path): reads this step's input part of the
+    /// (the step-major layout of the masked path), for the units `units` (every unit's numbers
+    /// are the same whichever range it is computed in): reads this step's input part of the
     /// pre-activations and h_{t-1}; writes f (alpha < 1) and h_t. Only `s.b` is used from `s`.
-    pub(crate) fn sparse_step_forward(act: Activation, alpha: f32, m: Rows<'_>, s: Step, io: &mut Fwd<'_>) {
-        let n = m.ptr.len() - 1;
-        let mut first = 0;
+    pub(crate) fn sparse_step_forward(act: Activation, alpha: f32, m: Rows<'_>, s: Step, io: &mut Fwd<'_>, units: Range<usize>) {
+        let n = units.end;
+        let mut first = units.start;
         #[cfg(target_arch = "x86_64")]
         if s.b == W / 2 && super::simd::has_avx512() {
             // A chunk of 32 streams: units two at a time (see `gather_two_avx512`).
@@ -736,9 +744,10 @@ pub(crate) struct Bwd<'a> {
     pub dy: &'a [f32],
     /// dLoss/da_{t+1} as a contiguous [N, B] block, or `None` at the last step.
     pub prev: Option<&'a [f32]>,
-    /// dLoss/da_t as a contiguous [N, B] block (written).
+    /// dLoss/da_t of units `base..` as a contiguous [.., B] block (written).
     pub next: &'a mut [f32],
-    /// dLoss/dh carried between steps, [N, B] (read and written when alpha < 1).
+    /// dLoss/dh carried between steps, of units `base..`, [.., B] (read and written when
+    /// alpha < 1).
     pub dh: &'a mut [f32],
     /// h_t of unit j at `hs[j * hs_ld + hs_off ..][..B]` (for the weight gradient).
     pub hs: &'a [f32],
@@ -746,11 +755,14 @@ pub(crate) struct Bwd<'a> {
     pub hs_ld: usize,
     /// Offset of this step's block in `hs`.
     pub hs_off: usize,
-    /// Weight-gradient lane sums, [`LANES`] per connection in transposed order (accumulated).
+    /// Weight-gradient lane sums, [`LANES`] per connection in transposed order, from the first
+    /// connection of unit `base` (accumulated).
     pub lanes: &'a mut [f32],
-    /// Readout weight-gradient lane sums, [`LANES`] per (unit j, output o) at (j O + o)
+    /// Readout weight-gradient lane sums, [`LANES`] per (unit j, output o) at ((j - base) O + o)
     /// (accumulated).
     pub out_lanes: &'a mut [f32],
+    /// The first unit of `next`, `dh`, `lanes` and `out_lanes`.
+    pub base: usize,
 }
 
 /// dLoss/da = alpha phi'(a) dh, with phi' from y = phi(a).
@@ -813,6 +825,7 @@ fn backward_run(
     let no = t.iota.len();
     acc.fill(0.0);
     let rh = j * io.hs_ld + io.hs_off + c0;
+    let jw = j - io.base;
     gather_rows_dw(
         acc,
         &t.iota,
@@ -821,14 +834,15 @@ fn backward_run(
         s.b,
         c0,
         &io.hs[rh..rh + len],
-        &mut io.out_lanes[LANES * j * no..LANES * (j + 1) * no],
+        &mut io.out_lanes[LANES * jw * no..LANES * (jw + 1) * no],
     );
-    let rd = j * s.b + c0;
+    let rd = jw * s.b + c0;
     if let Some(prev) = io.prev {
         if alpha != 1.0 {
             axpy(acc, 1.0 - alpha, &io.dh[rd..rd + len]);
         }
         let r = t.ptr[j]..t.ptr[j + 1];
+        let l0 = t.ptr[io.base];
         gather_rows_dw(
             acc,
             &t.rows[r.clone()],
@@ -837,7 +851,7 @@ fn backward_run(
             s.b,
             c0,
             &io.hs[rh..rh + len],
-            &mut io.lanes[LANES * r.start..LANES * r.end],
+            &mut io.lanes[LANES * (r.start - l0)..LANES * (r.end - l0)],
         );
     }
     backward_finish(act, alpha, j, c0, acc, s, io);
@@ -856,7 +870,7 @@ fn backward_finish(
     io: &mut Bwd<'_>,
 ) {
     let len = acc.len();
-    let rd = j * s.b + c0;
+    let rd = (j - io.base) * s.b + c0;
     if alpha != 1.0 {
         io.dh[rd..rd + len].copy_from_slice(acc);
     }
@@ -875,10 +889,11 @@ multiversion! {
     /// activation derivative: dh_t = W_out^T dy_t + (1 - alpha) dh_{t+1} + W^T da_{t+1};
     /// da_t = alpha phi'(f_t) dh_t, written to the contiguous `next`. Also adds da_{t+1}[i] h_t[j]
     /// to the weight-gradient lanes of every connection i <- j, and dy_t[o] h_t[j] to the
-    /// readout's.
-    pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, io: &mut Bwd<'_>) {
-        let n = t.ptr.len() - 1;
-        let mut first = 0;
+    /// readout's. For the units `units` only (every unit's numbers are the same whichever range
+    /// it is computed in).
+    pub(crate) fn sparse_step_backward(act: Activation, alpha: f32, t: &Transposed, s: Step, io: &mut Bwd<'_>, units: Range<usize>) {
+        let n = units.end;
+        let mut first = units.start;
         #[cfg(target_arch = "x86_64")]
         if s.b == W / 2 && super::simd::has_avx512() {
             // A chunk of 32 streams: units two at a time (see `gather_dw_two_avx512`), each
@@ -892,8 +907,9 @@ multiversion! {
                     let rh = (j + k) * hs_ld + hs_off;
                     hs_all[rh..rh + W / 2].try_into().expect("32 values")
                 });
+                let (jw, l0) = (j - io.base, t.ptr[io.base]);
                 {
-                    let out = &mut io.out_lanes[LANES * j * no..LANES * (j + 2) * no];
+                    let out = &mut io.out_lanes[LANES * jw * no..LANES * (jw + 2) * no];
                     let (o0, o1) = out.split_at_mut(LANES * no);
                     let w = |u: usize| (&t.iota[..], &t.w_out[u * no..(u + 1) * no]);
                     let [a0, a1] = &mut acc;
@@ -903,12 +919,12 @@ multiversion! {
                 if let Some(prev) = io.prev {
                     if alpha != 1.0 {
                         for (k, a) in acc.iter_mut().enumerate() {
-                            let rd = (j + k) * s.b;
+                            let rd = (jw + k) * s.b;
                             axpy(&mut a[..], 1.0 - alpha, &io.dh[rd..rd + W / 2]);
                         }
                     }
                     let (r0, r1) = (t.ptr[j]..t.ptr[j + 1], t.ptr[j + 1]..t.ptr[j + 2]);
-                    let both = &mut io.lanes[LANES * r0.start..LANES * r1.end];
+                    let both = &mut io.lanes[LANES * (r0.start - l0)..LANES * (r1.end - l0)];
                     let (l0, l1) = both.split_at_mut(LANES * r0.len());
                     let lists = [(&t.rows[r0.clone()], &t.vals[r0]), (&t.rows[r1.clone()], &t.vals[r1])];
                     let [a0, a1] = &mut acc;
@@ -934,6 +950,177 @@ multiversion! {
             }
         }
     }
+}
+
+/// Least work (stored connections times streams) of one step before it is split by units across
+/// the threads of the current pool: below it a fork-join costs about what it saves.
+pub(crate) const SPLIT_MIN_WORK: usize = 1 << 19;
+
+/// How many parts one step of a mask with `nnz` connections over `b` streams is split into by
+/// units: every thread of the current pool (at most `limit`), or 1 below `min_work`.
+pub(crate) fn unit_parts(nnz: usize, b: usize, limit: usize, min_work: usize) -> usize {
+    if nnz.saturating_mul(b) < min_work {
+        return 1;
+    }
+    rayon::current_num_threads().min(limit).max(1)
+}
+
+/// Boundaries `0 = u_0 < u_1 < ... = n` of at most `parts` ranges of units with about the same
+/// cost, unit u costing its stored connections (`ptr`, N + 1 pointers) plus `extra`.
+fn split_units(ptr: &[usize], extra: usize, parts: usize) -> Vec<usize> {
+    let n = ptr.len() - 1;
+    let cost = |u: usize| ptr[u] + u * extra;
+    let total = cost(n);
+    let mut bounds = vec![0];
+    for k in 1..parts {
+        let goal = total * k / parts;
+        // The first unit whose prefix cost reaches the goal (costs never decrease).
+        let (mut u, mut hi) = (0, n);
+        while u < hi {
+            let mid = (u + hi) / 2;
+            if cost(mid) < goal {
+                u = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if u > *bounds.last().expect("starts with 0") && u < n {
+            bounds.push(u);
+        }
+    }
+    bounds.push(n);
+    bounds
+}
+
+/// [`sparse_step_forward`] over all units, split into `parts` ranges of units that run on the
+/// current rayon pool. Every unit computes the same numbers in any part, so the result does not
+/// depend on `parts`. `io` holds whole blocks (`base` = 0).
+pub(crate) fn forward_parts(
+    act: Activation,
+    alpha: f32,
+    m: Rows<'_>,
+    s: Step,
+    io: Fwd<'_>,
+    parts: usize,
+) {
+    let n = m.ptr.len() - 1;
+    let bounds = split_units(m.ptr, 1, parts.clamp(1, n.max(1)));
+    debug_assert_eq!(io.base, 0);
+    let Fwd {
+        a,
+        mut f,
+        prev,
+        mut next,
+        ..
+    } = io;
+    if bounds.len() <= 2 {
+        let mut io = Fwd {
+            a,
+            f,
+            prev,
+            next,
+            base: 0,
+        };
+        sparse_step_forward(act, alpha, m, s, &mut io, 0..n);
+        return;
+    }
+    let mut jobs = Vec::with_capacity(bounds.len() - 1);
+    for w in bounds.windows(2) {
+        let (lo, hi) = (w[0], w[1]);
+        let (nx, rest) = std::mem::take(&mut next).split_at_mut((hi - lo) * s.b);
+        next = rest;
+        let fx = if f.is_empty() {
+            &mut [][..]
+        } else {
+            let (fx, rest) = std::mem::take(&mut f).split_at_mut((hi - lo) * s.b);
+            f = rest;
+            fx
+        };
+        jobs.push((
+            lo..hi,
+            Fwd {
+                a,
+                f: fx,
+                prev,
+                next: nx,
+                base: lo,
+            },
+        ));
+    }
+    jobs.into_par_iter()
+        .for_each(|(r, mut io)| sparse_step_forward(act, alpha, m, s, &mut io, r));
+}
+
+/// [`sparse_step_backward`] over all units, split into `parts` ranges of units (columns of the
+/// mask) that run on the current rayon pool; each range writes only its own units' rows and lane
+/// sums, so the result does not depend on `parts`. `io` holds whole buffers (`base` = 0).
+pub(crate) fn backward_parts(
+    act: Activation,
+    alpha: f32,
+    t: &Transposed,
+    s: Step,
+    io: Bwd<'_>,
+    parts: usize,
+) {
+    let n = t.ptr.len() - 1;
+    let no = t.iota.len();
+    let bounds = split_units(&t.ptr, no, parts.clamp(1, n.max(1)));
+    debug_assert_eq!(io.base, 0);
+    if bounds.len() <= 2 {
+        let mut io = io;
+        sparse_step_backward(act, alpha, t, s, &mut io, 0..n);
+        return;
+    }
+    let Bwd {
+        phi,
+        phi_ld,
+        phi_off,
+        dy,
+        prev,
+        mut next,
+        mut dh,
+        hs,
+        hs_ld,
+        hs_off,
+        mut lanes,
+        mut out_lanes,
+        ..
+    } = io;
+    let mut jobs = Vec::with_capacity(bounds.len() - 1);
+    for w in bounds.windows(2) {
+        let (lo, hi) = (w[0], w[1]);
+        let (nx, rest) = std::mem::take(&mut next).split_at_mut((hi - lo) * s.b);
+        next = rest;
+        let dx = if dh.is_empty() {
+            &mut [][..]
+        } else {
+            let (dx, rest) = std::mem::take(&mut dh).split_at_mut((hi - lo) * s.b);
+            dh = rest;
+            dx
+        };
+        let (lx, rest) = std::mem::take(&mut lanes).split_at_mut(LANES * (t.ptr[hi] - t.ptr[lo]));
+        lanes = rest;
+        let (ox, rest) = std::mem::take(&mut out_lanes).split_at_mut(LANES * (hi - lo) * no);
+        out_lanes = rest;
+        let io = Bwd {
+            phi,
+            phi_ld,
+            phi_off,
+            dy,
+            prev,
+            next: nx,
+            dh: dx,
+            hs,
+            hs_ld,
+            hs_off,
+            lanes: lx,
+            out_lanes: ox,
+            base: lo,
+        };
+        jobs.push((lo..hi, io));
+    }
+    jobs.into_par_iter()
+        .for_each(|(r, mut io)| sparse_step_backward(act, alpha, t, s, &mut io, r));
 }
 
 #[cfg(test)]
@@ -1118,6 +1305,35 @@ mod tests {
                 assert_eq!(bits(&lanes_one[1]), bits(&l1));
             }
         }
+    }
+
+    #[test]
+    fn unit_splits_cover_every_unit_with_balanced_costs() {
+        // Units with 1, 9, 1, 9, ... connections.
+        let mut ptr = vec![0];
+        for u in 0..20 {
+            ptr.push(ptr[u] + if u % 2 == 0 { 1 } else { 9 });
+        }
+        for parts in [1, 2, 3, 7, 20, 50] {
+            let b = split_units(&ptr, 2, parts);
+            assert_eq!((b[0], *b.last().unwrap()), (0, 20), "{parts}: {b:?}");
+            assert!(b.windows(2).all(|w| w[0] < w[1]), "{parts}: {b:?}");
+            assert!(b.len() - 1 <= parts.max(1), "{parts}: {b:?}");
+            if parts <= 10 {
+                assert_eq!(b.len() - 1, parts, "{parts}: {b:?}");
+                let cost = |r: &[usize]| ptr[r[1]] - ptr[r[0]] + 2 * (r[1] - r[0]);
+                // Within two units of the most costly one (11).
+                let (lo, hi) = b
+                    .windows(2)
+                    .map(cost)
+                    .fold((usize::MAX, 0), |(l, h), c| (l.min(c), h.max(c)));
+                assert!(hi - lo <= 2 * 11, "{parts}: {b:?} costs {lo}..{hi}");
+            }
+        }
+        let pool = crate::train::threads::pool(3).unwrap();
+        assert_eq!(pool.install(|| unit_parts(10, 10, 8, 0)), 3);
+        assert_eq!(pool.install(|| unit_parts(10, 10, 2, 0)), 2);
+        assert_eq!(pool.install(|| unit_parts(10, 10, 8, 101)), 1);
     }
 
     #[test]

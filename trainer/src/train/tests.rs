@@ -573,6 +573,59 @@ fn thread_count_does_not_change_the_weights() {
     }
 }
 
+/// A single chunk's masked steps split by units across pools of 2, 3 and 7 threads (every step
+/// split: `set_split_min_work(0)`) give the bit-identical losses, weights and Adam state of one
+/// thread: every family, with and without a leak, batches of 32 (the two-unit kernels, ranges
+/// starting at odd units), 64 and 40 (a tail block).
+#[test]
+fn unit_splits_do_not_change_the_weights() {
+    let (t, ni, no) = (5, 53, 17);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let mut split_seen = false;
+    for family in chunk_families() {
+        for alpha in [1.0f32, 0.6] {
+            for b in [32, 64, 40] {
+                let batches = cog20_batches(5, t, b, 2);
+                let mut cfg = NetConfig::new(Sheet::new(5, 5), ni, no);
+                cfg.family = family.clone();
+                cfg.activation = Activation::Tanh;
+                cfg.alpha = alpha;
+                let net = random_net(&cfg, 8);
+                let masked = matches!(net.structure(), crate::model::Structure::Sparse(_));
+                split_seen |= masked;
+                let run = |threads: usize| {
+                    let pool = crate::train::threads::pool(threads).unwrap();
+                    let mut tr = Trainer::with_chunk(net.clone(), t, b, b).unwrap();
+                    tr.set_split_min_work(0);
+                    let mut noise = Rng::new(21);
+                    let losses: Vec<f32> = pool.install(|| {
+                        batches
+                            .iter()
+                            .map(|(x, y)| tr.train_step(x, y, &mut noise).unwrap().loss)
+                            .collect()
+                    });
+                    (tr, losses)
+                };
+                let (one, l1) = run(1);
+                assert_eq!(one.n_chunks(), 1);
+                for threads in [2, 3, 7] {
+                    let (many, lk) = run(threads);
+                    let what = format!("{} alpha={alpha} B={b}, {threads} threads", family.name());
+                    assert_eq!(bits(&l1), bits(&lk), "{what}: losses");
+                    assert_eq!(
+                        bits(one.network().params()),
+                        bits(many.network().params()),
+                        "{what}: weights"
+                    );
+                    assert_eq!(bits(one.adam().m()), bits(many.adam().m()), "{what}: m");
+                    assert_eq!(bits(one.adam().v()), bits(many.adam().v()), "{what}: v");
+                }
+            }
+        }
+    }
+    assert!(split_seen, "no masked family among the tested ones");
+}
+
 /// Evaluation scores the tasks in parallel; the scores do not depend on the thread count.
 #[test]
 fn evaluation_does_not_depend_on_the_thread_count() {

@@ -7,6 +7,12 @@
 //! are summed in chunk order. Every chunk computes the same numbers whichever thread runs it, and
 //! the recurrent noise of a stream is drawn at its position in the whole batch's buffer, so the
 //! same seed and config give bit-identical weights with any number of threads.
+//!
+//! Threads that no chunk occupies (all but one with a single chunk, the default) help inside
+//! each chunk: a masked step is split by units (each thread computes a range of units, which
+//! write disjoint rows and weight-gradient lane sums; each unit's numbers are the same whichever
+//! range computes it), and the dense products run on `gemm`'s threads (which split the output
+//! and sum every element in the same order). Neither changes a bit of the weights.
 
 use super::adam::{clip_grad_norm, Adam};
 use super::noise::noise_seed;
@@ -89,6 +95,8 @@ pub struct Trainer {
     chunks: Vec<Chunk>,
     grads: Vec<f32>,
     kernel: RecurrentKernel,
+    /// Least work of a masked step before it is split by units (None: the default).
+    split_min_work: Option<usize>,
     /// Global gradient-norm clip (default 1.0).
     pub max_grad_norm: f32,
 }
@@ -138,6 +146,7 @@ impl Trainer {
             chunks,
             grads: vec![0.0; n],
             kernel: RecurrentKernel::Auto,
+            split_min_work: None,
             max_grad_norm: 1.0,
         })
     }
@@ -198,6 +207,13 @@ impl Trainer {
         self.kernel = kernel;
     }
 
+    /// Sets the least work (stored connections x streams of a chunk) of one masked step before
+    /// the threads that no chunk occupies split it by units (default: a size where a fork-join
+    /// pays; 0 splits every step, for tests). The weights do not depend on it.
+    pub fn set_split_min_work(&mut self, work: usize) {
+        self.split_min_work = Some(work);
+    }
+
     /// The gradient of the last [`Trainer::compute_gradients`] (parameter layout; clipped once
     /// [`Trainer::apply_update`] has run).
     pub fn gradients(&self) -> &[f32] {
@@ -247,6 +263,11 @@ impl Trainer {
         let seed = noise_seed(noise_rng);
         let sigma = self.net.config().noise_sigma();
         let (net, kernel) = (&self.net, self.kernel);
+        // Threads left over by the chunks split each masked step by units.
+        let spare = (rayon::current_num_threads() / self.chunks.len()).max(1);
+        for c in &mut self.chunks {
+            c.ws.set_split(spare, self.split_min_work);
+        }
         let run = |c: &mut Chunk, grads: &mut [f32]| {
             let streams = Streams {
                 first: c.first,

@@ -33,7 +33,9 @@ use super::kernels::{add_run_sums, row_sums, step_backward, step_forward, Phi, S
 use super::loss::cross_entropy_columns;
 use super::noise::add_noise_runs;
 use super::skinny::{nn, Init, Mat};
-use super::sparse::{sparse_step_backward, sparse_step_forward, Bwd, Fwd, Rows, Transposed, LANES};
+use super::sparse::{
+    backward_parts, forward_parts, unit_parts, Bwd, Fwd, Rows, Transposed, LANES, SPLIT_MIN_WORK,
+};
 use super::transpose::transpose;
 use crate::model::{Csr, Network, Structure};
 
@@ -112,6 +114,11 @@ pub struct Workspace {
     /// weight).
     dw_lanes: AlignedVec,
     out_lanes: AlignedVec,
+    /// Threads of the current pool that may help one step of this workspace (1: none): masked
+    /// steps are split by units, dense products run on `gemm`'s threads. Never changes a bit.
+    split: usize,
+    /// Least work of a masked step (connections x streams) before it is split.
+    split_min_work: usize,
 }
 
 impl Workspace {
@@ -157,7 +164,20 @@ impl Workspace {
             step_major: false,
             dw_lanes: AlignedVec::default(),
             out_lanes: AlignedVec::default(),
+            split: 1,
+            split_min_work: SPLIT_MIN_WORK,
         })
+    }
+
+    /// Lets up to `parts` threads of the current rayon pool help each step: masked steps are
+    /// split by units once a step has at least `min_work` connections x streams
+    /// ([`SPLIT_MIN_WORK`] by default), dense products run on `gemm`'s threads (above its own
+    /// threshold). The numbers do not depend on it.
+    pub(crate) fn set_split(&mut self, parts: usize, min_work: Option<usize>) {
+        self.split = parts.max(1);
+        if let Some(w) = min_work {
+            self.split_min_work = w;
+        }
     }
 
     /// Sequence length T.
@@ -240,6 +260,8 @@ impl Workspace {
             w_in_t,
             w_dense,
             step_major,
+            split,
+            split_min_work,
             ..
         } = self;
         sparse_in.rebuild_streams(inputs, t, streams.total, streams.first, b, ni);
@@ -274,6 +296,7 @@ impl Workspace {
             let (h_t, h_view) = match rec {
                 Rec::Dense(w) => {
                     matmul(
+                        *split,
                         a,
                         View::rm(0, n, b, b),
                         w,
@@ -300,13 +323,15 @@ impl Workspace {
                     } else {
                         &mut f[st.off * n..st.off * n + nb]
                     };
-                    let mut io = Fwd {
+                    let io = Fwd {
                         a,
                         f: f_t,
                         prev: &done[st.off * n..],
                         next: &mut rest[..nb],
+                        base: 0,
                     };
-                    sparse_step_forward(cfg.activation, cfg.alpha, rows, st, &mut io);
+                    let parts = unit_parts(m.nnz(), b, *split, *split_min_work);
+                    forward_parts(cfg.activation, cfg.alpha, rows, st, io, parts);
                     (&h[..], Mat::new(st.off * n + nb, n, b, b))
                 }
                 Rec::Identity => {
@@ -375,6 +400,8 @@ impl Workspace {
             out_lanes,
             inputs: sparse_in,
             gw_in_t,
+            split,
+            split_min_work,
             ..
         } = self;
         // yt holds dY^T, [O, TB]; db_o = row sums of dY^T.
@@ -390,6 +417,7 @@ impl Workspace {
             transposed.rebuild(m, w, net.w_out());
             dw_lanes.reset(LANES * transposed.nnz());
             out_lanes.reset(LANES * n * no);
+            let parts = unit_parts(transposed.nnz(), b, *split, *split_min_work);
             for s in (0..t).rev() {
                 let st = Step {
                     b,
@@ -407,7 +435,7 @@ impl Workspace {
                 } else {
                     (&f[..], st.off * n)
                 };
-                let mut io = Bwd {
+                let io = Bwd {
                     phi,
                     phi_ld: b,
                     phi_off,
@@ -420,8 +448,9 @@ impl Workspace {
                     hs_off: st.off * n + nb,
                     lanes: dw_lanes,
                     out_lanes,
+                    base: 0,
                 };
-                sparse_step_backward(cfg.activation, cfg.alpha, transposed, st, &mut io);
+                backward_parts(cfg.activation, cfg.alpha, transposed, st, io, parts);
                 sparse_in.add_weight_grad(s, step_next, 0, b, n, gw_in_t);
                 add_run_sums(step_next, 0, b, b, &mut grads[gb_h.clone()]);
                 std::mem::swap(step_prev, step_next);
@@ -442,6 +471,7 @@ impl Workspace {
             transpose(gw_out_t, 0, n, no, no, &mut grads[layout.w_out.clone()], n);
             // G = W_out^T dY^T: dLoss/dh from the readout, [N, TB].
             matmul(
+                *split,
                 g,
                 View::rm(0, n, tb, tb),
                 net.w_out(),
@@ -479,6 +509,7 @@ impl Workspace {
                 }
                 match rec {
                     Rec::Dense(w) => matmul(
+                        *split,
                         carry,
                         View::rm(0, n, b, b),
                         w,
@@ -505,6 +536,7 @@ impl Workspace {
         let gw = &mut grads[layout.w_rec.clone()];
         match (net.structure(), kernel) {
             (Structure::Dense, _) => matmul(
+                *split,
                 gw,
                 View::rm(0, n, n, n),
                 g,
@@ -520,6 +552,7 @@ impl Workspace {
             (Structure::Sparse(m), RecurrentKernel::DenseMasked) => {
                 gw_dense.resize(n * n, 0.0);
                 matmul(
+                    *split,
                     gw_dense,
                     View::rm(0, n, n, n),
                     g,
