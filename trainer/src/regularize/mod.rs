@@ -1,33 +1,37 @@
 //! Regularisers that act on the weights beyond the loss: BIMT's connection cost and neuron swaps.
 //!
 //! - [`bimt`]: sheet distances, the wiring cost A * |D (.) W|_1, the connection cost l_cc and its
-//!   subgradient (added by [`crate::train::Trainer::compute_gradients`] for family `bimt`).
-//! - [`swap`]: neuron swaps (relabelling hidden units, Adam moments included), run by
-//!   [`crate::train::run::Run::train`] through [`after_step`].
+//!   subgradient (which the trainer adds to its gradient for family `bimt`).
+//! - [`swap`]: neuron swaps (relabelling hidden units, Adam moments included), run by the
+//!   training loop through [`after_step`].
+//!
+//! This module depends on the model and the optimiser only; the trainer calls it (never the
+//! other way round). Its tests, which train networks, live with the trainer.
 
 pub mod bimt;
 pub mod swap;
-
-#[cfg(test)]
-mod tests;
 
 pub use bimt::Bimt;
 pub use swap::SwapRound;
 
 use crate::model::Network;
-use crate::train::Trainer;
+use crate::optim::Adam;
 
-/// What the family asks for after step `step` (counted from 1) of `trainer`: for `bimt`, a swap
-/// round every `swap_every` steps (after that step's Adam update). Returns the round, if one ran.
-pub fn after_step(trainer: &mut Trainer, step: u64) -> anyhow::Result<Option<SwapRound>> {
-    let Some(b) = Bimt::from_family(&trainer.network().config().family) else {
+/// The hook the training loop calls after step `step` (counted from 1) with the network and its
+/// optimiser state: for `bimt`, a swap round every `swap_every` steps (after that step's Adam
+/// update). Returns the round, if one ran.
+pub fn after_step(
+    net: &mut Network,
+    adam: &mut Adam,
+    step: u64,
+) -> anyhow::Result<Option<SwapRound>> {
+    let Some(b) = Bimt::from_family(&net.config().family) else {
         return Ok(None);
     };
     if !b.swap_due(step) {
         return Ok(None);
     }
-    let k = b.top_k(trainer.network().n_hidden());
-    let (net, adam) = trainer.parts_mut();
+    let k = b.top_k(net.n_hidden());
     swap::swap_round(net, Some(adam), b.a, k).map(Some)
 }
 

@@ -6,7 +6,7 @@
 
 use super::bimt::distance;
 use crate::model::{Layout, Network, Sheet, Structure};
-use crate::train::Adam;
+use crate::optim::Adam;
 use anyhow::bail;
 
 /// What one swap round did.

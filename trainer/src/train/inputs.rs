@@ -16,8 +16,8 @@
 //! every path, so all builds give the same bits.
 
 use super::aligned::AlignedVec;
-use super::simd::multiversion;
 use super::transpose::transpose;
+use crate::simd::multiversion;
 
 /// Hidden units per block: four AVX-512 registers of accumulators. The block of W_in^T (I x 64
 /// values) and the [B, 64] tile fit in L1 together at cog20 and Mod-Cog sizes (128 was no faster,
@@ -241,7 +241,7 @@ struct Block {
 /// [`project_plain`], or its AVX-512 twin where the CPU has it.
 fn project_block(rows: Lists<'_>, w_in_t: &[f32], blk: Block, bias: &[f32], tile: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if super::simd::has_avx512() {
+    if crate::simd::has_avx512() {
         // SAFETY: AVX-512F is present.
         unsafe { avx512::project(rows, w_in_t, blk, bias, tile) };
         return;
@@ -252,7 +252,7 @@ fn project_block(rows: Lists<'_>, w_in_t: &[f32], blk: Block, bias: &[f32], tile
 /// [`grad_plain`], or its AVX-512 twin where the CPU has it.
 fn grad_block(cols: Lists<'_>, tile: &[f32], blk: Block, dw_t: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if super::simd::has_avx512() {
+    if crate::simd::has_avx512() {
         // SAFETY: AVX-512F is present.
         unsafe { avx512::grad(cols, tile, blk, dw_t) };
         return;
@@ -471,7 +471,7 @@ mod tests {
     #[test]
     fn kernel_paths_agree() {
         #[cfg(target_arch = "x86_64")]
-        if crate::train::simd::has_avx512() {
+        if crate::simd::has_avx512() {
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             let (t, b, ni, n) = (2, 7, 11, 150);
             let x = sample(t, b, ni);

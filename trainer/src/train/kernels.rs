@@ -2,8 +2,8 @@
 //! unit's values over time and batch contiguous; one step of one unit is a run of B values) and
 //! row sums.
 
-use super::simd::multiversion;
 use crate::model::Activation;
+use crate::simd::multiversion;
 
 /// Geometry of one step's block inside the unit-major buffers.
 #[derive(Clone, Copy, Debug)]

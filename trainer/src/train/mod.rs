@@ -1,4 +1,5 @@
-//! Training: hand-written backpropagation through time, Adam, the loop, checkpoints.
+//! Training: hand-written backpropagation through time, the loop, checkpoints (Adam is in
+//! [`crate::optim`], the regularisers in [`crate::regularize`], which the loop calls).
 //!
 //! - [`Trainer`]: one network, its Adam state and buffers; [`Trainer::train_step`].
 //! - [`forward`]: noise-free evaluation returning logits and (optionally) every hidden state.
@@ -8,7 +9,6 @@
 //! - [`memory`]: the memory a run needs, estimated and checked before anything is allocated.
 //! - [`threads`]: the thread count of a run, and how a sweep divides the cores.
 
-mod adam;
 mod aligned;
 pub mod bench;
 pub mod checkpoint;
@@ -25,7 +25,6 @@ pub mod memory;
 mod noise;
 pub mod oracle;
 pub mod run;
-mod simd;
 mod skinny;
 mod sparse;
 pub mod stop;
@@ -35,9 +34,10 @@ mod transpose;
 mod workspace;
 
 #[cfg(test)]
+mod bimt_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
-pub use adam::{clip_grad_norm, Adam};
 pub use forward::{forward, forward_with};
 pub use noise::{add_noise, noise_seed};
 pub use trainer::{StepStats, Trainer, DEFAULT_CHUNK, PARALLEL_CHUNK};

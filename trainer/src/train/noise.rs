@@ -11,7 +11,7 @@
 //! give bit-identical draws. Each step takes one 64-bit seed from the caller's [`Rng`]. Same
 //! seed, same draws.
 
-use super::simd::multiversion;
+use crate::simd::multiversion;
 use gyrus_runtime::tasks::Rng;
 
 /// Takes the seed of one step's noise from the caller's generator (two 32-bit draws).

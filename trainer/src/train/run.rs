@@ -516,7 +516,8 @@ impl Run {
             if eval_now || checkpoint_now || swap_now || self.step == until || stop_now.is_some() {
                 self.sync_host()?;
             }
-            if let Some(round) = crate::regularize::after_step(&mut self.trainer, self.step)? {
+            let (net, adam) = self.trainer.parts_mut();
+            if let Some(round) = crate::regularize::after_step(net, adam, self.step)? {
                 self.swaps += round.swaps as u64;
                 self.log.swaps += round.swaps as u64;
                 if let Some(d) = &mut self.device {

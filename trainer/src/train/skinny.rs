@@ -14,7 +14,7 @@
 //! the twins a separate multiply and add, so the two agree to rounding, not bit for bit (tested);
 //! on one machine the same path always runs, so results are deterministic.
 
-use super::simd::multiversion;
+use crate::simd::multiversion;
 
 /// Values of the inner dimension per chunk (a chunk of B, KC x 64, fits in L1).
 const KC: usize = 128;
@@ -88,7 +88,7 @@ pub(crate) fn nn(c: &mut [f32], cm: Mat, a: &[f32], am: Mat, b: &[f32], bm: Mat,
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if super::simd::has_avx512() {
+    if crate::simd::has_avx512() {
         // SAFETY: the CPU has AVX-512F and every view lies inside its slice (checked above).
         unsafe { avx512::nn(c, cm, a, am, b, bm, init) };
         return;

@@ -18,8 +18,8 @@
 //! (AVX-512, AVX2+FMA, portable `mul_add`), in the same order, so all give the same bits.
 
 use super::kernels::Step;
-use super::simd::multiversion;
 use crate::model::{Activation, Csr};
+use crate::simd::multiversion;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -164,7 +164,7 @@ fn axpy_block<const L: usize>(acc: &mut [f32; L], w: f32, x: &[f32; L]) {
 #[inline(always)]
 fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: usize, c0: usize) {
     #[cfg(target_arch = "x86_64")]
-    if super::simd::has_avx512() {
+    if crate::simd::has_avx512() {
         if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
             // SAFETY: the CPU supports AVX-512F (checked just above).
             unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
@@ -177,7 +177,7 @@ fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: 
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if crate::train::simd::has_avx2_fma() {
+    if crate::simd::has_avx2_fma() {
         if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
             // SAFETY: the CPU supports AVX and FMA (checked just above).
             unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
@@ -214,7 +214,7 @@ fn gather_rows_dw(
 ) {
     assert!(hs.len() == acc.len() && lanes.len() == LANES * idx.len());
     #[cfg(target_arch = "x86_64")]
-    if super::simd::has_avx512() {
+    if crate::simd::has_avx512() {
         if let (Ok(block), Ok(h)) = (
             <&mut [f32; 64]>::try_from(&mut *acc),
             <&[f32; 64]>::try_from(hs),
@@ -233,7 +233,7 @@ fn gather_rows_dw(
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if crate::train::simd::has_avx2_fma() {
+    if crate::simd::has_avx2_fma() {
         if let (Ok(block), Ok(h)) = (
             <&mut [f32; 64]>::try_from(&mut *acc),
             <&[f32; 64]>::try_from(hs),
@@ -699,7 +699,7 @@ multiversion! {
         let n = units.end;
         let mut first = units.start;
         #[cfg(target_arch = "x86_64")]
-        if s.b == W / 2 && super::simd::has_avx512() {
+        if s.b == W / 2 && crate::simd::has_avx512() {
             // A chunk of 32 streams: units two at a time (see `gather_two_avx512`).
             while first + 1 < n {
                 let i = first;
@@ -895,7 +895,7 @@ multiversion! {
         let n = units.end;
         let mut first = units.start;
         #[cfg(target_arch = "x86_64")]
-        if s.b == W / 2 && super::simd::has_avx512() {
+        if s.b == W / 2 && crate::simd::has_avx512() {
             // A chunk of 32 streams: units two at a time (see `gather_dw_two_avx512`), each
             // summed in the order of `backward_run`.
             let no = t.iota.len();
@@ -1168,10 +1168,10 @@ mod tests {
                     }
                     v
                 };
-                if crate::train::simd::has_avx2_fma() {
+                if crate::simd::has_avx2_fma() {
                     assert_eq!(bits(&run(false)), bits(&plain));
                 }
-                if crate::train::simd::has_avx512() {
+                if crate::simd::has_avx512() {
                     assert_eq!(bits(&run(true)), bits(&plain));
                 }
             }
@@ -1216,7 +1216,7 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if len == 64 {
                 let h: &[f32; 64] = hs[..].try_into().unwrap();
-                if crate::train::simd::has_avx2_fma() {
+                if crate::simd::has_avx2_fma() {
                     let mut a: [f32; 64] = init[..].try_into().unwrap();
                     let mut ln = lanes0.clone();
                     // SAFETY: AVX and FMA are present.
@@ -1224,7 +1224,7 @@ mod tests {
                     assert_eq!(bits(&a), bits(&acc_p));
                     assert_eq!(bits(&ln), bits(&lanes_p));
                 }
-                if crate::train::simd::has_avx512() {
+                if crate::simd::has_avx512() {
                     let mut a: [f32; 64] = init[..].try_into().unwrap();
                     let mut ln = lanes0.clone();
                     // SAFETY: AVX-512F is present.
@@ -1241,7 +1241,7 @@ mod tests {
     #[test]
     fn two_unit_kernels_match_one_at_a_time() {
         #[cfg(target_arch = "x86_64")]
-        if crate::train::simd::has_avx512() {
+        if crate::simd::has_avx512() {
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             let src: Vec<f32> = (0..6 * 40).map(|i| (i as f32 * 0.37).sin()).collect();
             let long: (&[u32], &[f32]) = (&[3, 0, 4, 1, 5], &[0.5, -1.25, 2.0, 0.1, 0.3]);

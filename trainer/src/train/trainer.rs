@@ -14,10 +14,10 @@
 //! range computes it), and the dense products run on `gemm`'s threads (which split the output
 //! and sum every element in the same order). Neither changes a bit of the weights.
 
-use super::adam::{clip_grad_norm, Adam};
 use super::noise::noise_seed;
 use super::workspace::{RecurrentKernel, Streams, Workspace};
 use crate::model::Network;
+use crate::optim::{clip_grad_norm, Adam};
 use crate::regularize::bimt::{add_penalty_gradient, Bimt};
 use gyrus_runtime::tasks::Rng;
 use rayon::prelude::*;

@@ -5,7 +5,7 @@
 //! the edges element by element; elsewhere a blocked plain loop. A transpose only moves values, so
 //! every path gives the same bits.
 
-use super::simd::multiversion;
+use crate::simd::multiversion;
 
 /// dst[c * ldd + r] = src[off + r * lds + c] for r < `rows`, c < `cols`: the transpose of a
 /// row-major `rows` x `cols` view of `src` (row stride `lds`, first element at `off`), written as
@@ -30,7 +30,7 @@ pub(crate) fn transpose(
         "transpose: a view lies outside its slice"
     );
     #[cfg(target_arch = "x86_64")]
-    if super::simd::has_avx512() {
+    if crate::simd::has_avx512() {
         // SAFETY: AVX-512F is present; the views were checked above.
         unsafe { avx512::transpose(src, off, rows, cols, lds, dst, ldd) };
         return;

@@ -1,8 +1,9 @@
-//! Tests of BIMT's cost, gradient and neuron swaps.
+//! Tests of BIMT's cost, gradient and neuron swaps (`crate::regularize`), here because they train
+//! networks.
 
-use super::bimt::{add_penalty_gradient, connection_cost, distance, wiring_cost, Bimt};
-use super::swap::{swap_delta, swap_round, swap_units, top_units};
 use crate::model::{Family, NetConfig, Network, Sheet};
+use crate::regularize::bimt::{add_penalty_gradient, connection_cost, distance, wiring_cost, Bimt};
+use crate::regularize::swap::{swap_delta, swap_round, swap_units, top_units};
 use crate::train::tests::cog20_batches;
 use crate::train::{forward, Trainer};
 use gyrus_runtime::tasks::Rng;

@@ -1,9 +1,9 @@
 //! Adam (PyTorch semantics, no weight decay) fused over the flat parameter buffer, and global
 //! gradient-norm clipping (PyTorch's `clip_grad_norm_`).
 
-use super::simd::multiversion;
 use crate::model::network::{check_values, find_range};
 use crate::model::Network;
+use crate::simd::multiversion;
 
 /// Adam state: first and second moments in the parameter layout, and the step count.
 #[derive(Clone, Debug, PartialEq)]

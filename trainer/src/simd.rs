@@ -39,11 +39,11 @@ macro_rules! multiversion {
                 unsafe fn avx($($arg: $ty),*) $(-> $ret)? {
                     inner($($arg),*)
                 }
-                if $crate::train::simd::has_avx512() {
+                if $crate::simd::has_avx512() {
                     // SAFETY: the CPU supports every feature enabled on `avx512`.
                     return unsafe { avx512($($arg),*) };
                 }
-                if $crate::train::simd::has_avx2_fma() {
+                if $crate::simd::has_avx2_fma() {
                     // SAFETY: the CPU supports every feature enabled on `avx`.
                     return unsafe { avx($($arg),*) };
                 }
