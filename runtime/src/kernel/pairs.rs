@@ -31,7 +31,7 @@
 use crate::format::{Load, QLANES, STEP_WORDS};
 
 /// `2^e` as an f32, for `-126 <= e <= 127`.
-fn pow2(e: i32) -> f32 {
+pub(crate) fn pow2(e: i32) -> f32 {
     f32::from_bits(((127 + e) as u32) << 23)
 }
 
@@ -43,7 +43,7 @@ pub(crate) fn factors(frac_bits: u8) -> (f32, f32) {
 
 /// `sat16(trunc(fl(x k) 2^16))`; NaN gives 0 (as `vcvt` does).
 #[inline(always)]
-fn quant_one(x: f32, k: f32) -> i16 {
+pub(crate) fn quant_one(x: f32, k: f32) -> i16 {
     (((x * k) * 65536.0) as i32).clamp(-32768, 32767) as i16
 }
 
@@ -70,7 +70,7 @@ pub(crate) unsafe fn quantize(h: &[f32], k: f32, hq: &mut [i16]) {
     #[cfg(target_arch = "arm")]
     let first = if (hq.as_ptr() as usize).is_multiple_of(4) {
         // SAFETY: forwarded; `hq` 4-aligned.
-        unsafe { arm::quantize(h, k, hq) }
+        unsafe { arm::quantize(h, k, hq, false) }
     } else {
         0
     };
@@ -169,61 +169,99 @@ impl PairKernel for Pairs<&[u32], &[f32]> {
 }
 
 #[cfg(target_arch = "arm")]
+pub(crate) use arm::quantize as quantize_arm;
+
+#[cfg(target_arch = "arm")]
 mod arm {
     use super::QLANES;
 
-    /// Quantises the first `8 * (n / 8)` units; returns how many.
+    /// Packs the 8 quantised units of s0-s7 into the 4 words r0-r3: in order (`r0 = (h0, h1)`,
+    /// ...) or in the readout's order (`r0 = (h0, h2)`, `r1 = (h1, h3)`, ..., `kernel::qio`).
+    macro_rules! pack {
+        (plain) => {
+            concat!(
+                "vmov r0, r1, s0, s1\n",
+                "vmov r2, r3, s2, s3\n",
+                "pkhbt r0, r0, r1, lsl #16\n",
+                "pkhbt r1, r2, r3, lsl #16\n",
+                "vmov r2, r3, s4, s5\n",
+                "vmov {t}, {u}, s6, s7\n",
+                "pkhbt r2, r2, r3, lsl #16\n",
+                "pkhbt r3, {t}, {u}, lsl #16\n",
+            )
+        };
+        (readout) => {
+            concat!(
+                "vmov r0, r1, s0, s1\n",
+                "vmov r2, r3, s2, s3\n",
+                "pkhbt r0, r0, r2, lsl #16\n",
+                "pkhbt r1, r1, r3, lsl #16\n",
+                "vmov r2, r3, s4, s5\n",
+                "vmov {t}, {u}, s6, s7\n",
+                "pkhbt r2, r2, {t}, lsl #16\n",
+                "pkhbt r3, r3, {u}, lsl #16\n",
+            )
+        };
+    }
+
+    /// The quantisation loop, 8 units per round, packed by [`pack`] (`$order`).
+    macro_rules! quantize_loop {
+        ($order:ident, $h:expr, $hq:expr, $n8:expr, $k:expr) => {
+            core::arch::asm!(
+                "vmov s8, {k}",
+                "2:",
+                "vldmia {h}!, {{s0-s7}}",
+                "vmul.f32 s0, s0, s8",
+                "vmul.f32 s1, s1, s8",
+                "vmul.f32 s2, s2, s8",
+                "vmul.f32 s3, s3, s8",
+                "vmul.f32 s4, s4, s8",
+                "vmul.f32 s5, s5, s8",
+                "vmul.f32 s6, s6, s8",
+                "vmul.f32 s7, s7, s8",
+                "vcvt.s16.f32 s0, s0, #16",
+                "vcvt.s16.f32 s1, s1, #16",
+                "vcvt.s16.f32 s2, s2, #16",
+                "vcvt.s16.f32 s3, s3, #16",
+                "vcvt.s16.f32 s4, s4, #16",
+                "vcvt.s16.f32 s5, s5, #16",
+                "vcvt.s16.f32 s6, s6, #16",
+                "vcvt.s16.f32 s7, s7, #16",
+                pack!($order),
+                "stmia {q}!, {{r0-r3}}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                h = inout(reg) $h => _,
+                q = inout(reg) $hq => _,
+                n = inout(reg) $n8 => _,
+                t = out(reg) _,
+                u = out(reg) _,
+                k = in(reg) $k,
+                out("s8") _,
+                out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+                out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+                options(nostack),
+            )
+        };
+    }
+
+    /// Quantises the first `8 * (n / 8)` units, in order or (with `readout`) in the readout's
+    /// order (`kernel::qio`); returns how many.
     ///
     /// # Safety
-    /// `hq.len() > h.len()`, `hq` 4-aligned.
-    pub(super) unsafe fn quantize(h: &[f32], k: f32, hq: &mut [i16]) -> usize {
+    /// `hq.len() >= 8 * (h.len() / 8)`, `hq` 4-aligned.
+    #[inline(always)]
+    pub(crate) unsafe fn quantize(h: &[f32], k: f32, hq: &mut [i16], readout: bool) -> usize {
         let n8 = h.len() / 8;
-        if n8 > 0 {
-            // SAFETY: reads `8 * n8` floats of `h`, writes as many i16 of `hq` (16 bytes per
-            // round, 4-aligned); touches only the registers listed.
-            unsafe {
-                core::arch::asm!(
-                    "vmov s8, {k}",
-                    "2:",
-                    "vldmia {h}!, {{s0-s7}}",
-                    "vmul.f32 s0, s0, s8",
-                    "vmul.f32 s1, s1, s8",
-                    "vmul.f32 s2, s2, s8",
-                    "vmul.f32 s3, s3, s8",
-                    "vmul.f32 s4, s4, s8",
-                    "vmul.f32 s5, s5, s8",
-                    "vmul.f32 s6, s6, s8",
-                    "vmul.f32 s7, s7, s8",
-                    "vcvt.s16.f32 s0, s0, #16",
-                    "vcvt.s16.f32 s1, s1, #16",
-                    "vcvt.s16.f32 s2, s2, #16",
-                    "vcvt.s16.f32 s3, s3, #16",
-                    "vcvt.s16.f32 s4, s4, #16",
-                    "vcvt.s16.f32 s5, s5, #16",
-                    "vcvt.s16.f32 s6, s6, #16",
-                    "vcvt.s16.f32 s7, s7, #16",
-                    "vmov r0, r1, s0, s1",
-                    "vmov r2, r3, s2, s3",
-                    "pkhbt r0, r0, r1, lsl #16",
-                    "pkhbt r1, r2, r3, lsl #16",
-                    "vmov r2, r3, s4, s5",
-                    "pkhbt r2, r2, r3, lsl #16",
-                    "vmov r3, {t}, s6, s7",
-                    "pkhbt r3, r3, {t}, lsl #16",
-                    "stmia {q}!, {{r0-r3}}",
-                    "subs {n}, {n}, #1",
-                    "bne 2b",
-                    h = inout(reg) h.as_ptr() => _,
-                    q = inout(reg) hq.as_mut_ptr() => _,
-                    n = inout(reg) n8 => _,
-                    t = out(reg) _,
-                    k = in(reg) k.to_bits(),
-                    out("s8") _,
-                    out("r0") _, out("r1") _, out("r2") _, out("r3") _,
-                    out("s0") _, out("s1") _, out("s2") _, out("s3") _,
-                    out("s4") _, out("s5") _, out("s6") _, out("s7") _,
-                    options(nostack),
-                );
+        let (hp, qp, k) = (h.as_ptr(), hq.as_mut_ptr(), k.to_bits());
+        // SAFETY: reads `8 * n8` floats of `h`, writes as many i16 of `hq` (16 bytes per round,
+        // 4-aligned); touches only the registers listed.
+        unsafe {
+            match (n8, readout) {
+                (0, _) => {}
+                (_, false) => quantize_loop!(plain, hp, qp, n8, k),
+                (_, true) => quantize_loop!(readout, hp, qp, n8, k),
             }
         }
         8 * n8

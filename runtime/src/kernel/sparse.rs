@@ -15,6 +15,7 @@ use crate::format::{Activation, Csr, Ell, Load, Matrix, Net};
 use super::activation::leaky_update;
 use super::ell::RecKernel;
 use super::pairs::{self, PairKernel, Pairs};
+use super::qio;
 
 /// `sum_k w(k) * x[col[k]]` over the entries `s..e`, in order.
 ///
@@ -69,17 +70,6 @@ unsafe fn csr_dot<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     }
 }
 
-/// sum of `q[k] * x[col]` over row `r`'s entries (int8 weights).
-#[inline(always)]
-unsafe fn csr_dot_q<U: Load<u32>, H: Load<u16>>(m: &Csr<&[i8], U, H>, r: usize, x: &[f32]) -> f32 {
-    // SAFETY: see the module doc; `values` has one entry per stored column.
-    unsafe {
-        let (s, e) = row_range(m, r);
-        let q = m.values;
-        gather_dot(m.col_idx, s, e, x, |k| f32::from(*q.get_unchecked(k)))
-    }
-}
-
 #[inline(always)]
 unsafe fn mat_dot<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     m: &Matrix<F, U, H>,
@@ -94,26 +84,6 @@ unsafe fn mat_dot<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
                 seq_dot(0, *cols, |j| values.at(base + j) * *x.get_unchecked(j))
             }
             Matrix::Csr(c) => csr_dot(c, r, x),
-        }
-    }
-}
-
-#[inline(always)]
-unsafe fn mat_dot_q<U: Load<u32>, H: Load<u16>>(
-    m: &Matrix<&[i8], U, H>,
-    r: usize,
-    x: &[f32],
-) -> f32 {
-    // SAFETY: see the module doc.
-    unsafe {
-        match m {
-            Matrix::Dense { cols, values, .. } => {
-                let base = r * cols;
-                seq_dot(0, *cols, |j| {
-                    f32::from(*values.get_unchecked(base + j)) * *x.get_unchecked(j)
-                })
-            }
-            Matrix::Csr(c) => csr_dot_q(c, r, x),
         }
     }
 }
@@ -192,30 +162,8 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     int8: bool,
 ) {
     match (&net.int8, &net.f32, int8) {
-        (Some(q), _, true) => match (&q.w_in, nonzero_inputs(u)) {
-            (Matrix::Dense { cols, values, .. }, Some((nz, m))) => {
-                let nz = &nz[..m];
-                for (i, a) in acc.iter_mut().enumerate() {
-                    let base = i * cols;
-                    // SAFETY: forwarded; every index in `nz` is below `u.len() == cols`.
-                    unsafe {
-                        let dot = seq_dot(0, m, |k| {
-                            let j = usize::from(*nz.get_unchecked(k));
-                            f32::from(*values.get_unchecked(base + j)) * *u.get_unchecked(j)
-                        });
-                        *a = *a + q.in_scale.at(i) * dot + net.b_h.at(i)
-                    };
-                }
-            }
-            _ => {
-                for (i, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: forwarded.
-                    unsafe {
-                        *a = *a + q.in_scale.at(i) * mat_dot_q(&q.w_in, i, u) + net.b_h.at(i)
-                    };
-                }
-            }
-        },
+        // SAFETY: forwarded.
+        (Some(q), _, true) => unsafe { qio::input(&q.w_in, q.in_scale, net.b_h, u, acc) },
         (_, Some(f), false) => match (&f.w_in, nonzero_inputs(u)) {
             (Matrix::Dense { cols, values, .. }, Some((nz, m))) => {
                 let nz = &nz[..m];
@@ -242,26 +190,26 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     }
 }
 
-/// Output `o = W_out h + b_o`.
+/// Output `o = W_out h + b_o`; with the int8 scratch `hq`, the int8 readout on integers
+/// (`kernel::qio`), which quantises `h` into `hq`.
 ///
 /// # Safety
-/// Validated `net`; `h` of length n_hidden, `o` of length n_outputs.
+/// Validated `net`; `h` of length n_hidden, `o` of length n_outputs; with `hq` (length >=
+/// n_hidden), `net.int8` present, else `net.f32`.
 #[inline(always)]
 pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     net: &Net<'_, F, U, H>,
     h: &[f32],
     o: &mut [f32],
-    int8: bool,
+    hq: Option<&mut [i16]>,
 ) {
     // The match outside the loops, so that each loop is straight-line code.
-    match (&net.int8, &net.f32, int8) {
-        (Some(q), _, true) => {
-            for (r, out) in o.iter_mut().enumerate() {
-                // SAFETY: forwarded.
-                unsafe { *out = q.out_scale.at(r) * mat_dot_q(&q.w_out, r, h) + net.b_o.at(r) };
-            }
+    match (&net.int8, &net.f32, hq) {
+        (Some(q), _, Some(hq)) => {
+            // SAFETY: forwarded.
+            unsafe { qio::readout(&q.w_out, q.out_scale, net.b_o, q.act_frac_bits, h, hq, o) }
         }
-        (_, Some(f), false) => {
+        (_, Some(f), None) => {
             for (r, out) in o.iter_mut().enumerate() {
                 // SAFETY: forwarded.
                 unsafe { *out = mat_dot(&f.w_out, r, h) + net.b_o.at(r) };
@@ -292,12 +240,21 @@ pub(crate) unsafe fn step_net<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     Ell<F, H>: RecKernel,
     Pairs<U, F>: PairKernel,
 {
-    let int8 = hq.is_some();
     // SAFETY: forwarded.
     unsafe {
-        recurrent(net, h, next, hq);
-        input(net, u, next, int8);
-        leaky_update(act, alpha, h, next);
-        readout(net, next, o, int8);
+        match hq {
+            Some(hq) => {
+                recurrent(net, h, next, Some(&mut *hq));
+                input(net, u, next, true);
+                leaky_update(act, alpha, h, next);
+                readout(net, next, o, Some(hq));
+            }
+            None => {
+                recurrent(net, h, next, None);
+                input(net, u, next, false);
+                leaky_update(act, alpha, h, next);
+                readout(net, next, o, None);
+            }
+        }
     }
 }
