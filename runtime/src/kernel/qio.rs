@@ -237,8 +237,9 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
                         let t = |a: usize, b: usize| i32::from(q[a]) * i32::from(x[b]);
                         s + t(0, 0) + t(1, 2) + t(2, 1) + t(3, 3)
                     });
-                for c in n4.max(first)..*cols {
-                    s += i32::from(row[c]) * x(c) as i32;
+                let rest = n4.max(first);
+                for (c, &q) in row.iter().enumerate().skip(rest) {
+                    s += i32::from(q) * x(c) as i32;
                 }
                 out(o, r, s as f32);
             }
