@@ -11,22 +11,21 @@
 //! `acc[r] = (S_r as f32 * 2^-f) * s_r`, two roundings in that order on every target.
 //!
 //! On 32-bit Arm with the blob read zero-copy, whole groups (4 consecutive rows) run in inline
-//! assembly: per step one `ldmia` brings the 4 lanes' byte offsets and weight pairs (6 words), then
+//! assembly: per step one `ldmia` brings the 4 lanes' byte offsets and weights (4 words), then
 //! per lane `uxtah` (or `add ... lsr #16`) for the address of `hq[c]`, one `ldr` for
-//! `hq[c], hq[c + 1]` and one `smlad` for both products: 13 instructions per 4 pairs, the loop
-//! unrolled twice. Per group: the degree, the first step with `smuad` (no zeroing), then
-//! `vcvt`/`vmul`/`vmul` per row, one `vldmia` for the 4 row scales and one `vstmia` for the 4 sums.
-//! The quantisation is a loop of 8 units (`vldmia`, 8 `vmul`, 8 `vcvt`, 4 `vmov`, 4 `pkhbt`,
-//! `stmia`). A partial last group, the last `n mod 8` units and misaligned buffers run in the
-//! portable loops below, which compute the same integers and floats.
+//! `hq[c], hq[c + 1]`, one `sxtb16` for the lane's two i8 weights as i16 and one `smlad` for both
+//! products: 17 instructions per 4 pairs, the loop unrolled twice. Per group: the degree, the
+//! first step with `smuad` (no zeroing), then `vcvt`/`vmul`/`vmul` per row, one `vldmia` for the 4
+//! row scales and one `vstmia` for the 4 sums. The quantisation is a loop of 8 units (`vldmia`,
+//! 8 `vmul`, 8 `vcvt`, 4 `vmov`, 4 `pkhbt`, `stmia`). A partial last group, the last `n mod 8`
+//! units and misaligned buffers run in the portable loops below, which compute the same integers
+//! and floats.
 //!
 //! Measured on the emulated Cortex-M4F (`cd firmware && cargo run --release`, default model: 256
 //! rows, 2,716 stored weights, 1,871 pairs, 2,136 pair slots with padding),
-//! `COST kernel=int8 part=recurrent`: 10,024 instructions, 3.69 per stored weight, quantisation
-//! included (by instruction count about 900 of them: 28 per 8 units); the f32 kernel
-//! (`kernel::ell`) takes 3.82, and the previous int8 kernel, which widened every weight to f32 to
-//! multiply it with f32 activations, 6.84. Task performance of the default model over 64 trials per
-//! task (`tests/tests/default_model.rs`): int8 `last` 0.9094, `strict` 0.9000; f32 0.9102, 0.9008.
+//! `COST kernel=int8 part=recurrent`: 12,151 instructions, 4.47 per stored weight, quantisation
+//! included; with the weights stored as i16 (format version 3, 8 bytes more per step: 4,272 bytes
+//! more for this model) it took 10,027, 3.69 per weight; the f32 kernel (`kernel::ell`) takes 3.82.
 
 use crate::format::{Load, QLANES, STEP_WORDS};
 
@@ -99,8 +98,8 @@ unsafe fn groups_portable<U: Load<u32>>(
     acc: &mut [f32],
 ) {
     let half = |v: u32, hi: bool| if hi { v >> 16 } else { v & 0xffff };
-    let lo = |v: u32| i32::from(v as u16 as i16);
-    let hi = |v: u32| i32::from((v >> 16) as u16 as i16);
+    // Byte `i` of a weight word, sign-extended.
+    let byte = |v: u32, i: usize| i32::from((v >> (8 * i)) as u8 as i8);
     for g in first..rows.div_ceil(QLANES) {
         // SAFETY: the layout is validated: every word read is in range and every byte offset
         // `2 c` has `c + 1 < hq.len()`.
@@ -112,11 +111,11 @@ unsafe fn groups_portable<U: Load<u32>>(
                 let offs = [w.at(p), w.at(p + 1)];
                 for (l, a) in s.iter_mut().enumerate() {
                     let c = (half(offs[l / 2], l % 2 == 1) >> 1) as usize;
-                    let q = w.at(p + 2 + l);
+                    let q = w.at(p + 2 + l / 2);
                     let (x0, x1) = (*hq.get_unchecked(c), *hq.get_unchecked(c + 1));
                     *a = a
-                        .wrapping_add(lo(q).wrapping_mul(i32::from(x0)))
-                        .wrapping_add(hi(q).wrapping_mul(i32::from(x1)));
+                        .wrapping_add(byte(q, l % 2).wrapping_mul(i32::from(x0)))
+                        .wrapping_add(byte(q, 2 + l % 2).wrapping_mul(i32::from(x1)));
                 }
                 p += STEP_WORDS;
             }
@@ -277,24 +276,29 @@ mod arm {
         };
     }
 
-    /// One step of a group: 6 words from `lr` (offsets of lanes 0-1 and 2-3, the 4 lanes' weight
-    /// pairs), then per lane the address of its pair of `hq` (at `r12`), the pair, and [`mac`]
-    /// (`smuad` for the first step, `smlad` after) into the lane sums r8-r11.
+    /// One step of a group: 4 words from `lr` (offsets of lanes 0-1 and 2-3, the weights of lanes
+    /// 0-1 and 2-3), then per lane the address of its pair of `hq` (at `r12`), the pair, the lane's
+    /// two weights as i16 (`sxtb16`, rotated by 8 for lanes 1 and 3) and [`mac`] (`smuad` for the
+    /// first step, `smlad` after) into the lane sums r8-r11.
     macro_rules! step {
         ($op:ident) => {
             concat!(
-                "ldmia lr!, {{r0-r5}}\n",
+                "ldmia lr!, {{r0-r3}}\n",
                 "uxtah r6, r12, r0\n",
                 "ldr r6, [r6]\n",
-                mac!($op, "r8", "r6", "r2"),
+                "sxtb16 r4, r2\n",
+                mac!($op, "r8", "r6", "r4"),
                 "add r0, r12, r0, lsr #16\n",
                 "ldr r0, [r0]\n",
-                mac!($op, "r9", "r0", "r3"),
+                "sxtb16 r5, r2, ror #8\n",
+                mac!($op, "r9", "r0", "r5"),
                 "uxtah r6, r12, r1\n",
                 "ldr r6, [r6]\n",
+                "sxtb16 r4, r3\n",
                 mac!($op, "r10", "r6", "r4"),
                 "add r1, r12, r1, lsr #16\n",
                 "ldr r1, [r1]\n",
+                "sxtb16 r5, r3, ror #8\n",
                 mac!($op, "r11", "r1", "r5"),
             )
         };
