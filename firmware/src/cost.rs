@@ -114,8 +114,8 @@ fn per_call(meter: &Meter, mut f: impl FnMut()) -> (f32, u32) {
 /// output weight, and the whole step next to the sum of the parts.
 ///
 /// `h` and `next` are a warmed-up hidden state and a second buffer (n_hidden each), `hq` the int8
-/// scratch (n_hidden + 1 entries; the int8 recurrent phase quantises `h` into it, and its cost
-/// counts), `u` a real input.
+/// scratch (n_hidden + 1 entries; the int8 recurrent phase and the int8 readout quantise `h` into
+/// it, and that cost counts), `u` a real input.
 /// The recurrent product and the readout are timed alone (they only read `h`); input and activation
 /// by difference, (recurrent + input) minus recurrent and (recurrent + input + activation) minus
 /// (recurrent + input), so that every repetition sees the same pre-activation. `step_instr` is the
@@ -153,7 +153,10 @@ pub fn log_phases(
         keep(phase::input(model, u, next, int8));
         keep(phase::activation(model, h, next));
     });
-    let (read, _) = per_call(meter, || keep(phase::readout(model, h, out, int8)));
+    let (read, _) = per_call(meter, || {
+        let scratch = if int8 { Some(&mut *hq) } else { None };
+        keep(phase::readout(model, h, out, scratch))
+    });
     result?;
     let (inp, act) = (rec_in - rec, rec_in_act - rec_in);
     let p = if int8 {

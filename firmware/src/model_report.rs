@@ -186,7 +186,11 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             reps
         );
         let (h, next) = scratch.state[..2 * n_hid].split_at_mut(n_hid);
-        let mut hq = [0i16; MAX_HIDDEN + 1];
+        // 4-aligned, as a State's scratch is, so that the timed int8 kernels run their
+        // assembly paths.
+        #[repr(C, align(4))]
+        struct Scratch16([i16; MAX_HIDDEN + 2]);
+        let mut hq = Scratch16([0; MAX_HIDDEN + 2]);
         crate::cost::log_phases(
             meter,
             model,
@@ -194,7 +198,7 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             w == Weights::Int8,
             h,
             next,
-            &mut hq[..n_hid + 1],
+            &mut hq.0[..n_hid + 1],
             scratch.input,
             scratch.output,
             per_step,

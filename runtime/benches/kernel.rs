@@ -195,6 +195,43 @@ fn bench(c: &mut Criterion) {
         );
     }
 
+    // The int8 input product and readout on integers (kernel::qio) against the f32 ones, on the
+    // same vectors, timed in turns; the ratio is the median of the per-turn ratios.
+    let h = s_sparse.hidden().to_vec();
+    let mut o = vec![0.0f32; N_OUT];
+    let (mut r_in, mut r_out) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        let mut t = |int8: bool| {
+            time(
+                || phase::input(&view, black_box(&few), &mut acc, int8).unwrap(),
+                200,
+                1,
+            )
+            .as_secs_f64()
+        };
+        r_in.push(t(false) / t(true));
+        let f = time(
+            || phase::readout(&view, black_box(&h), &mut o, None).unwrap(),
+            200,
+            1,
+        );
+        let q = time(
+            || phase::readout(&view, black_box(&h), &mut o, Some(&mut hq[..])).unwrap(),
+            200,
+            1,
+        );
+        r_out.push(f.as_secs_f64() / q.as_secs_f64());
+    }
+    for v in [&mut r_in, &mut r_out] {
+        v.sort_by(f64::total_cmp);
+    }
+    println!(
+        "int8 on integers vs f32 (time f32 / time int8, median of {} turns): input product {:.2}x, readout {:.2}x",
+        r_in.len(),
+        r_in[r_in.len() / 2],
+        r_out[r_out.len() / 2]
+    );
+
     let mut g = c.benchmark_group("step_n625_r2");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))

@@ -399,6 +399,19 @@ fn header_errors() {
     };
     assert!(v2.to_string().contains("re-export"), "{v2}");
     assert!(v2.to_string().contains("gyrus export"), "{v2}");
+    // A version-3 blob (int8 recurrent weights as i16) is refused the same way, CRC intact.
+    let mut v3 = blob.clone();
+    v3[4..6].copy_from_slice(&3u16.to_le_bytes());
+    fix_crc(&mut v3);
+    let e3 = ModelView::from_bytes(&v3).unwrap_err();
+    assert_eq!(
+        e3,
+        FormatError::UnsupportedVersion {
+            found: 3,
+            supported: 4
+        }
+    );
+    assert!(e3.to_string().contains("gyrus export RUN_DIR"), "{e3}");
     let v9 = FormatError::UnsupportedVersion {
         found: 9,
         supported: gyrus_runtime::format::VERSION,

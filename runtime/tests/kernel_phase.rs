@@ -35,7 +35,8 @@ fn traces(view: &ModelView<'_>, int8: bool, seed: u64) -> (Vec<u32>, Vec<u32>) {
         phase::recurrent(view, &h, &mut next, scratch).unwrap();
         phase::input(view, &u, &mut next, int8).unwrap();
         phase::activation(view, &h, &mut next).unwrap();
-        phase::readout(view, &next, &mut o2, int8).unwrap();
+        let scratch = if int8 { Some(&mut hq[..]) } else { None };
+        phase::readout(view, &next, &mut o2, scratch).unwrap();
         core::mem::swap(&mut h, &mut next);
         t1.extend(bits(state.hidden()).into_iter().chain(bits(&o1)));
         t2.extend(bits(&h).into_iter().chain(bits(&o2)));
@@ -114,6 +115,13 @@ fn phases_check_sizes() {
         })
     );
     assert_eq!(
+        phase::readout(&int8, &h, &mut vec![0.0; no], Some(&mut vec![0; n])),
+        Err(KernelError::Scratch {
+            needed: n + 1,
+            got: n
+        })
+    );
+    assert_eq!(
         phase::input(&view, &vec![0.0; ni + 1], &mut acc, false),
         Err(KernelError::Input {
             needed: ni,
@@ -128,11 +136,11 @@ fn phases_check_sizes() {
         })
     );
     assert_eq!(
-        phase::readout(&view, &h, &mut vec![0.0; no + 2], false),
+        phase::readout(&view, &h, &mut vec![0.0; no + 2], None),
         Err(KernelError::Output {
             needed: no,
             got: no + 2
         })
     );
-    assert_eq!(phase::readout(&view, &h, &mut vec![0.0; no], false), Ok(()));
+    assert_eq!(phase::readout(&view, &h, &mut vec![0.0; no], None), Ok(()));
 }

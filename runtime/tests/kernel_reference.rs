@@ -298,3 +298,115 @@ fn int8_recurrent_product_is_the_documented_integer_sum() {
         }
     }
 }
+
+/// `q[r][c]` of an int8 matrix as stored (dense or compressed rows), 0 where none is stored.
+fn q_at(m: &gyrus_runtime::format::MatrixRepr<i8>, r: usize, c: usize) -> i64 {
+    use gyrus_runtime::format::MatrixRepr;
+    i64::from(match m {
+        MatrixRepr::Dense { cols, values, .. } => values[r * cols + c],
+        MatrixRepr::Csr(m) => {
+            let (s, e) = (m.row_ptr[r] as usize, m.row_ptr[r + 1] as usize);
+            (s..e)
+                .find(|&k| usize::from(m.col_idx[k]) == c)
+                .map_or(0, |k| m.values[k])
+        }
+    })
+}
+
+/// The int8 input and output products are exactly their documented integer arithmetic
+/// (`kernel::qio`), written out here from the public view: inputs quantised with
+/// `f_u = 14 - floor(log2 max |u|)`, `x = trunc(u 2^f_u)`, `acc + s ((sum q x) as f32 2^-f_u) + b`;
+/// the readout quantises `h` with the blob's format and gives `((sum q hq) as f32 2^-f) s + b`.
+/// On a dense input matrix with the nonzero-input list and one too wide for it, dense and
+/// compressed output matrices, aligned and misaligned blobs, a partial group of 4 units.
+#[test]
+fn int8_input_and_readout_are_the_documented_integer_sums() {
+    use gyrus_runtime::format::Precision;
+    use gyrus_runtime::kernel::phase;
+    let specs = [
+        Spec {
+            int8: true,
+            rows: 5,
+            cols: 7,
+            ..Spec::default()
+        },
+        Spec {
+            int8: true,
+            rows: 6,
+            cols: 6,
+            n_inputs: 300,
+            out_zero_fraction: 0.8,
+            prune_every: 0,
+            ..Spec::default()
+        },
+    ];
+    let mut rng = Rng::new(5);
+    for (k, spec) in specs.into_iter().enumerate() {
+        let blob = random_model(40 + k as u64, spec).emit();
+        let (al, mis) = (common::Aligned::new(&blob), common::Misaligned::new(&blob));
+        for view in [
+            ModelView::from_bytes(al.bytes()).unwrap(),
+            ModelView::from_bytes(mis.bytes()).unwrap(),
+        ] {
+            let (n, ni, no) = (view.n_hidden(), view.n_inputs(), view.n_outputs());
+            let q = view.int8().unwrap();
+            let w_in = view.input_weights_of(Precision::Int8).unwrap().q_matrix();
+            let w_out = view.output_weights_of(Precision::Int8).unwrap().q_matrix();
+            if k == 1 {
+                assert!(n % 4 == 0 && matches!(w_out, gyrus_runtime::format::MatrixRepr::Csr(_)));
+            } else {
+                assert!(n % 4 != 0);
+            }
+            // Input: a third zero, the rest of mixed magnitudes.
+            let u: Vec<f32> = (0..ni)
+                .map(|j| match j % 3 {
+                    0 => 0.0,
+                    1 => common::uniform(&mut rng, 3.0),
+                    _ => common::uniform(&mut rng, 0.01),
+                })
+                .collect();
+            let big = u.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let fu = 14 - (big as f64).log2().floor() as i32;
+            let scale_u = (fu as f64).exp2() as f32;
+            let x: Vec<i64> = u.iter().map(|&v| (v * scale_u).trunc() as i64).collect();
+            assert!(x.iter().all(|v| v.abs() < 32768) && x.iter().any(|v| v.abs() >= 16384));
+            let acc0: Vec<f32> = (0..n).map(|_| common::uniform(&mut rng, 1.0)).collect();
+            let want: Vec<u32> = (0..n)
+                .map(|i| {
+                    let s: i64 = (0..ni).map(|j| q_at(&w_in, i, j) * x[j]).sum();
+                    let d = (-fu as f64).exp2() as f32;
+                    let b = view.hidden_bias().get(i).unwrap();
+                    (acc0[i] + q.in_scale.get(i).unwrap() * (s as f32 * d) + b).to_bits()
+                })
+                .collect();
+            let mut acc = acc0.clone();
+            phase::input(&view, &u, &mut acc, true).unwrap();
+            let got: Vec<u32> = acc.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "input product, spec {k}");
+
+            // Readout: hidden values past the format's range at both ends.
+            let f = q.act_frac_bits;
+            let top = 32768.0 / (1u32 << f) as f32;
+            let h: Vec<f32> = (0..n)
+                .map(|_| common::uniform(&mut rng, 1.1 * top))
+                .collect();
+            let hq: Vec<i64> = h
+                .iter()
+                .map(|&v| (v * (1u32 << f) as f32).trunc().clamp(-32768.0, 32767.0) as i64)
+                .collect();
+            let want: Vec<u32> = (0..no)
+                .map(|r| {
+                    let s: i64 = (0..n).map(|c| q_at(&w_out, r, c) * hq[c]).sum();
+                    let d = 1.0 / (1u32 << f) as f32;
+                    let b = view.output_bias().get(r).unwrap();
+                    ((s as f32 * d) * q.out_scale.get(r).unwrap() + b).to_bits()
+                })
+                .collect();
+            let mut out = vec![f32::NAN; no];
+            let mut scratch = vec![0i16; n + 1];
+            phase::readout(&view, &h, &mut out, Some(&mut scratch)).unwrap();
+            let got: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "readout, spec {k}");
+        }
+    }
+}

@@ -17,7 +17,7 @@
 //! Fill a `ModelRepr` and call `ModelRepr::emit` (or `ModelRepr::to_bytes`, which also
 //! opens the result); `ModelRepr::from_bytes` reads a blob back into owned form.
 //!
-//! # Layout (version 3; `docs/format.md`)
+//! # Layout (version 4; `docs/format.md`)
 //! - bytes 0..4: magic `GYRS`; 4..6: version (u16 LE); 6..8: reserved, zero; 8..12: total blob
 //!   length (u32 LE), so that truncation and appended bytes are told apart from corruption.
 //! - the body, postcard with serde derives: dimensions, sheet shape and pitch, activation, alpha,
@@ -68,9 +68,10 @@ pub use weights::{Int8View, Precision, WeightsView};
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"GYRS";
 /// The format version this runtime writes and reads (3: every weight matrix stored once, in the
-/// layout its kernel reads; f32 weights, int8 weights or both). Older blobs are refused with
+/// layout its kernel reads; f32 weights, int8 weights or both; 4: the int8 recurrent weights as
+/// i8, 4 to a word, see `format::pairs`). Older blobs are refused with
 /// [`FormatError::UnsupportedVersion`], whose message says how to re-export.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// The most fraction bits of the int8 activation format (`Int8::act_frac_bits`).
 pub const MAX_ACT_FRAC_BITS: u8 = 24;
 /// Length of the fixed header (magic, version, reserved, total length).

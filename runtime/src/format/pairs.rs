@@ -12,13 +12,16 @@
 //! missing lanes are empty rows). Group `g` holds one u32 word, its degree
 //! `d = max(1, most pairs of its rows)`, then `d` steps of [`STEP_WORDS`] u32 words each: step `k`
 //! has the byte offsets `2 c` of the `k`-th pair of lanes 0 and 1 (u16 halves of one word, lane 0
-//! low), then of lanes 2 and 3, then one word per lane with the pair's weights as two i16
-//! (`q_c` low, `q_{c+1}` high). Rows with fewer pairs are padded with `(offset 0, weights 0)`.
+//! low), then of lanes 2 and 3, then one word of weights per two lanes `a, b` (lanes 0 and 1, then
+//! 2 and 3): the bytes `q_c(a), q_c(b), q_{c+1}(a), q_{c+1}(b)` as i8, lowest first, so that
+//! `sxtb16` gives lane `a`'s pair as two i16 and `sxtb16 ..., ror #8` lane `b`'s (format version 4;
+//! version 3 stored the two weights of each lane as two i16, 8 bytes more per step). Rows with
+//! fewer pairs are padded with `(offset 0, weights 0)`.
 //! Groups of consecutive rows let the kernel store a group's 4 sums with one `vstmia`, and load
 //! their 4 row scales with one `vldmia`; the degree is at least 1 so that every group runs a first
 //! step (no separate zeroing).
 //!
-//! This is the only copy of the int8 recurrent weights in a blob (format version 3): it stores the
+//! This is the only copy of the int8 recurrent weights in a blob (format versions 3, 4): it stores the
 //! nonzero `q` only (a weight that quantises to 0 is dropped, which changes no integer sum), so a
 //! pair whose first weight is 0 is padding, and compressed rows are derived from the words
 //! (`WeightsView`). Opening a blob checks that the words are in the one canonical form the encoder
@@ -33,8 +36,9 @@ use super::le::LeSlice;
 /// Rows summed in lockstep by the int8 recurrent kernel.
 pub(crate) const QLANES: usize = 4;
 
-/// u32 words per step of a group: two words of byte offsets, one word of two i16 weights per lane.
-pub(crate) const STEP_WORDS: usize = 2 + QLANES;
+/// u32 words per step of a group: two words of byte offsets, then two words of weights (one per
+/// two lanes: 4 i8, see the module doc).
+pub(crate) const STEP_WORDS: usize = 2 + QLANES / 2;
 
 /// The largest `sum |q|` of an int8 recurrent row: with `|hq| <= 32768` the i32 sum stays below
 /// 2^31.
@@ -73,6 +77,12 @@ pub(crate) fn count_pairs(s: usize, e: usize, col: impl Fn(usize) -> u16 + Copy)
 }
 
 #[cfg(feature = "std")]
+/// The weight word of two lanes `a`, `b`: bytes `a_0, b_0, a_1, b_1` (first byte lowest).
+fn weights_word(a0: i8, b0: i8, a1: i8, b1: i8) -> u32 {
+    u32::from_le_bytes([a0 as u8, b0 as u8, a1 as u8, b1 as u8])
+}
+
+#[cfg(feature = "std")]
 /// Two u16 halves in one word, `a` low.
 fn halves(a: u16, b: u16) -> u32 {
     u32::from(a) | (u32::from(b) << 16)
@@ -104,20 +114,18 @@ pub(crate) fn layout(
             return false;
         }
         for _ in 0..d {
-            let mut step = [(0u16, 0u16, 0u16); QLANES];
+            let mut step = [(0u16, 0i8, 0i8); QLANES];
             for (l, st) in step.iter_mut().enumerate() {
                 if let Some(((c, q0, q1), next)) = pair_at(pos[l], end[l], col, q) {
-                    *st = (
-                        c.wrapping_mul(2),
-                        i16::from(q0) as u16,
-                        i16::from(q1) as u16,
-                    );
+                    *st = (c.wrapping_mul(2), q0, q1);
                     pos[l] = next;
                 }
             }
             let ok = emit(g, halves(step[0].0, step[1].0))
                 && emit(g, halves(step[2].0, step[3].0))
-                && step.iter().all(|&(_, a, b)| emit(g, halves(a, b)));
+                && step
+                    .chunks_exact(2)
+                    .all(|l| emit(g, weights_word(l[0].1, l[1].1, l[0].2, l[1].2)));
             if !ok {
                 return false;
             }
@@ -149,8 +157,9 @@ pub(crate) fn build(c: &super::CsrRepr<i8>) -> Vec<u32> {
 fn lane_step(w: &LeSlice<'_, u32>, p: usize, l: usize) -> Option<(u16, i16, i16)> {
     let o = w.get(p + l / 2)?;
     let half = if l % 2 == 1 { o >> 16 } else { o & 0xffff } as u16;
-    let q = w.get(p + 2 + l)?;
-    Some((half, q as u16 as i16, (q >> 16) as u16 as i16))
+    let q = w.get(p + 2 + l / 2)?.to_le_bytes();
+    let byte = |i: usize| i16::from(q[i] as i8);
+    Some((half, byte(l % 2), byte(2 + l % 2)))
 }
 
 /// Checks that `words` are a layout of some `rows x cols` int8 matrix in the canonical form (see
@@ -305,28 +314,29 @@ mod tests {
             values: vec![64, -64, 127],
         };
         let w = build(&c);
-        let half = |a: i16, b: i16| u32::from(a as u16) | (u32::from(b as u16) << 16);
-        let want = [2, 0, 0, half(64, -64), 0, 0, 0, 6, 0, half(127, 0), 0, 0, 0];
+        let wb = |a0: i8, b0: i8, a1: i8, b1: i8| weights_word(a0, b0, a1, b1);
+        let want = [2, 0, 0, wb(64, 0, -64, 0), 0, 6, 0, wb(127, 0, 0, 0), 0];
         assert_eq!(w, want);
         let bytes = |w: &[u32]| w.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let good = bytes(&w);
         let (words, nnz) = validate(2, 4, &good).unwrap();
-        assert_eq!((words.len(), nnz), (13, 3));
+        assert_eq!((words.len(), nnz), (9, 3));
         let mut got = Vec::new();
         for_each(&words, 2, None, |r, c, q| got.push((r, c, q)));
         assert_eq!(got, [(0, 0, 64), (0, 1, -64), (0, 3, 127)]);
         // Not canonical: a first weight 0 with a second one, a pair that starts inside the
-        // previous one, an odd offset, a degree of 0 or 3, a weight outside i8, padding with an
-        // offset, a column past the matrix.
+        // previous one, an odd offset, a degree of 0 or 3, a weight outside -127..=127, a weight
+        // in a padding slot, padding with an offset, a column past the matrix.
         for (k, v) in [
-            (3, half(0, -64)),
-            (7, 2),
-            (7, 3),
+            (3, wb(0, 0, -64, 0)),
+            (5, 2),
+            (5, 3),
             (0, 0),
             (0, 3),
-            (3, half(128, -64)),
+            (3, wb(-128, 0, -64, 0)),
+            (4, wb(0, 0, 7, 0)),
             (1, 2 << 16),
-            (7, 8),
+            (5, 8),
         ] {
             let mut bad = w.clone();
             bad[k] = v;

@@ -300,7 +300,7 @@ pub fn step_with(
     state.next.copy_from_slice(state.acc);
     phase::input(model, input, state.next, false)?;
     phase::activation(model, state.h, state.next)?;
-    phase::readout(model, state.next, output, false)?;
+    phase::readout(model, state.next, output, None)?;
     core::mem::swap(&mut state.h, &mut state.next);
     Ok(count)
 }

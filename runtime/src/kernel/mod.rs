@@ -19,8 +19,11 @@
 //!   integers: `h` is quantised once per step to i16 in the blob's fixed-point format (`f`
 //!   fraction bits, `hq = sat16(trunc(h 2^f))`), each row sums `q hq` exactly in i32 over the
 //!   blob's pair-group layout (adjacent columns two at a time, `smlad` on Cortex-M4F; see
-//!   `format::pairs`), and `acc = (sum 2^-f) s` once per row. The input and output products sum
-//!   `q x` in f32 and multiply by `s` once; biases and the state stay f32.
+//!   `format::pairs`), and `acc = (sum 2^-f) s` once per row. The input and output products run
+//!   on integers too (`kernel::qio`): the inputs are quantised once per step to i16 with a
+//!   power-of-two scale chosen from the step's largest input, the new state with the blob's
+//!   format, each row's `sum q x` is exact, then one f32 scale per row. Biases and the state stay
+//!   f32.
 //! - Both run the input product over the nonzero inputs only when the input matrix is dense (up
 //!   to 256 inputs; task inputs are mostly zero), in increasing input order.
 //! - [`dense::step_dense`]: the same network with dense matrices, the baseline of the benchmark.
@@ -41,6 +44,7 @@ pub mod dense;
 mod ell;
 mod pairs;
 pub mod phase;
+mod qio;
 mod sparse;
 mod state;
 

@@ -11,27 +11,26 @@
 //! `acc[r] = (S_r as f32 * 2^-f) * s_r`, two roundings in that order on every target.
 //!
 //! On 32-bit Arm with the blob read zero-copy, whole groups (4 consecutive rows) run in inline
-//! assembly: per step one `ldmia` brings the 4 lanes' byte offsets and weight pairs (6 words), then
+//! assembly: per step one `ldmia` brings the 4 lanes' byte offsets and weights (4 words), then
 //! per lane `uxtah` (or `add ... lsr #16`) for the address of `hq[c]`, one `ldr` for
-//! `hq[c], hq[c + 1]` and one `smlad` for both products: 13 instructions per 4 pairs, the loop
-//! unrolled twice. Per group: the degree, the first step with `smuad` (no zeroing), then
-//! `vcvt`/`vmul`/`vmul` per row, one `vldmia` for the 4 row scales and one `vstmia` for the 4 sums.
-//! The quantisation is a loop of 8 units (`vldmia`, 8 `vmul`, 8 `vcvt`, 4 `vmov`, 4 `pkhbt`,
-//! `stmia`). A partial last group, the last `n mod 8` units and misaligned buffers run in the
-//! portable loops below, which compute the same integers and floats.
+//! `hq[c], hq[c + 1]`, one `sxtb16` for the lane's two i8 weights as i16 and one `smlad` for both
+//! products: 17 instructions per 4 pairs, the loop unrolled twice. Per group: the degree, the
+//! first step with `smuad` (no zeroing), then `vcvt`/`vmul`/`vmul` per row, one `vldmia` for the 4
+//! row scales and one `vstmia` for the 4 sums. The quantisation is a loop of 8 units (`vldmia`,
+//! 8 `vmul`, 8 `vcvt`, 4 `vmov`, 4 `pkhbt`, `stmia`). A partial last group, the last `n mod 8`
+//! units and misaligned buffers run in the portable loops below, which compute the same integers
+//! and floats.
 //!
 //! Measured on the emulated Cortex-M4F (`cd firmware && cargo run --release`, default model: 256
 //! rows, 2,716 stored weights, 1,871 pairs, 2,136 pair slots with padding),
-//! `COST kernel=int8 part=recurrent`: 10,024 instructions, 3.69 per stored weight, quantisation
-//! included (by instruction count about 900 of them: 28 per 8 units); the f32 kernel
-//! (`kernel::ell`) takes 3.82, and the previous int8 kernel, which widened every weight to f32 to
-//! multiply it with f32 activations, 6.84. Task performance of the default model over 64 trials per
-//! task (`tests/tests/default_model.rs`): int8 `last` 0.9094, `strict` 0.9000; f32 0.9102, 0.9008.
+//! `COST kernel=int8 part=recurrent`: 12,151 instructions, 4.47 per stored weight, quantisation
+//! included; with the weights stored as i16 (format version 3, 8 bytes more per step: 4,272 bytes
+//! more for this model) it took 10,027, 3.69 per weight; the f32 kernel (`kernel::ell`) takes 3.82.
 
 use crate::format::{Load, QLANES, STEP_WORDS};
 
 /// `2^e` as an f32, for `-126 <= e <= 127`.
-fn pow2(e: i32) -> f32 {
+pub(crate) fn pow2(e: i32) -> f32 {
     f32::from_bits(((127 + e) as u32) << 23)
 }
 
@@ -43,7 +42,7 @@ pub(crate) fn factors(frac_bits: u8) -> (f32, f32) {
 
 /// `sat16(trunc(fl(x k) 2^16))`; NaN gives 0 (as `vcvt` does).
 #[inline(always)]
-fn quant_one(x: f32, k: f32) -> i16 {
+pub(crate) fn quant_one(x: f32, k: f32) -> i16 {
     (((x * k) * 65536.0) as i32).clamp(-32768, 32767) as i16
 }
 
@@ -70,7 +69,7 @@ pub(crate) unsafe fn quantize(h: &[f32], k: f32, hq: &mut [i16]) {
     #[cfg(target_arch = "arm")]
     let first = if (hq.as_ptr() as usize).is_multiple_of(4) {
         // SAFETY: forwarded; `hq` 4-aligned.
-        unsafe { arm::quantize(h, k, hq) }
+        unsafe { arm::quantize(h, k, hq, false) }
     } else {
         0
     };
@@ -99,8 +98,8 @@ unsafe fn groups_portable<U: Load<u32>>(
     acc: &mut [f32],
 ) {
     let half = |v: u32, hi: bool| if hi { v >> 16 } else { v & 0xffff };
-    let lo = |v: u32| i32::from(v as u16 as i16);
-    let hi = |v: u32| i32::from((v >> 16) as u16 as i16);
+    // Byte `i` of a weight word, sign-extended.
+    let byte = |v: u32, i: usize| i32::from((v >> (8 * i)) as u8 as i8);
     for g in first..rows.div_ceil(QLANES) {
         // SAFETY: the layout is validated: every word read is in range and every byte offset
         // `2 c` has `c + 1 < hq.len()`.
@@ -112,11 +111,11 @@ unsafe fn groups_portable<U: Load<u32>>(
                 let offs = [w.at(p), w.at(p + 1)];
                 for (l, a) in s.iter_mut().enumerate() {
                     let c = (half(offs[l / 2], l % 2 == 1) >> 1) as usize;
-                    let q = w.at(p + 2 + l);
+                    let q = w.at(p + 2 + l / 2);
                     let (x0, x1) = (*hq.get_unchecked(c), *hq.get_unchecked(c + 1));
                     *a = a
-                        .wrapping_add(lo(q).wrapping_mul(i32::from(x0)))
-                        .wrapping_add(hi(q).wrapping_mul(i32::from(x1)));
+                        .wrapping_add(byte(q, l % 2).wrapping_mul(i32::from(x0)))
+                        .wrapping_add(byte(q, 2 + l % 2).wrapping_mul(i32::from(x1)));
                 }
                 p += STEP_WORDS;
             }
@@ -169,61 +168,99 @@ impl PairKernel for Pairs<&[u32], &[f32]> {
 }
 
 #[cfg(target_arch = "arm")]
+pub(crate) use arm::quantize as quantize_arm;
+
+#[cfg(target_arch = "arm")]
 mod arm {
     use super::QLANES;
 
-    /// Quantises the first `8 * (n / 8)` units; returns how many.
+    /// Packs the 8 quantised units of s0-s7 into the 4 words r0-r3: in order (`r0 = (h0, h1)`,
+    /// ...) or in the readout's order (`r0 = (h0, h2)`, `r1 = (h1, h3)`, ..., `kernel::qio`).
+    macro_rules! pack {
+        (plain) => {
+            concat!(
+                "vmov r0, r1, s0, s1\n",
+                "vmov r2, r3, s2, s3\n",
+                "pkhbt r0, r0, r1, lsl #16\n",
+                "pkhbt r1, r2, r3, lsl #16\n",
+                "vmov r2, r3, s4, s5\n",
+                "vmov {t}, {u}, s6, s7\n",
+                "pkhbt r2, r2, r3, lsl #16\n",
+                "pkhbt r3, {t}, {u}, lsl #16\n",
+            )
+        };
+        (readout) => {
+            concat!(
+                "vmov r0, r1, s0, s1\n",
+                "vmov r2, r3, s2, s3\n",
+                "pkhbt r0, r0, r2, lsl #16\n",
+                "pkhbt r1, r1, r3, lsl #16\n",
+                "vmov r2, r3, s4, s5\n",
+                "vmov {t}, {u}, s6, s7\n",
+                "pkhbt r2, r2, {t}, lsl #16\n",
+                "pkhbt r3, r3, {u}, lsl #16\n",
+            )
+        };
+    }
+
+    /// The quantisation loop, 8 units per round, packed by [`pack`] (`$order`).
+    macro_rules! quantize_loop {
+        ($order:ident, $h:expr, $hq:expr, $n8:expr, $k:expr) => {
+            core::arch::asm!(
+                "vmov s8, {k}",
+                "2:",
+                "vldmia {h}!, {{s0-s7}}",
+                "vmul.f32 s0, s0, s8",
+                "vmul.f32 s1, s1, s8",
+                "vmul.f32 s2, s2, s8",
+                "vmul.f32 s3, s3, s8",
+                "vmul.f32 s4, s4, s8",
+                "vmul.f32 s5, s5, s8",
+                "vmul.f32 s6, s6, s8",
+                "vmul.f32 s7, s7, s8",
+                "vcvt.s16.f32 s0, s0, #16",
+                "vcvt.s16.f32 s1, s1, #16",
+                "vcvt.s16.f32 s2, s2, #16",
+                "vcvt.s16.f32 s3, s3, #16",
+                "vcvt.s16.f32 s4, s4, #16",
+                "vcvt.s16.f32 s5, s5, #16",
+                "vcvt.s16.f32 s6, s6, #16",
+                "vcvt.s16.f32 s7, s7, #16",
+                pack!($order),
+                "stmia {q}!, {{r0-r3}}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                h = inout(reg) $h => _,
+                q = inout(reg) $hq => _,
+                n = inout(reg) $n8 => _,
+                t = out(reg) _,
+                u = out(reg) _,
+                k = in(reg) $k,
+                out("s8") _,
+                out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+                out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+                options(nostack),
+            )
+        };
+    }
+
+    /// Quantises the first `8 * (n / 8)` units, in order or (with `readout`) in the readout's
+    /// order (`kernel::qio`); returns how many.
     ///
     /// # Safety
-    /// `hq.len() > h.len()`, `hq` 4-aligned.
-    pub(super) unsafe fn quantize(h: &[f32], k: f32, hq: &mut [i16]) -> usize {
+    /// `hq.len() >= 8 * (h.len() / 8)`, `hq` 4-aligned.
+    #[inline(always)]
+    pub(crate) unsafe fn quantize(h: &[f32], k: f32, hq: &mut [i16], readout: bool) -> usize {
         let n8 = h.len() / 8;
-        if n8 > 0 {
-            // SAFETY: reads `8 * n8` floats of `h`, writes as many i16 of `hq` (16 bytes per
-            // round, 4-aligned); touches only the registers listed.
-            unsafe {
-                core::arch::asm!(
-                    "vmov s8, {k}",
-                    "2:",
-                    "vldmia {h}!, {{s0-s7}}",
-                    "vmul.f32 s0, s0, s8",
-                    "vmul.f32 s1, s1, s8",
-                    "vmul.f32 s2, s2, s8",
-                    "vmul.f32 s3, s3, s8",
-                    "vmul.f32 s4, s4, s8",
-                    "vmul.f32 s5, s5, s8",
-                    "vmul.f32 s6, s6, s8",
-                    "vmul.f32 s7, s7, s8",
-                    "vcvt.s16.f32 s0, s0, #16",
-                    "vcvt.s16.f32 s1, s1, #16",
-                    "vcvt.s16.f32 s2, s2, #16",
-                    "vcvt.s16.f32 s3, s3, #16",
-                    "vcvt.s16.f32 s4, s4, #16",
-                    "vcvt.s16.f32 s5, s5, #16",
-                    "vcvt.s16.f32 s6, s6, #16",
-                    "vcvt.s16.f32 s7, s7, #16",
-                    "vmov r0, r1, s0, s1",
-                    "vmov r2, r3, s2, s3",
-                    "pkhbt r0, r0, r1, lsl #16",
-                    "pkhbt r1, r2, r3, lsl #16",
-                    "vmov r2, r3, s4, s5",
-                    "pkhbt r2, r2, r3, lsl #16",
-                    "vmov r3, {t}, s6, s7",
-                    "pkhbt r3, r3, {t}, lsl #16",
-                    "stmia {q}!, {{r0-r3}}",
-                    "subs {n}, {n}, #1",
-                    "bne 2b",
-                    h = inout(reg) h.as_ptr() => _,
-                    q = inout(reg) hq.as_mut_ptr() => _,
-                    n = inout(reg) n8 => _,
-                    t = out(reg) _,
-                    k = in(reg) k.to_bits(),
-                    out("s8") _,
-                    out("r0") _, out("r1") _, out("r2") _, out("r3") _,
-                    out("s0") _, out("s1") _, out("s2") _, out("s3") _,
-                    out("s4") _, out("s5") _, out("s6") _, out("s7") _,
-                    options(nostack),
-                );
+        let (hp, qp, k) = (h.as_ptr(), hq.as_mut_ptr(), k.to_bits());
+        // SAFETY: reads `8 * n8` floats of `h`, writes as many i16 of `hq` (16 bytes per round,
+        // 4-aligned); touches only the registers listed.
+        unsafe {
+            match (n8, readout) {
+                (0, _) => {}
+                (_, false) => quantize_loop!(plain, hp, qp, n8, k),
+                (_, true) => quantize_loop!(readout, hp, qp, n8, k),
             }
         }
         8 * n8
@@ -239,24 +276,29 @@ mod arm {
         };
     }
 
-    /// One step of a group: 6 words from `lr` (offsets of lanes 0-1 and 2-3, the 4 lanes' weight
-    /// pairs), then per lane the address of its pair of `hq` (at `r12`), the pair, and [`mac`]
-    /// (`smuad` for the first step, `smlad` after) into the lane sums r8-r11.
+    /// One step of a group: 4 words from `lr` (offsets of lanes 0-1 and 2-3, the weights of lanes
+    /// 0-1 and 2-3), then per lane the address of its pair of `hq` (at `r12`), the pair, the lane's
+    /// two weights as i16 (`sxtb16`, rotated by 8 for lanes 1 and 3) and [`mac`] (`smuad` for the
+    /// first step, `smlad` after) into the lane sums r8-r11.
     macro_rules! step {
         ($op:ident) => {
             concat!(
-                "ldmia lr!, {{r0-r5}}\n",
+                "ldmia lr!, {{r0-r3}}\n",
                 "uxtah r6, r12, r0\n",
                 "ldr r6, [r6]\n",
-                mac!($op, "r8", "r6", "r2"),
+                "sxtb16 r4, r2\n",
+                mac!($op, "r8", "r6", "r4"),
                 "add r0, r12, r0, lsr #16\n",
                 "ldr r0, [r0]\n",
-                mac!($op, "r9", "r0", "r3"),
+                "sxtb16 r5, r2, ror #8\n",
+                mac!($op, "r9", "r0", "r5"),
                 "uxtah r6, r12, r1\n",
                 "ldr r6, [r6]\n",
+                "sxtb16 r4, r3\n",
                 mac!($op, "r10", "r6", "r4"),
                 "add r1, r12, r1, lsr #16\n",
                 "ldr r1, [r1]\n",
+                "sxtb16 r5, r3, ror #8\n",
                 mac!($op, "r11", "r1", "r5"),
             )
         };

@@ -5,15 +5,17 @@
 //!
 //! ```text
 //! phase::recurrent(&model, h, next, None)?;   // next = W h          (int8: Some(hq), see below)
-//! phase::input(&model, u, next, int8)?;       // next = next + W_in u + b_h (int8: s' * (q' u))
+//! phase::input(&model, u, next, int8)?;       // next = next + W_in u + b_h (int8: on integers)
 //! phase::activation(&model, h, next)?;        // next = (1 - alpha) h + alpha phi(next)
-//! phase::readout(&model, next, out, int8)?;   // out  = W_out next + b_o    (int8: s_o * (q_o next))
+//! phase::readout(&model, next, out, None)?;   // out  = W_out next + b_o  (int8: Some(hq), see below)
 //! ```
 //!
 //! The int8 recurrent product takes a scratch of `n_hidden + 1` i16, where it quantises `h`
 //! (`phase::recurrent(&model, h, next, Some(hq))`: `next = ((q hq) 2^-f) s`, see
-//! `kernel::pairs`); its cost includes the quantisation. [`super::step_int8`] uses the state's
-//! scratch ([`super::State`]).
+//! `kernel::pairs`); its cost includes the quantisation. The int8 readout takes the same scratch
+//! (`phase::readout(&model, next, out, Some(hq))`), where it quantises `next`; the int8 input
+//! product quantises the inputs on the stack (`kernel::qio`). [`super::step_int8`] uses the
+//! state's scratch ([`super::State`]).
 //!
 //! Every function checks the lengths of its vectors (and, with `int8`, that the blob has the int8
 //! variant) and is an `#[inline(never)]` entry point.
@@ -123,20 +125,31 @@ pub fn activation(model: &ModelView<'_>, h: &[f32], next: &mut [f32]) -> Result<
     Ok(())
 }
 
-/// Readout: `out = W_out h + b_o` (int8: `out_r = s_r sum_j q_rj h_j + b_o,r`). `h` has n_hidden
-/// entries, `out` n_outputs.
+/// Readout: `out = W_out h + b_o` with the f32 weights (`int8 = None`), or with the int8 ones given
+/// a scratch of at least `n_hidden + 1` entries (`int8 = Some(hq)`): `h` quantised into `hq`, then
+/// `out_r = ((sum_j q_rj hq_j) 2^-f) s_r + b_o,r` (`kernel::qio`). `h` has n_hidden entries, `out`
+/// n_outputs.
 #[inline(never)]
 pub fn readout(
     model: &ModelView<'_>,
     h: &[f32],
     out: &mut [f32],
-    int8: bool,
+    int8: Option<&mut [i16]>,
 ) -> Result<(), KernelError> {
-    len(model.n_hidden(), h.len(), hidden)?;
+    let n = model.n_hidden();
+    len(n, h.len(), hidden)?;
     len(model.n_outputs(), out.len(), |needed, got| {
         KernelError::Output { needed, got }
     })?;
-    int8_present(model, int8)?;
+    int8_present(model, int8.is_some())?;
+    if let Some(hq) = &int8 {
+        if hq.len() <= n {
+            return Err(KernelError::Scratch {
+                needed: n + 1,
+                got: hq.len(),
+            });
+        }
+    }
     // SAFETY: as in `recurrent`.
     with_net!(model, net => unsafe { sparse::readout(net, h, out, int8) });
     Ok(())

@@ -150,7 +150,8 @@ impl Misaligned {
 /// consecutive rows; each row's columns cut into pairs
 /// `(c, c + 1)` from the left (`q_{c+1} = 0` when `c + 1` is not stored); per group the degree
 /// `max(1, most pairs)`, then per step the byte offsets `2 c` of lanes 0|1 and 2|3 (u16 halves,
-/// padding 0) and one word of two i16 weights per lane.
+/// padding 0), then for lanes 0|1 and 2|3 one word of the bytes `q_c(a), q_c(b), q_{c+1}(a),
+/// q_{c+1}(b)` (i8; format version 4).
 pub fn pair_words(m: &ModelRepr) -> Vec<u32> {
     let rec = &m.int8.as_ref().unwrap().recurrent;
     let q = &rec.values;
@@ -189,9 +190,10 @@ pub fn pair_words(m: &ModelRepr) -> Vec<u32> {
             let off = |l: usize| at(l).map_or(0, |(c, _, _)| 2 * u32::from(c));
             words.push(off(0) | off(1) << 16);
             words.push(off(2) | off(3) << 16);
-            for l in 0..4 {
-                let (a, b) = at(l).map_or((0, 0), |(_, a, b)| (a, b));
-                words.push(u32::from(a as i16 as u16) | u32::from(b as i16 as u16) << 16);
+            let q = |l: usize| at(l).map_or((0, 0), |(_, a, b)| (a as u8, b as u8));
+            for l in [0, 2] {
+                let ((a0, a1), (b0, b1)) = (q(l), q(l + 1));
+                words.push(u32::from_le_bytes([a0, b0, a1, b1]));
             }
         }
     }

@@ -1,0 +1,404 @@
+//! The int8 input and output products on integers (the recurrent one is `kernel::pairs`).
+//!
+//! **Input product.** Once per step the inputs are quantised to i16 in a fixed-point format
+//! chosen from the step's largest input: `f_u = 14 - floor(log2 max_j |u_j|)` (clamped to
+//! -100..=100; no product when every input is 0), so the largest input lands in `[2^14, 2^15)`,
+//! and `x_j = sat16(trunc(u_j 2^f_u))`. Each row's sum `S_i = sum_j q'_ij x_j` is an exact integer
+//! (any summation order gives the same value), and
+//! `acc_i = acc_i + s'_i ((S_i as f32) 2^-f_u) + b_h,i` (one rounding for the conversion, then
+//! each operation rounded, in that order, on every target).
+//! With a dense input matrix and at most [`MAX_LIST`] inputs, the inputs with `x_j != 0` are
+//! gathered into a list of `(x_j, j)` once per step and each row sums over the list only (an
+//! exact i32: at most 256 terms of `|q x| <= 127 * 32768`). On Cortex-M4F, 4 rows at a time run
+//! in inline assembly: per listed input one `ldmia` for `(x, j)`, then per row `ldrsb` and `mla`
+//! (11 instructions per 4 products). Wider inputs and compressed-row matrices sum in i64
+//! (portable, the same integers).
+//!
+//! **Readout.** The new hidden state is quantised with the blob's activation format `f` as for the
+//! recurrent product (`hq = sat16(trunc(h 2^f))`, `kernel::pairs`), but stored with each group of
+//! 4 units in the order `0, 2, 1, 3` (the last `n mod 4` units in place): then one `sxtb16` of a
+//! word of 4 weights `q_0..q_3` gives `(q_0, q_2)` and another (rotated by 8) `(q_1, q_3)`, each the
+//! partner of one word of the state for `smlad`. `S_r = sum_c q_rc hq_c` exactly (i32 up to 512
+//! columns, else i64), `o_r = ((S_r as f32) 2^-f) s_r + b_o,r`. On Cortex-M4F a dense row runs in
+//! inline assembly, 8 weights per 12 instructions (`ldmia` of 2 weight words and 4 state words,
+//! 4 `sxtb16`, 4 `smlad`, loop); the last `cols mod 8` columns, compressed rows and misaligned
+//! rows run in the portable loops, which compute the same integers.
+
+use super::pairs::{pow2, quant_one};
+use crate::format::{Csr, Load, Matrix};
+
+/// Inputs up to which the int8 input product over a dense matrix gathers the nonzero quantised
+/// inputs into a list (on the stack) and runs over it.
+pub(crate) const MAX_LIST: usize = 256;
+
+/// Columns up to which a readout row's sum fits an i32 (`512 * 127 * 32768 < 2^31`).
+const MAX_I32_COLS: usize = 512;
+
+/// The inputs' fraction bits for one step (see the module doc); `None` when every input is 0.
+fn input_frac_bits(u: &[f32]) -> Option<i32> {
+    let m = u.iter().fold(0.0f32, |m, &x| m.max(libm::fabsf(x)));
+    if m == 0.0 {
+        return None;
+    }
+    // floor(log2 m) from the exponent field (subnormals count as 2^-127; inf as 2^128).
+    let e = ((m.to_bits() >> 23) & 0xff) as i32 - 127;
+    Some((14 - e).clamp(-100, 100))
+}
+
+/// `sat16(trunc(x k))` as an i32 (`k = 2^f_u`; NaN gives 0).
+#[inline(always)]
+fn quant_input(x: f32, k: f32) -> i32 {
+    ((x * k) as i32).clamp(-32768, 32767)
+}
+
+/// `acc_i = acc_i + s_i ((S_i as f32) d) + b_i` for row `i` (the conversion of `S_i` is done by
+/// the caller: i32 and i64 give the same float for the same integer).
+#[inline(always)]
+unsafe fn finish<F: Load<f32>>(acc: &mut [f32], i: usize, s: f32, d: f32, scale: F, bias: F) {
+    // SAFETY: `i < acc.len()`, the scales and biases have one entry per row (caller).
+    unsafe {
+        let a = acc.get_unchecked_mut(i);
+        *a = *a + scale.at(i) * (s * d) + bias.at(i);
+    }
+}
+
+/// Sum `q_k x_k` of row `r`'s stored entries of a compressed-row int8 matrix, `x(c)` the
+/// quantised vector, in i64.
+///
+/// # Safety
+/// A validated matrix, `r < rows`.
+#[inline(always)]
+unsafe fn csr_sum<U: Load<u32>, H: Load<u16>>(
+    c: &Csr<&[i8], U, H>,
+    r: usize,
+    x: impl Fn(usize) -> i64,
+) -> i64 {
+    // SAFETY: validated offsets and columns.
+    unsafe {
+        let (s, e) = (c.row_ptr.at(r) as usize, c.row_ptr.at(r + 1) as usize);
+        (s..e)
+            .map(|k| i64::from(*c.values.get_unchecked(k)) * x(usize::from(c.col_idx.at(k))))
+            .sum()
+    }
+}
+
+/// The int8 input product plus bias (module doc): `acc_i = acc_i + s_i ((sum_j q_ij x_j as f32)
+/// 2^-f_u) + b_i`.
+///
+/// # Safety
+/// A validated matrix `w` of `acc.len()` rows and `u.len()` columns; `scale` and `bias` with one
+/// entry per row.
+#[inline(never)]
+pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
+    w: &Matrix<&[i8], U, H>,
+    scale: F,
+    bias: F,
+    u: &[f32],
+    acc: &mut [f32],
+) {
+    let Some(f) = input_frac_bits(u) else {
+        for i in 0..acc.len() {
+            // SAFETY: forwarded; every sum is 0.
+            unsafe { finish(acc, i, 0.0, 1.0, scale, bias) };
+        }
+        return;
+    };
+    let (k, d) = (pow2(f), pow2(-f));
+    match w {
+        Matrix::Dense { cols, values, .. } if u.len() <= MAX_LIST => {
+            // (x_j, j) for every x_j != 0, then a (0, 0) sentinel.
+            let mut list = [0u32; 2 * MAX_LIST + 2];
+            let mut m = 0;
+            for (j, &v) in u.iter().enumerate() {
+                let x = quant_input(v, k);
+                if x != 0 {
+                    list[2 * m] = x as u32;
+                    list[2 * m + 1] = j as u32;
+                    m += 1;
+                }
+            }
+            #[cfg(target_arch = "arm")]
+            // SAFETY: forwarded; the list holds columns below `cols` and ends with a sentinel.
+            let first = unsafe { arm::input_blocks(values, *cols, &list, scale, bias, d, acc) };
+            #[cfg(not(target_arch = "arm"))]
+            let first = 0;
+            for i in first..acc.len() {
+                let base = i * cols;
+                let mut s = 0i32;
+                for e in list[..2 * m].chunks_exact(2) {
+                    // SAFETY: `j < cols`, row `i` in range.
+                    let q = unsafe { *values.get_unchecked(base + e[1] as usize) };
+                    s = s.wrapping_add(i32::from(q) * e[0] as i32);
+                }
+                // SAFETY: forwarded.
+                unsafe { finish(acc, i, s as f32, d, scale, bias) };
+            }
+        }
+        Matrix::Dense { cols, values, .. } => {
+            for i in 0..acc.len() {
+                let row = &values[i * cols..(i + 1) * cols];
+                let s: i64 = row
+                    .iter()
+                    .zip(u)
+                    .map(|(&q, &v)| i64::from(q) * i64::from(quant_input(v, k)))
+                    .sum();
+                // SAFETY: forwarded.
+                unsafe { finish(acc, i, s as f32, d, scale, bias) };
+            }
+        }
+        Matrix::Csr(c) => {
+            for i in 0..acc.len() {
+                // SAFETY: forwarded; validated columns are below `u.len()`.
+                unsafe {
+                    let s = csr_sum(c, i, |j| i64::from(quant_input(*u.get_unchecked(j), k)));
+                    finish(acc, i, s as f32, d, scale, bias);
+                }
+            }
+        }
+    }
+}
+
+/// Where unit `c` of `n4 = 4 * (n / 4)` permuted units is stored (see the module doc).
+#[inline(always)]
+fn perm(c: usize, n4: usize) -> usize {
+    if c < n4 {
+        (c & !3) | [0, 2, 1, 3][c & 3]
+    } else {
+        c
+    }
+}
+
+/// Quantises `h` into `hq` in the readout's order (module doc).
+///
+/// # Safety
+/// `hq.len() >= h.len()`.
+#[inline(always)]
+unsafe fn quantize_perm(h: &[f32], k: f32, hq: &mut [i16]) {
+    #[cfg(target_arch = "arm")]
+    let first = if (hq.as_ptr() as usize).is_multiple_of(4) {
+        // SAFETY: forwarded; `hq` 4-aligned.
+        unsafe { super::pairs::quantize_arm(h, k, hq, true) }
+    } else {
+        0
+    };
+    #[cfg(not(target_arch = "arm"))]
+    let first = 0;
+    let n4 = h.len() & !3;
+    for j in first..h.len() {
+        // SAFETY: `perm(j) < h.len() <= hq.len()`.
+        unsafe { *hq.get_unchecked_mut(perm(j, n4)) = quant_one(*h.get_unchecked(j), k) };
+    }
+}
+
+/// The int8 readout (module doc): `o_r = ((sum_c q_rc hq_c as f32) 2^-f) s_r + b_r`, `h` quantised
+/// into the scratch `hq`.
+///
+/// # Safety
+/// A validated matrix `w` of `o.len()` rows and `h.len()` columns; `scale` and `bias` with one
+/// entry per row; `hq.len() >= h.len()`.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
+    w: &Matrix<&[i8], U, H>,
+    scale: F,
+    bias: F,
+    frac_bits: u8,
+    h: &[f32],
+    hq: &mut [i16],
+    o: &mut [f32],
+) {
+    let (k, d) = super::pairs::factors(frac_bits);
+    let n = h.len();
+    let n4 = n & !3;
+    // SAFETY: forwarded.
+    unsafe { quantize_perm(h, k, hq) };
+    let hq = &*hq;
+    // SAFETY (closure): `c < n`, so `perm(c) < n <= hq.len()`.
+    let x = |c: usize| i64::from(unsafe { *hq.get_unchecked(perm(c, n4)) });
+    let out = |o: &mut [f32], r: usize, s: f32| {
+        // SAFETY: `r < o.len()`, one scale and bias per row.
+        unsafe { *o.get_unchecked_mut(r) = (s * d) * scale.at(r) + bias.at(r) };
+    };
+    match w {
+        Matrix::Dense { cols, values, .. } if *cols <= MAX_I32_COLS => {
+            for r in 0..o.len() {
+                let row = &values[r * cols..(r + 1) * cols];
+                #[cfg(target_arch = "arm")]
+                // SAFETY: `row` has `cols` weights, `hq` at least `cols` entries.
+                let (first, s) = unsafe { arm::row_dot(row, hq) };
+                #[cfg(not(target_arch = "arm"))]
+                let (first, s) = (0, 0i32);
+                // Whole groups of 4 (stored as 0, 2, 1, 3), then the units in place.
+                let (q4, hq4) = (&row[first..n4], &hq[first..n4]);
+                let mut s = q4
+                    .chunks_exact(4)
+                    .zip(hq4.chunks_exact(4))
+                    .fold(s, |s, (q, x)| {
+                        let t = |a: usize, b: usize| i32::from(q[a]) * i32::from(x[b]);
+                        s + t(0, 0) + t(1, 2) + t(2, 1) + t(3, 3)
+                    });
+                let rest = n4.max(first);
+                for (c, &q) in row.iter().enumerate().skip(rest) {
+                    s += i32::from(q) * x(c) as i32;
+                }
+                out(o, r, s as f32);
+            }
+        }
+        Matrix::Dense { cols, values, .. } => {
+            for r in 0..o.len() {
+                let row = &values[r * cols..(r + 1) * cols];
+                let s: i64 = row
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &q)| i64::from(q) * x(c))
+                    .sum();
+                out(o, r, s as f32);
+            }
+        }
+        Matrix::Csr(c) => {
+            for r in 0..o.len() {
+                // SAFETY: validated columns are below `n`.
+                let s = unsafe { csr_sum(c, r, x) };
+                out(o, r, s as f32);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "arm")]
+mod arm {
+    use super::finish;
+    use crate::format::Load;
+
+    /// Rows `0..4 * (rows / 4)` of the dense input product over `list` (`(x, j)` pairs ending with
+    /// `x = 0`), each row finished with [`finish`]; returns how many rows.
+    ///
+    /// # Safety
+    /// As [`super::input`]; every listed `j < cols`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) unsafe fn input_blocks<F: Load<f32>>(
+        values: &[i8],
+        cols: usize,
+        list: &[u32],
+        scale: F,
+        bias: F,
+        d: f32,
+        acc: &mut [f32],
+    ) -> usize {
+        let blocks = acc.len() / 4;
+        let base = values.as_ptr();
+        for b in 0..blocks {
+            let i = 4 * b;
+            let (s0, s1, s2, s3): (i32, i32, i32, i32);
+            // SAFETY: rows `i..i + 4` exist, so `base + (i + l) * cols + j` is inside `values`
+            // for every listed `j < cols`; the list ends with a sentinel `x = 0`. Touches only
+            // the registers listed.
+            unsafe {
+                let r0 = base.add(i * cols);
+                core::arch::asm!(
+                    "2:",
+                    "ldmia r4!, {{r5, r12}}",
+                    "cbz r5, 3f",
+                    "ldrsb lr, [r0, r12]",
+                    "mla r8, lr, r5, r8",
+                    "ldrsb lr, [r1, r12]",
+                    "mla r9, lr, r5, r9",
+                    "ldrsb lr, [r2, r12]",
+                    "mla r10, lr, r5, r10",
+                    "ldrsb lr, [r3, r12]",
+                    "mla r11, lr, r5, r11",
+                    "b 2b",
+                    "3:",
+                    in("r0") r0,
+                    in("r1") r0.add(cols),
+                    in("r2") r0.add(2 * cols),
+                    in("r3") r0.add(3 * cols),
+                    inout("r4") list.as_ptr() => _,
+                    out("r5") _,
+                    inout("r8") 0i32 => s0,
+                    inout("r9") 0i32 => s1,
+                    inout("r10") 0i32 => s2,
+                    inout("r11") 0i32 => s3,
+                    out("r12") _,
+                    out("lr") _,
+                    options(nostack, readonly),
+                );
+                for (l, s) in [s0, s1, s2, s3].into_iter().enumerate() {
+                    finish(acc, i + l, s as f32, d, scale, bias);
+                }
+            }
+        }
+        4 * blocks
+    }
+
+    /// `sum_c q_c hq_c` over the first `8 * (row.len() / 8)` columns of a readout row (`hq` in
+    /// the readout's order); returns that count and the sum; `(0, 0)` when `row` or `hq` is not
+    /// 4-aligned.
+    ///
+    /// # Safety
+    /// `hq.len() >= row.len()`.
+    #[inline(always)]
+    pub(super) unsafe fn row_dot(row: &[i8], hq: &[i16]) -> (usize, i32) {
+        let n8 = row.len() / 8;
+        let aligned =
+            (row.as_ptr() as usize).is_multiple_of(4) && (hq.as_ptr() as usize).is_multiple_of(4);
+        if n8 == 0 || !aligned {
+            return (0, 0);
+        }
+        let s: i32;
+        // SAFETY: reads `8 * n8` bytes of `row` and as many i16 of `hq`, both 4-aligned; touches
+        // only the registers listed.
+        unsafe {
+            core::arch::asm!(
+                "2:",
+                "ldmia {w}!, {{r0, r1}}",
+                "ldmia {h}!, {{r2, r3, r4, r5}}",
+                "sxtb16 {t}, r0",
+                "smlad {s}, {t}, r2, {s}",
+                "sxtb16 r0, r0, ror #8",
+                "smlad {s}, r0, r3, {s}",
+                "sxtb16 {t}, r1",
+                "smlad {s}, {t}, r4, {s}",
+                "sxtb16 r1, r1, ror #8",
+                "smlad {s}, r1, r5, {s}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                w = inout(reg) row.as_ptr() => _,
+                h = inout(reg) hq.as_ptr() => _,
+                n = inout(reg) n8 => _,
+                s = inout(reg) 0i32 => s,
+                t = out(reg) _,
+                out("r0") _, out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                options(nostack, readonly),
+            );
+        }
+        (8 * n8, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_format_puts_the_largest_input_in_the_top_bit() {
+        assert_eq!(input_frac_bits(&[0.0, -0.0]), None);
+        assert_eq!(input_frac_bits(&[0.0, 1.0]), Some(14));
+        assert_eq!(input_frac_bits(&[0.5, -1.99]), Some(14));
+        assert_eq!(input_frac_bits(&[0.3]), Some(16));
+        assert_eq!(input_frac_bits(&[f32::INFINITY]), Some(-100));
+        for f in [14, 16] {
+            let k = pow2(f);
+            assert!((16384..32768).contains(&quant_input(if f == 14 { 1.99 } else { 0.3 }, k)));
+        }
+        assert_eq!(quant_input(f32::NAN, 1.0), 0);
+        assert_eq!(quant_input(-1e9, 1.0), -32768);
+    }
+
+    #[test]
+    fn readout_order_swaps_the_middle_two_of_each_group_of_four() {
+        let got: Vec<usize> = (0..10).map(|c| perm(c, 8)).collect();
+        assert_eq!(got, [0, 2, 1, 3, 4, 6, 5, 7, 8, 9]);
+    }
+}
