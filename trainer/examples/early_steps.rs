@@ -14,6 +14,7 @@ use gyrus_runtime::tasks::{self, fill_batch};
 use gyrus_trainer::model::Network;
 use gyrus_trainer::train::config::RunConfig;
 use gyrus_trainer::train::run::{batch_streams, noise_rng};
+use gyrus_trainer::train::Engine;
 use gyrus_trainer::train::{forward, Trainer};
 
 fn main() -> anyhow::Result<()> {

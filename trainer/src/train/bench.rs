@@ -11,6 +11,7 @@ use super::trainer::{Trainer, DEFAULT_CHUNK, PARALLEL_CHUNK};
 use super::transpose::transpose;
 use super::workspace::RecurrentKernel;
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
+use crate::train::Engine;
 use gyrus_runtime::tasks::{self, Collection, Config, Rng, Stream, TaskList};
 use std::io::Write;
 use std::time::Instant;

@@ -5,6 +5,7 @@ use crate::model::{Family, NetConfig, Network, Sheet};
 use crate::regularize::bimt::{add_penalty_gradient, connection_cost, distance, wiring_cost, Bimt};
 use crate::regularize::swap::{swap_delta, swap_round, swap_units, top_units};
 use crate::train::tests::cog20_batches;
+use crate::train::Engine;
 use crate::train::{forward, Trainer};
 use gyrus_runtime::tasks::Rng;
 

@@ -40,5 +40,5 @@ pub(crate) mod tests;
 
 pub use forward::{forward, forward_with};
 pub use noise::{add_noise, noise_seed};
-pub use trainer::{StepStats, Trainer, DEFAULT_CHUNK, PARALLEL_CHUNK};
+pub use trainer::{Engine, StepStats, Trainer, DEFAULT_CHUNK, PARALLEL_CHUNK};
 pub use workspace::{RecurrentKernel, Workspace};

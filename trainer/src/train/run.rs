@@ -19,7 +19,7 @@ use super::device::DeviceTrainer;
 use super::eval::{evaluate, Evaluation};
 use super::lock::RunLock;
 use super::stop;
-use super::trainer::{StepStats, Trainer};
+use super::trainer::{Engine, StepStats, Trainer};
 use crate::fsio;
 use crate::model::Network;
 use anyhow::{bail, Context};
@@ -482,13 +482,11 @@ impl Run {
                 &mut self.targets,
             )
             .map_err(|e| anyhow::anyhow!("task generator: {e}"))?;
-            let stats = match &mut self.device {
-                Some(d) => d.train_step(&self.inputs, &self.targets, &mut self.noise_rng)?,
-                None => {
-                    self.trainer
-                        .train_step(&self.inputs, &self.targets, &mut self.noise_rng)?
-                }
+            let engine: &mut dyn Engine = match &mut self.device {
+                Some(d) => d,
+                None => &mut self.trainer,
             };
+            let stats = engine.train_step(&self.inputs, &self.targets, &mut self.noise_rng)?;
             if !stats.updated {
                 let ckpt = self.dir.join(CHECKPOINT_FILE);
                 let kept = if ckpt.exists() {

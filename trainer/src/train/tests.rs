@@ -4,6 +4,7 @@ use super::noise::{add_noise, noise_seed};
 use super::oracle::oracle_gradients;
 use super::{forward, RecurrentKernel, Trainer};
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
+use crate::train::Engine;
 use gyrus_runtime::tasks::{self, Collection, Config, Rng, Stream, TaskList};
 
 pub(crate) const T: usize = 7;

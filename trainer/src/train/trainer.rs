@@ -335,11 +335,33 @@ impl Trainer {
         }
         norm
     }
+}
 
-    /// One full training step: [`Trainer::compute_gradients`], then (if the loss and the gradient
-    /// are finite) [`Trainer::apply_update`]. A non-finite loss is returned in the stats with
-    /// `updated = false` and the parameters unchanged.
-    pub fn train_step(
+/// What takes a training step: the hand-written CPU [`Trainer`] and the accelerator's
+/// [`super::device::DeviceTrainer`] implement the parts, and the step itself is written once
+/// ([`Engine::train_step`]), so the training loop holds one code path for both.
+pub trait Engine {
+    /// Forward (with recurrent noise seeded from `noise_rng`) and backward on one window
+    /// (`inputs` [T, B, I], `targets` [T, B]); keeps d(loss + penalty)/dparams. Returns (mean
+    /// cross-entropy, penalty).
+    fn compute_gradients(
+        &mut self,
+        inputs: &[f32],
+        targets: &[u8],
+        noise_rng: &mut Rng,
+    ) -> anyhow::Result<(f32, f32)>;
+
+    /// Clips the kept gradient and applies one Adam update; returns the norm before clipping
+    /// (and updates nothing if that norm is not finite).
+    fn apply_update(&mut self) -> anyhow::Result<f32>;
+
+    /// The norm of the kept gradient, without an update.
+    fn grad_norm(&mut self) -> anyhow::Result<f32>;
+
+    /// One full training step: [`Engine::compute_gradients`], then (if the loss, penalty and
+    /// gradient are finite) [`Engine::apply_update`]. A non-finite loss is returned in the stats
+    /// with `updated = false` and the parameters unchanged.
+    fn train_step(
         &mut self,
         inputs: &[f32],
         targets: &[u8],
@@ -347,11 +369,30 @@ impl Trainer {
     ) -> anyhow::Result<StepStats> {
         let (loss, penalty) = self.compute_gradients(inputs, targets, noise_rng)?;
         StepStats::finish(loss, penalty, |update| {
-            Ok(if update {
+            if update {
                 self.apply_update()
             } else {
-                clip_grad_norm(&mut self.grads, f32::INFINITY)
-            })
+                self.grad_norm()
+            }
         })
+    }
+}
+
+impl Engine for Trainer {
+    fn compute_gradients(
+        &mut self,
+        inputs: &[f32],
+        targets: &[u8],
+        noise_rng: &mut Rng,
+    ) -> anyhow::Result<(f32, f32)> {
+        Trainer::compute_gradients(self, inputs, targets, noise_rng)
+    }
+
+    fn apply_update(&mut self) -> anyhow::Result<f32> {
+        Ok(Trainer::apply_update(self))
+    }
+
+    fn grad_norm(&mut self) -> anyhow::Result<f32> {
+        Ok(clip_grad_norm(&mut self.grads, f32::INFINITY))
     }
 }

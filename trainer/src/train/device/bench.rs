@@ -12,6 +12,7 @@
 use super::{DeviceSpec, DeviceTrainer, NoiseSource};
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
 use crate::train::bench::first_batch;
+use crate::train::Engine;
 use crate::train::Trainer;
 use gyrus_runtime::tasks::{self, Collection, Rng};
 use std::io::Write;

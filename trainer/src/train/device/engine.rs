@@ -17,7 +17,7 @@
 //! every gradient).
 
 use super::super::noise::{add_noise, noise_seed};
-use super::super::trainer::{StepStats, Trainer};
+use super::super::trainer::{Engine, Trainer};
 use crate::model::{Activation, NetConfig, Network, Structure};
 use crate::regularize::bimt::{distance, Bimt};
 use candle_core::{DType, Device, Tensor, Var};
@@ -408,7 +408,7 @@ impl DeviceTrainer {
         Ok((lambda64 * penalty) as f32)
     }
 
-    fn grad_norm(&self) -> candle_core::Result<f32> {
+    fn global_grad_norm(&self) -> candle_core::Result<f32> {
         let mut sq = 0.0f64;
         for g in &self.grads {
             sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
@@ -419,7 +419,7 @@ impl DeviceTrainer {
     /// Clips the gradients to [`DeviceTrainer::max_grad_norm`] and applies one Adam update (when
     /// the norm is finite). Returns the norm before clipping.
     pub fn apply_update(&mut self) -> anyhow::Result<f32> {
-        let norm = self.grad_norm().map_err(err)?;
+        let norm = self.global_grad_norm().map_err(err)?;
         if !norm.is_finite() {
             return Ok(norm);
         }
@@ -452,23 +452,24 @@ impl DeviceTrainer {
         }
         Ok(())
     }
+}
 
-    /// One training step, as [`Trainer::train_step`]: gradients, then (if the loss, penalty and
-    /// gradient are finite) clipping and Adam; otherwise no update and `updated = false`.
-    pub fn train_step(
+impl Engine for DeviceTrainer {
+    fn compute_gradients(
         &mut self,
         inputs: &[f32],
         targets: &[u8],
         noise_rng: &mut Rng,
-    ) -> anyhow::Result<StepStats> {
-        let (loss, penalty) = self.compute_gradients(inputs, targets, noise_rng)?;
-        StepStats::finish(loss, penalty, |update| {
-            if update {
-                self.apply_update()
-            } else {
-                self.grad_norm().map_err(err)
-            }
-        })
+    ) -> anyhow::Result<(f32, f32)> {
+        DeviceTrainer::compute_gradients(self, inputs, targets, noise_rng)
+    }
+
+    fn apply_update(&mut self) -> anyhow::Result<f32> {
+        DeviceTrainer::apply_update(self)
+    }
+
+    fn grad_norm(&mut self) -> anyhow::Result<f32> {
+        self.global_grad_norm().map_err(err)
     }
 }
 

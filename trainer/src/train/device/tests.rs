@@ -5,6 +5,7 @@
 use super::{DeviceSpec, DeviceTrainer};
 use crate::model::{Activation, Family, Structure};
 use crate::train::tests::{batch, cog20_batches, config, families, random_net, rel_err, B, T};
+use crate::train::Engine;
 use crate::train::Trainer;
 use candle_core::Device;
 use gyrus_runtime::tasks::Rng;
