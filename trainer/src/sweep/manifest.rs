@@ -5,6 +5,7 @@
 //! Entry `index` is the point's position in the grid and the task id of a Slurm job array.
 
 use super::grid::{apply, point_name, Grid};
+use crate::train::config::RunConfig;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -50,6 +51,30 @@ pub struct Entry {
     /// values: all dense). Such a point shares that point's run folder and is not trained again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<usize>,
+}
+
+/// The config text as this gyrus writes it (every field, defaults of fields added since filled
+/// in), or the text itself when it does not parse.
+fn normalised(config: &str) -> String {
+    toml::from_str::<RunConfig>(config)
+        .ok()
+        .and_then(|c| c.to_toml().ok())
+        .unwrap_or_else(|| config.to_string())
+}
+
+impl Entry {
+    /// Whether `other` is the same point: equal but for the config's text, which may come from
+    /// an older gyrus that did not write a field added since (then its default, which is what
+    /// that gyrus trained with, fills it in).
+    fn same_point(&self, other: &Entry) -> bool {
+        let mut a = self.clone();
+        let mut b = other.clone();
+        if a.config != b.config {
+            a.config = normalised(&a.config);
+            b.config = normalised(&b.config);
+        }
+        a == b
+    }
 }
 
 impl Manifest {
@@ -153,7 +178,7 @@ impl Manifest {
         self.points
             .iter()
             .zip(&other.points)
-            .find(|(a, b)| a != b)
+            .find(|(a, b)| !a.same_point(b))
             .map(|(a, b)| {
                 if a.name != b.name {
                     format!("point {} is {} instead of {}", a.index, b.name, a.name)
@@ -170,6 +195,26 @@ mod tests {
 
     const BASE: &str = "tasks = \"go,anti\"\nsteps = 20\n[net]\nsheet = { rows = 3, cols = 3 }\n\
                         family = { kind = \"l1\", lambda = 1e-4 }\n";
+
+    /// A manifest written by an older gyrus, whose configs lack a field added since (`chunk`),
+    /// is the same sweep; a changed value is not.
+    #[test]
+    fn configs_from_before_a_new_field_are_the_same_points() {
+        let m = Manifest::build("lambda=0,1e-3; seed=1..2", BASE).unwrap();
+        let mut old = m.clone();
+        for e in &mut old.points {
+            assert!(e.config.contains("chunk = 64"), "{}", e.config);
+            e.config = e.config.replace("chunk = 64\n", "");
+        }
+        assert_ne!(old.points[0].config, m.points[0].config);
+        assert_eq!(m.difference(&old), None);
+        let mut changed = old.clone();
+        changed.points[1].config = changed.points[1].config.replace("steps = 20", "steps = 21");
+        assert_eq!(
+            m.difference(&changed).as_deref(),
+            Some("point p001_lambda0_seed2 has a different config")
+        );
+    }
 
     #[test]
     fn manifest_lists_every_point_and_round_trips() {
