@@ -39,6 +39,20 @@ use super::sparse::{
 use super::transpose::transpose;
 use crate::model::{Csr, Network, Structure};
 
+/// Least multiply-adds of a dense product before it runs on more than one thread: below it the
+/// hand-off costs more than it saves (measured: the per-step product of a dense N = 256 network
+/// over 64 streams, 4.2 M, ran slower on two threads than on one).
+const GEMM_SPLIT_MIN: usize = 1 << 24;
+
+/// The threads a dense product of `work` multiply-adds may use, out of `split`.
+fn gemm_threads(split: usize, work: usize) -> usize {
+    if work < GEMM_SPLIT_MIN {
+        1
+    } else {
+        split
+    }
+}
+
 /// How the per-step recurrent product is computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecurrentKernel {
@@ -296,7 +310,7 @@ impl Workspace {
             let (h_t, h_view) = match rec {
                 Rec::Dense(w) => {
                     matmul(
-                        *split,
+                        gemm_threads(*split, n * n * b),
                         a,
                         View::rm(0, n, b, b),
                         w,
@@ -471,7 +485,7 @@ impl Workspace {
             transpose(gw_out_t, 0, n, no, no, &mut grads[layout.w_out.clone()], n);
             // G = W_out^T dY^T: dLoss/dh from the readout, [N, TB].
             matmul(
-                *split,
+                gemm_threads(*split, n * no * tb),
                 g,
                 View::rm(0, n, tb, tb),
                 net.w_out(),
@@ -509,7 +523,7 @@ impl Workspace {
                 }
                 match rec {
                     Rec::Dense(w) => matmul(
-                        *split,
+                        gemm_threads(*split, n * n * b),
                         carry,
                         View::rm(0, n, b, b),
                         w,
@@ -536,7 +550,7 @@ impl Workspace {
         let gw = &mut grads[layout.w_rec.clone()];
         match (net.structure(), kernel) {
             (Structure::Dense, _) => matmul(
-                *split,
+                gemm_threads(*split, n * n * tb),
                 gw,
                 View::rm(0, n, n, n),
                 g,
@@ -552,7 +566,7 @@ impl Workspace {
             (Structure::Sparse(m), RecurrentKernel::DenseMasked) => {
                 gw_dense.resize(n * n, 0.0);
                 matmul(
-                    *split,
+                    gemm_threads(*split, n * n * tb),
                     gw_dense,
                     View::rm(0, n, n, n),
                     g,
