@@ -19,6 +19,7 @@ mod digest;
 mod footprint;
 mod model_report;
 mod output_digest;
+mod stencil;
 mod trial_digest;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};

@@ -204,6 +204,7 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             per_step,
         )?;
         if w == Weights::F32 {
+            crate::stencil::log_f32(meter, model, h, next);
             crate::cost::log_delta(
                 meter,
                 model,
