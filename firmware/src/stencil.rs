@@ -32,38 +32,38 @@ const MAX_DIAGS: usize = 512;
 #[repr(C, align(4))]
 struct Buffers {
     /// Per group: number of diagonals.
-    count: [u32; MAX_N / LANES],
+    count: [u32; MAX_N / 4],
     /// Per (group, diagonal): byte offset of the group's window in the padded copy of `x`.
     off: [u32; MAX_DIAGS],
     /// Per (group, diagonal): the lanes' weights.
-    w: [f32; MAX_DIAGS * LANES],
+    w: [f32; MAX_DIAGS * 8],
     /// The padded copy of `x`.
     xp: [f32; MAX_N + 2 * PAD],
     acc: [f32; MAX_N],
 }
 
 static mut BUF: Buffers = Buffers {
-    count: [0; MAX_N / LANES],
+    count: [0; MAX_N / 4],
     off: [0; MAX_DIAGS],
-    w: [0.0; MAX_DIAGS * LANES],
+    w: [0.0; MAX_DIAGS * 8],
     xp: [0.0; MAX_N + 2 * PAD],
     acc: [0.0; MAX_N],
 };
 
 /// Builds the layout; returns the number of diagonal slots (`LANES` per (group, diagonal)), or
 /// `None` when the model does not fit the experiment.
-fn build(model: &ModelView<'_>, b: &mut Buffers) -> Option<usize> {
+fn build(model: &ModelView<'_>, b: &mut Buffers, lanes: usize) -> Option<usize> {
     let n = model.n_hidden();
-    if n > MAX_N || !n.is_multiple_of(LANES) {
+    if n > MAX_N || !n.is_multiple_of(lanes) {
         return None;
     }
     let w = model.recurrent_of(Precision::F32)?;
     let mut d = 0;
-    for g in 0..n / LANES {
+    for g in 0..n / lanes {
         // The group's diagonals, ascending: collect into a bitmap over -PAD..PAD.
         let mut seen = [false; 2 * PAD + 1];
         let mut ok = true;
-        for r in g * LANES..(g + 1) * LANES {
+        for r in g * lanes..(g + 1) * lanes {
             w.for_each_in_row(r, |c, _| {
                 let o = c as isize - r as isize;
                 match usize::try_from(o + PAD as isize) {
@@ -77,19 +77,19 @@ fn build(model: &ModelView<'_>, b: &mut Buffers) -> Option<usize> {
         }
         let first = d;
         for (i, _) in seen.iter().enumerate().filter(|(_, &s)| s) {
-            if d >= MAX_DIAGS {
+            if (d + 1) * lanes > MAX_DIAGS * 8 {
                 return None;
             }
             let o = i as isize - PAD as isize;
-            b.off[d] = (4 * (PAD as isize + (g * LANES) as isize + o)) as u32;
-            for l in 0..LANES {
-                b.w[d * LANES + l] = 0.0;
+            b.off[d] = (4 * (PAD as isize + (g * lanes) as isize + o)) as u32;
+            for l in 0..lanes {
+                b.w[d * lanes + l] = 0.0;
             }
-            for l in 0..LANES {
-                let r = g * LANES + l;
+            for l in 0..lanes {
+                let r = g * lanes + l;
                 w.for_each_in_row(r, |c, v| {
                     if c as isize - r as isize == o {
-                        b.w[d * LANES + l] = v;
+                        b.w[d * lanes + l] = v;
                     }
                 });
             }
@@ -97,13 +97,15 @@ fn build(model: &ModelView<'_>, b: &mut Buffers) -> Option<usize> {
         }
         b.count[g] = (d - first) as u32;
     }
-    Some(d * LANES)
+    Some(d * lanes)
 }
 
 /// `acc = W x` over the layout (see the module doc), `x` copied into the padded buffer first.
 #[inline(never)]
-fn product(b: &mut Buffers, x: &[f32], n: usize) {
-    b.xp[PAD..PAD + n].copy_from_slice(&x[..n]);
+fn product(b: &mut Buffers, x: &[f32], n: usize, copy: bool) {
+    if copy {
+        b.xp[PAD..PAD + n].copy_from_slice(&x[..n]);
+    }
     let groups = n / LANES;
     // SAFETY: `build` wrote `count[..groups]` (each >= 1 for a model with self or neighbour
     // connections in every group; checked by the caller), `off`/`w` for every (group, diagonal),
@@ -164,46 +166,149 @@ fn product(b: &mut Buffers, x: &[f32], n: usize) {
     }
 }
 
-/// Logs `STENCIL kernel=f32 part=recurrent instr=.. nnz=.. instr_per_nnz=.. slots=..
-/// mismatches=.. zero_sign=..` for the warmed-up state `h` (`next` is overwritten with the shipped
-/// kernel's product, the reference).
+/// `acc = W x` over the layout with groups of 16 rows: two halves of 8 lanes per diagonal (s0-s15
+/// the sums, s16-s23 the window of `x`, s24-s31 the weights). `copy`: copy `x` into the padded
+/// buffer first (else the buffer is assumed current).
+#[inline(never)]
+fn product16(b: &mut Buffers, x: &[f32], n: usize, copy: bool) {
+    if copy {
+        b.xp[PAD..PAD + n].copy_from_slice(&x[..n]);
+    }
+    let groups = n / 16;
+    // SAFETY: as `product`, with groups of 16 rows.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "ldr {d}, [{cp}], #4",
+            "ldr {t}, [{op}], #4",
+            "add {t}, {xb}, {t}",
+            "vldmia {t}!, {{s16-s23}}",
+            "vldmia {wp}!, {{s24-s31}}",
+            "vmul.f32 s0, s16, s24",
+            "vmul.f32 s1, s17, s25",
+            "vmul.f32 s2, s18, s26",
+            "vmul.f32 s3, s19, s27",
+            "vmul.f32 s4, s20, s28",
+            "vmul.f32 s5, s21, s29",
+            "vmul.f32 s6, s22, s30",
+            "vmul.f32 s7, s23, s31",
+            "vldmia {t}, {{s16-s23}}",
+            "vldmia {wp}!, {{s24-s31}}",
+            "vmul.f32 s8, s16, s24",
+            "vmul.f32 s9, s17, s25",
+            "vmul.f32 s10, s18, s26",
+            "vmul.f32 s11, s19, s27",
+            "vmul.f32 s12, s20, s28",
+            "vmul.f32 s13, s21, s29",
+            "vmul.f32 s14, s22, s30",
+            "vmul.f32 s15, s23, s31",
+            "subs {d}, {d}, #1",
+            "beq 4f",
+            "3:",
+            "ldr {t}, [{op}], #4",
+            "add {t}, {xb}, {t}",
+            "vldmia {t}!, {{s16-s23}}",
+            "vldmia {wp}!, {{s24-s31}}",
+            "vmla.f32 s0, s16, s24",
+            "vmla.f32 s1, s17, s25",
+            "vmla.f32 s2, s18, s26",
+            "vmla.f32 s3, s19, s27",
+            "vmla.f32 s4, s20, s28",
+            "vmla.f32 s5, s21, s29",
+            "vmla.f32 s6, s22, s30",
+            "vmla.f32 s7, s23, s31",
+            "vldmia {t}, {{s16-s23}}",
+            "vldmia {wp}!, {{s24-s31}}",
+            "vmla.f32 s8, s16, s24",
+            "vmla.f32 s9, s17, s25",
+            "vmla.f32 s10, s18, s26",
+            "vmla.f32 s11, s19, s27",
+            "vmla.f32 s12, s20, s28",
+            "vmla.f32 s13, s21, s29",
+            "vmla.f32 s14, s22, s30",
+            "vmla.f32 s15, s23, s31",
+            "subs {d}, {d}, #1",
+            "bne 3b",
+            "4:",
+            "vstmia {acc}!, {{s0-s15}}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            xb = in(reg) b.xp.as_ptr(),
+            cp = inout(reg) b.count.as_ptr() => _,
+            op = inout(reg) b.off.as_ptr() => _,
+            wp = inout(reg) b.w.as_ptr() => _,
+            acc = inout(reg) b.acc.as_mut_ptr() => _,
+            n = inout(reg) groups => _,
+            d = out(reg) _,
+            t = out(reg) _,
+            out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+            out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+            out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+            out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+            out("s16") _, out("s17") _, out("s18") _, out("s19") _,
+            out("s20") _, out("s21") _, out("s22") _, out("s23") _,
+            out("s24") _, out("s25") _, out("s26") _, out("s27") _,
+            out("s28") _, out("s29") _, out("s30") _, out("s31") _,
+            options(nostack),
+        );
+    }
+}
+
+/// Logs one `STENCIL kernel=f32 part=recurrent lanes=.. copy=.. instr=.. nnz=.. instr_per_nnz=..
+/// slots=.. mismatches=.. zero_sign=..` line per variant (groups of 8 or 16 rows; with the copy of
+/// `x` into the padded buffer timed or not) for the warmed-up state `h`; `next` is overwritten
+/// with the shipped kernel's product, the reference.
 pub fn log_f32(meter: &Meter, model: &ModelView<'_>, h: &[f32], next: &mut [f32]) {
     // SAFETY: the firmware is single-threaded and nothing else touches BUF.
     let b = unsafe { &mut *core::ptr::addr_of_mut!(BUF) };
     let n = model.n_hidden();
-    let Some(slots) = build(model, b) else {
-        defmt::warn!("STENCIL skipped: the model does not fit the experiment");
-        return;
-    };
-    if b.count[..n / LANES].contains(&0) {
-        defmt::warn!("STENCIL skipped: a group without diagonals");
-        return;
-    }
     if phase::recurrent(model, h, next, None).is_err() {
         return;
     }
-    let once = meter.measure(1, || product(b, h, n));
-    let reps = meter.reps_within_wrap(once, 64);
-    let instr = meter.per_rep(meter.measure(reps, || product(b, h, n)), reps);
-    let (mut mismatches, mut zero_sign) = (0usize, 0usize);
-    for (a, r) in b.acc[..n].iter().zip(next.iter()) {
-        if a.to_bits() != r.to_bits() {
-            if *a == 0.0 && *r == 0.0 {
-                zero_sign += 1;
-            } else {
-                mismatches += 1;
+    let nnz = model.recurrent_of(Precision::F32).map_or(0, |w| w.stored());
+    for lanes in [LANES, 16] {
+        let Some(slots) = build(model, b, lanes) else {
+            defmt::warn!("STENCIL skipped: the model does not fit the experiment");
+            return;
+        };
+        if b.count[..n / lanes].contains(&0) {
+            defmt::warn!("STENCIL skipped: a group without diagonals");
+            return;
+        }
+        for copy in [true, false] {
+            let mut run = || {
+                if lanes == 16 {
+                    product16(b, h, n, copy)
+                } else {
+                    product(b, h, n, copy)
+                }
+            };
+            let once = meter.measure(1, &mut run);
+            let reps = meter.reps_within_wrap(once, 64);
+            let instr = meter.per_rep(meter.measure(reps, &mut run), reps);
+            let (mut mismatches, mut zero_sign) = (0usize, 0usize);
+            for (a, r) in b.acc[..n].iter().zip(next.iter()) {
+                if a.to_bits() != r.to_bits() {
+                    if *a == 0.0 && *r == 0.0 {
+                        zero_sign += 1;
+                    } else {
+                        mismatches += 1;
+                    }
+                }
             }
+            defmt::info!(
+                "STENCIL kernel=f32 part=recurrent lanes={=usize} copy={=bool} instr={=f32} nnz={=usize} instr_per_nnz={=f32} slots={=usize} mismatches={=usize} zero_sign={=usize} reps={=u32}",
+                lanes,
+                copy,
+                instr,
+                nnz,
+                instr / nnz.max(1) as f32,
+                slots,
+                mismatches,
+                zero_sign,
+                reps
+            );
+            b.acc.fill(f32::NAN);
         }
     }
-    let nnz = model.recurrent_of(Precision::F32).map_or(0, |w| w.stored());
-    defmt::info!(
-        "STENCIL kernel=f32 part=recurrent instr={=f32} nnz={=usize} instr_per_nnz={=f32} slots={=usize} mismatches={=usize} zero_sign={=usize} reps={=u32}",
-        instr,
-        nnz,
-        instr / nnz.max(1) as f32,
-        slots,
-        mismatches,
-        zero_sign,
-        reps
-    );
 }
