@@ -203,7 +203,11 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             scratch.output,
             per_step,
         )?;
+        if w == Weights::Int8 {
+            crate::stencil::log_int8(meter, model, h, next, &mut hq.0[..n_hid + 1]);
+        }
         if w == Weights::F32 {
+            crate::stencil::log_f32(meter, model, h, next);
             crate::cost::log_delta(
                 meter,
                 model,
