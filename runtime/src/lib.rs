@@ -8,6 +8,7 @@
 //! - [`kernel`]: one step of an exported network (sparse f32, int8, dense baseline) over a
 //!   caller-owned [`kernel::State`].
 //! - [`measure`]: wiring length, active connections and memory footprint recomputed from a blob.
+//! - [`sheet`]: the sheet of hidden units: positions, the BIMT distance, the wiring sum, `RxC`.
 //! - `eval` (feature `tasks`): task performance of a blob on seeded evaluation trials.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![deny(missing_docs)]
@@ -20,3 +21,4 @@ pub mod eval;
 pub mod format;
 pub mod kernel;
 pub mod measure;
+pub mod sheet;

@@ -18,4 +18,4 @@ pub use config::NetConfig;
 pub use family::{Family, Structure};
 pub use mask::Csr;
 pub use network::{Layout, Network};
-pub use sheet::Sheet;
+pub use sheet::{Sheet, WiringSum};
