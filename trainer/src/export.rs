@@ -197,14 +197,6 @@ pub fn wiring(net: &Network, kept: &[usize]) -> (u32, f64) {
     (sum.connections, sum.length(sheet.side()))
 }
 
-fn runtime_activation(a: Activation) -> fmt::Activation {
-    match a {
-        Activation::Relu => fmt::Activation::Relu,
-        Activation::Tanh => fmt::Activation::Tanh,
-        Activation::Softplus => fmt::Activation::Softplus,
-    }
-}
-
 /// Rows `rows` and columns `cols` of a row-major matrix with `width` columns.
 fn submatrix(m: &[f32], width: usize, rows: &[usize], cols: &[usize]) -> Vec<f32> {
     rows.iter()
@@ -282,7 +274,7 @@ pub fn build_model(
         output: MatrixRepr::compact(n_out, k, &w_out),
         b_h: kept.iter().map(|&u| net.b_h()[u]).collect(),
         b_o: net.b_o().to_vec(),
-        activation: runtime_activation(cfg.activation),
+        activation: cfg.activation,
         alpha: cfg.alpha,
         readout: Readout::Argmax,
         tasks: names,

@@ -13,7 +13,7 @@ mod mask;
 pub(crate) mod network;
 mod sheet;
 
-pub use activation::{fast_tanh, Activation};
+pub use activation::{fast_tanh, Activation, Training};
 pub use config::NetConfig;
 pub use family::{Family, Structure};
 pub use mask::Csr;

@@ -3,7 +3,7 @@
 //! row sums.
 
 use super::simd::multiversion;
-use crate::model::Activation;
+use crate::model::{Activation, Training};
 
 /// Geometry of one step's block inside the unit-major buffers.
 #[derive(Clone, Copy, Debug)]

@@ -19,7 +19,7 @@
 
 use super::kernels::Step;
 use super::simd::multiversion;
-use crate::model::{Activation, Csr};
+use crate::model::{Activation, Csr, Training};
 
 /// Values per register-blocked chunk of a unit's run (8 AVX registers).
 const W: usize = 64;
