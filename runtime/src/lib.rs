@@ -9,10 +9,13 @@
 //!   caller-owned [`kernel::State`].
 //! - [`measure`]: wiring length, active connections and memory footprint recomputed from a blob.
 //! - [`sheet`]: the sheet of hidden units: positions, the BIMT distance, the wiring sum, `RxC`.
+//! - [`aligned`]: blobs at 4-aligned addresses (embedded, or copied on the heap), read
+//!   zero-copy.
 //! - `eval` (feature `tasks`): task performance of a blob on seeded evaluation trials.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![deny(missing_docs)]
 
+pub mod aligned;
 #[cfg(feature = "tasks")]
 pub mod tasks;
 

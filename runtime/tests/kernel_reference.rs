@@ -253,7 +253,10 @@ fn int8_recurrent_product_is_the_documented_integer_sum() {
             },
         );
         let blob = repr.emit();
-        let (al, mis) = (common::Aligned::new(&blob), common::Misaligned::new(&blob));
+        let (al, mis) = (
+            gyrus_runtime::aligned::AlignedCopy::new(&blob),
+            common::Misaligned::new(&blob),
+        );
         for view in [
             ModelView::from_bytes(al.bytes()).unwrap(),
             ModelView::from_bytes(mis.bytes()).unwrap(),
