@@ -8,8 +8,9 @@
 //!   D = (|i - m| + |j - n|) / S, S = max(R, C), between the kept units' sheet positions. The
 //!   integer sum of |i - m| + |j - n| is exact; it is divided by S once, in f64
 //!   ([`crate::sheet::WiringSum`]);
-//! - footprint: flash = the blob's length; RAM = the state buffer (2 n_hidden floats) plus one
-//!   input and one output vector.
+//! - footprint: flash = the blob's length; RAM = the state buffer
+//!   ([`crate::kernel::State::buffer_len`] floats: h, the next h, the int8 scratch) plus one input
+//!   and one output vector.
 //!
 //! ```text
 //! let m = measure::measure(&model);
