@@ -28,7 +28,8 @@ unsafe fn gather_dot<H: Load<u16>>(
     x: &[f32],
     w: impl Fn(usize) -> f32,
 ) -> f32 {
-    // SAFETY: forwarded from the caller.
+    // SAFETY: the caller's promise: `s <= e`, entries `s..e` of `col` and of the weights in
+    // range and every `col[k] < x.len()`, so every `term(k)` for `k` in `s..e` is in bounds.
     unsafe { seq_dot(s, e, |k| w(k) * *x.get_unchecked(usize::from(col.at(k)))) }
 }
 
@@ -50,7 +51,7 @@ unsafe fn seq_dot(s: usize, e: usize, term: impl Fn(usize) -> f32) -> f32 {
 /// Entries `s..e` of row `r`.
 #[inline(always)]
 unsafe fn row_range<F, U: Load<u32>, H>(m: &Csr<F, U, H>, r: usize) -> (usize, usize) {
-    // SAFETY: `r < rows`, forwarded.
+    // SAFETY: the caller passes `r < rows`, and a validated CSR has `rows + 1` row pointers.
     unsafe { (m.row_ptr.at(r) as usize, m.row_ptr.at(r + 1) as usize) }
 }
 
@@ -135,7 +136,9 @@ pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     Ell<F, H>: RecKernel,
     Pairs<U, F>: PairKernel,
 {
-    // SAFETY: forwarded; the caller checked that the weights it asks for are present.
+    // SAFETY: the caller's promise: a validated net (row pointers, columns below n_hidden, the
+    // lane groups of `Ell` and `Pairs` in range), `h` and `acc` of length n_hidden, `hq` longer
+    // than n_hidden, and the weights asked for (int8 with `hq`, else f32) present.
     unsafe {
         match (hq, &net.int8, &net.f32) {
             (Some(hq), Some(q), _) => {
@@ -197,7 +200,9 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
                 let nz = &nz[..m];
                 for (i, a) in acc.iter_mut().enumerate() {
                     let base = i * cols;
-                    // SAFETY: forwarded; every index in `nz` is below `u.len() == cols`.
+                    // SAFETY: every index in `nz` is below `u.len() == cols`, so `base + j` is
+                    // inside row `i` of the dense int8 W_in; `i` < n_hidden = `in_scale` and `b_h`
+                    // (validated net, the caller's promise).
                     unsafe {
                         let dot = seq_dot(0, m, |k| {
                             let j = usize::from(*nz.get_unchecked(k));
@@ -209,7 +214,9 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
             }
             _ => {
                 for (i, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: forwarded.
+                    // SAFETY: validated net (the caller's promise): every stored column of the int8
+                    // W_in is below n_inputs = `u.len()`, and `i` < n_hidden = its rows, `in_scale`
+                    // and `b_h`.
                     unsafe {
                         *a = *a + q.in_scale.at(i) * mat_dot_q(&q.w_in, i, u) + net.b_h.at(i)
                     };
@@ -221,7 +228,9 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
                 let nz = &nz[..m];
                 for (i, a) in acc.iter_mut().enumerate() {
                     let base = i * cols;
-                    // SAFETY: forwarded; every index in `nz` is below `u.len() == cols`.
+                    // SAFETY: every index in `nz` is below `u.len() == cols`, so `base + j` is
+                    // inside row `i` of the dense W_in; `i` < n_hidden = the length of `b_h`
+                    // (validated net, the caller's promise).
                     unsafe {
                         let dot = seq_dot(0, m, |k| {
                             let j = usize::from(*nz.get_unchecked(k));
@@ -233,7 +242,9 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
             }
             _ => {
                 for (i, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: forwarded.
+                    // SAFETY: validated net (the caller's promise): every stored column of W_in is
+                    // below n_inputs = `u.len()`, and `i` < n_hidden = its rows and the length of
+                    // `b_h`.
                     unsafe { *a = *a + mat_dot(&f.w_in, i, u) + net.b_h.at(i) };
                 }
             }
@@ -257,13 +268,17 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     match (&net.int8, &net.f32, int8) {
         (Some(q), _, true) => {
             for (r, out) in o.iter_mut().enumerate() {
-                // SAFETY: forwarded.
+                // SAFETY: validated net (the caller's promise), so every stored column of the int8
+                // W_out is below n_hidden = `h.len()`, and `r` < n_outputs = its rows, `out_scale`
+                // and `b_o`.
                 unsafe { *out = q.out_scale.at(r) * mat_dot_q(&q.w_out, r, h) + net.b_o.at(r) };
             }
         }
         (_, Some(f), false) => {
             for (r, out) in o.iter_mut().enumerate() {
-                // SAFETY: forwarded.
+                // SAFETY: validated net (the caller's promise), so every stored column of W_out is
+                // below n_hidden = `h.len()`, and `r` < n_outputs = the rows of W_out and the
+                // length of `b_o`.
                 unsafe { *out = mat_dot(&f.w_out, r, h) + net.b_o.at(r) };
             }
         }
@@ -293,7 +308,9 @@ pub(crate) unsafe fn step_net<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     Pairs<U, F>: PairKernel,
 {
     let int8 = hq.is_some();
-    // SAFETY: forwarded.
+    // SAFETY: the caller's promise (this fn's `# Safety`) is what `recurrent`, `input` and
+    // `readout` need: a validated net, `h`, `next` of length n_hidden, `u` of n_inputs, `o` of
+    // n_outputs, the int8 weights present when `hq` is given.
     unsafe {
         recurrent(net, h, next, hq);
         input(net, u, next, int8);

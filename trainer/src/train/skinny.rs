@@ -205,7 +205,8 @@ mod avx512 {
         bias: &[f32; 4],
         last: __mmask16,
     ) {
-        // SAFETY: forwarded from the caller.
+        // SAFETY: the caller's promise is `tile`'s (AVX-512F; `mr` rows of A and C and `k` rows
+        // of B inside their slices), and each arm passes `tile` exactly `mr` rows.
         unsafe {
             match mr {
                 4 => tile::<4, NV>(c, ldc, a, lda, b, ldb, k, load, bias, last),
