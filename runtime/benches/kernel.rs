@@ -10,6 +10,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gyrus_runtime::aligned::AlignedCopy;
 use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout};
 use gyrus_runtime::kernel::{self, dense, phase, State};
 use gyrus_runtime::tasks::Rng;
@@ -79,15 +80,8 @@ fn time(mut f: impl FnMut(), steps: u32, rounds: usize) -> Duration {
 fn bench(c: &mut Criterion) {
     let blob = model();
     // A 4-aligned copy, as firmware embeds it, so the kernel reads zero-copy.
-    let words: Vec<u32> = blob
-        .chunks(4)
-        .map(|ch| {
-            let mut b = [0u8; 4];
-            b[..ch.len()].copy_from_slice(ch);
-            u32::from_ne_bytes(b)
-        })
-        .collect();
-    let bytes = &bytemuck::cast_slice::<u32, u8>(&words)[..blob.len()];
+    let aligned = AlignedCopy::new(&blob);
+    let bytes = aligned.bytes();
     let view = ModelView::from_bytes(bytes).unwrap();
     assert!(view.is_zero_copy());
     let n = view.n_hidden();

@@ -8,10 +8,14 @@
 //! - [`kernel`]: one step of an exported network (sparse f32, int8, dense baseline) over a
 //!   caller-owned [`kernel::State`].
 //! - [`measure`]: wiring length, active connections and memory footprint recomputed from a blob.
+//! - [`sheet`]: the sheet of hidden units: positions, the BIMT distance, the wiring sum, `RxC`.
+//! - [`aligned`]: blobs at 4-aligned addresses (embedded, or copied on the heap), read
+//!   zero-copy.
 //! - `eval` (feature `tasks`): task performance of a blob on seeded evaluation trials.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![deny(missing_docs)]
 
+pub mod aligned;
 #[cfg(feature = "tasks")]
 pub mod tasks;
 
@@ -20,3 +24,4 @@ pub mod eval;
 pub mod format;
 pub mod kernel;
 pub mod measure;
+pub mod sheet;

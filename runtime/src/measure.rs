@@ -6,9 +6,11 @@
 //!   weight across the threshold, so its count can differ from the trainer's);
 //! - wiring length: the sum over active recurrent connections of the BIMT distance
 //!   D = (|i - m| + |j - n|) / S, S = max(R, C), between the kept units' sheet positions. The
-//!   integer sum of |i - m| + |j - n| is exact; it is divided by S once, in f64;
-//! - footprint: flash = the blob's length; RAM = the state buffer (2 n_hidden floats) plus one
-//!   input and one output vector.
+//!   integer sum of |i - m| + |j - n| is exact; it is divided by S once, in f64
+//!   ([`crate::sheet::WiringSum`]);
+//! - footprint: flash = the blob's length; RAM = the state buffer
+//!   ([`crate::kernel::State::buffer_len`] floats: h, the next h, the int8 scratch) plus one input
+//!   and one output vector.
 //!
 //! ```text
 //! let m = measure::measure(&model);
@@ -16,6 +18,7 @@
 //! ```
 
 use crate::format::ModelView;
+use crate::sheet::WiringSum;
 
 /// Weights with a larger magnitude are active connections.
 pub const ACTIVE_THRESHOLD: f32 = 1e-2;
@@ -37,28 +40,33 @@ pub struct Measures {
 }
 
 /// Active recurrent connections and the integer sum of their |i - m| + |j - n|.
-fn active(model: &ModelView<'_>) -> (u32, u64) {
-    let (mut count, mut manhattan) = (0u32, 0u64);
+fn active(model: &ModelView<'_>) -> WiringSum {
+    let at = |(i, j): (u16, u16)| (usize::from(i), usize::from(j));
+    let mut sum = WiringSum::default();
     model.recurrent().for_each(|r, c, w| {
-        if let (Some((i, j)), Some((m, n))) = (model.position(r), model.position(c)) {
+        if let (Some(a), Some(b)) = (model.position(r), model.position(c)) {
             if libm::fabsf(w) > ACTIVE_THRESHOLD {
-                count += 1;
-                manhattan += u64::from(i.abs_diff(m)) + u64::from(j.abs_diff(n));
+                sum.add(at(a), at(b));
             }
         }
     });
-    (count, manhattan)
+    sum
+}
+
+/// S = max(R, C) of the blob's sheet.
+fn side(model: &ModelView<'_>) -> usize {
+    let (rows, cols) = model.sheet();
+    usize::from(rows.max(cols))
 }
 
 /// Wiring length: sum of D over active recurrent connections.
 pub fn wiring_length(model: &ModelView<'_>) -> f64 {
-    let (rows, cols) = model.sheet();
-    active(model).1 as f64 / f64::from(rows.max(cols))
+    active(model).length(side(model))
 }
 
 /// Number of active recurrent connections.
 pub fn active_connections(model: &ModelView<'_>) -> u32 {
-    active(model).0
+    active(model).connections
 }
 
 /// Bytes of RAM for [`crate::kernel::step`] and [`crate::kernel::step_int8`]: state buffer
@@ -69,11 +77,10 @@ pub fn ram_bytes(model: &ModelView<'_>) -> usize {
 
 /// All measures at once.
 pub fn measure(model: &ModelView<'_>) -> Measures {
-    let (count, manhattan) = active(model);
-    let (rows, cols) = model.sheet();
+    let sum = active(model);
     Measures {
-        wiring_length: manhattan as f64 / f64::from(rows.max(cols)),
-        active_connections: count,
+        wiring_length: sum.length(side(model)),
+        active_connections: sum.connections,
         stored_connections: model.recurrent().stored() as u32,
         flash_bytes: model.blob().len(),
         ram_bytes: ram_bytes(model),

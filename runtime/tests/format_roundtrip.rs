@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{random_model, Aligned, Misaligned, Spec};
+use common::{random_model, Misaligned, Spec};
+use gyrus_runtime::aligned::AlignedCopy;
 use gyrus_runtime::format::{
     crc32, Activation, CsrRepr, FormatError, Limit, MatrixRepr, ModelRepr, ModelView, Part,
     Precision, Weights, CRC_LEN, HEADER_LEN, MAX_KERNEL_HIDDEN,
@@ -124,7 +125,7 @@ fn the_model_matrices_use_the_smaller_encoding() {
 fn arrays_are_four_aligned_so_an_aligned_blob_is_zero_copy() {
     for (k, spec) in specs().into_iter().enumerate() {
         let blob = random_model(k as u64, spec).emit();
-        let aligned = Aligned::new(&blob);
+        let aligned = AlignedCopy::new(&blob);
         let view = ModelView::from_bytes(aligned.bytes()).unwrap();
         assert!(view.is_zero_copy(), "spec {k}");
         for data in [view.hidden_bias().bytes(), view.output_bias().bytes()] {
@@ -145,7 +146,7 @@ fn a_misaligned_copy_opens_and_steps_bit_identically() {
         },
     );
     let blob = repr.emit();
-    let (a, m) = (Aligned::new(&blob), Misaligned::new(&blob));
+    let (a, m) = (AlignedCopy::new(&blob), Misaligned::new(&blob));
     let fast = ModelView::from_bytes(a.bytes()).unwrap();
     let slow = ModelView::from_bytes(m.bytes()).unwrap();
     assert!(fast.is_zero_copy());

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{random_model, Aligned, Misaligned, Spec};
+use common::{random_model, Misaligned, Spec};
+use gyrus_runtime::aligned::AlignedCopy;
 use gyrus_runtime::format::ModelView;
 use gyrus_runtime::kernel::{self, phase, KernelError, State};
 use gyrus_runtime::tasks::Rng;
@@ -64,7 +65,7 @@ fn phases_chained_equal_step_bit_for_bit() {
     ];
     for (k, spec) in specs.into_iter().enumerate() {
         let blob = random_model(40 + k as u64, spec).emit();
-        let (al, mis) = (Aligned::new(&blob), Misaligned::new(&blob));
+        let (al, mis) = (AlignedCopy::new(&blob), Misaligned::new(&blob));
         let fast = ModelView::from_bytes(al.bytes()).unwrap();
         let slow = ModelView::from_bytes(mis.bytes()).unwrap();
         assert!(fast.is_zero_copy() && !slow.is_zero_copy());

@@ -253,7 +253,10 @@ fn int8_recurrent_product_is_the_documented_integer_sum() {
             },
         );
         let blob = repr.emit();
-        let (al, mis) = (common::Aligned::new(&blob), common::Misaligned::new(&blob));
+        let (al, mis) = (
+            gyrus_runtime::aligned::AlignedCopy::new(&blob),
+            common::Misaligned::new(&blob),
+        );
         for view in [
             ModelView::from_bytes(al.bytes()).unwrap(),
             ModelView::from_bytes(mis.bytes()).unwrap(),
@@ -343,7 +346,10 @@ fn int8_input_and_readout_are_the_documented_integer_sums() {
     let mut rng = Rng::new(5);
     for (k, spec) in specs.into_iter().enumerate() {
         let blob = random_model(40 + k as u64, spec).emit();
-        let (al, mis) = (common::Aligned::new(&blob), common::Misaligned::new(&blob));
+        let (al, mis) = (
+            gyrus_runtime::aligned::AlignedCopy::new(&blob),
+            common::Misaligned::new(&blob),
+        );
         for view in [
             ModelView::from_bytes(al.bytes()).unwrap(),
             ModelView::from_bytes(mis.bytes()).unwrap(),

@@ -2,20 +2,18 @@
 //! run config is firmware/models/default-run.toml): it opens, it has learned its tasks, and its int8
 //! variant performs within 1 percentage point of f32 on the same seeded trials.
 
+use gyrus_runtime::aligned::Aligned;
 use gyrus_runtime::format::ModelView;
 use gyrus_runtime::tasks::{self, Score};
 use gyrus_trainer::export::runtime_evaluate;
 
 const TRIALS: u32 = 64;
 
-#[repr(C, align(4))]
-struct Aligned<T: ?Sized>(T);
-
 static BLOB: &Aligned<[u8]> = &Aligned(*include_bytes!("../../firmware/models/default.gyrus"));
 
 #[test]
 fn default_model_is_trained_and_int8_loses_under_one_point() {
-    let view = ModelView::from_bytes(&BLOB.0).expect("the default model opens");
+    let view = ModelView::from_bytes(BLOB.bytes()).expect("the default model opens");
     assert!(
         view.int8().is_some(),
         "the default model carries the int8 variant"

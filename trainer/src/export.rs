@@ -22,7 +22,7 @@
 //! let blob = model.to_bytes()?;
 //! ```
 
-use crate::model::{Activation, Network, Structure};
+use crate::model::{Activation, Network, Structure, WiringSum};
 use crate::tasks::Tasks;
 use anyhow::{bail, Result};
 use gyrus_runtime::eval::{self as rt_eval, EvalBuffers, EvalConfig};
@@ -33,8 +33,9 @@ use gyrus_runtime::tasks::{self, Score, Task};
 /// Default pruning threshold: weights with |w| <= 1e-2 are removed (the spec's activity threshold).
 pub const DEFAULT_THRESHOLD: f32 = 1e-2;
 
-/// A recurrent weight with a larger magnitude is an active connection (spec, "Measures").
-pub const ACTIVE_THRESHOLD: f32 = 1e-2;
+/// A recurrent weight with a larger magnitude is an active connection (spec, "Measures"): the
+/// runtime's [`gyrus_runtime::measure::ACTIVE_THRESHOLD`].
+pub const ACTIVE_THRESHOLD: f32 = gyrus_runtime::measure::ACTIVE_THRESHOLD;
 
 /// Kept and total entries of one weight matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,22 +62,6 @@ pub struct Pruned {
     pub input: Count,
     /// Output weights.
     pub output: Count,
-}
-
-/// Calls `f(i, j, k)` for every trainable recurrent entry j -> i, k its index in `w_rec`.
-fn for_rec_entries(net: &Network, mut f: impl FnMut(usize, usize, usize)) {
-    let n = net.n_hidden();
-    match net.structure() {
-        Structure::Dense => (0..n * n).for_each(|k| f(k / n, k % n, k)),
-        Structure::Sparse(m) => {
-            for i in 0..n {
-                for k in m.row_ptr()[i]..m.row_ptr()[i + 1] {
-                    f(i, m.cols()[k] as usize, k);
-                }
-            }
-        }
-        Structure::FrozenIdentity => {}
-    }
 }
 
 /// Marks every node reachable from `seeds` along `edges[node]`.
@@ -148,7 +133,7 @@ pub fn prune(net: &Network, threshold: f32) -> Result<Pruned> {
     {
         let p = pruned.params_mut();
         let rec = &mut p[layout.w_rec.clone()];
-        for_rec_entries(net, |i, j, k| rec[k] = cut(rec[k], keep[i] && keep[j]));
+        net.for_each_recurrent(|k, i, j| rec[k] = cut(rec[k], keep[i] && keep[j]));
         let w_in = &mut p[layout.w_in.clone()];
         for (k, v) in w_in.iter_mut().enumerate() {
             *v = cut(*v, keep[k / n_in]);
@@ -201,27 +186,15 @@ pub fn wiring(net: &Network, kept: &[usize]) -> (u32, f64) {
     let sheet = net.config().sheet;
     let n = net.n_hidden();
     let w = net.w_rec_dense();
-    let (mut count, mut manhattan) = (0u32, 0u64);
+    let mut sum = WiringSum::default();
     for &i in kept {
-        let (a, b) = sheet.pos(i);
         for &j in kept {
             if w[i * n + j].abs() > ACTIVE_THRESHOLD {
-                let (c, d) = sheet.pos(j);
-                count += 1;
-                manhattan += (a.abs_diff(c) + b.abs_diff(d)) as u64;
+                sum.add(sheet.pos(i), sheet.pos(j));
             }
         }
     }
-    let s = sheet.rows.max(sheet.cols) as f64;
-    (count, manhattan as f64 / s)
-}
-
-fn runtime_activation(a: Activation) -> fmt::Activation {
-    match a {
-        Activation::Relu => fmt::Activation::Relu,
-        Activation::Tanh => fmt::Activation::Tanh,
-        Activation::Softplus => fmt::Activation::Softplus,
-    }
+    (sum.connections, sum.length(sheet.side()))
 }
 
 /// Rows `rows` and columns `cols` of a row-major matrix with `width` columns.
@@ -301,7 +274,7 @@ pub fn build_model(
         output: MatrixRepr::compact(n_out, k, &w_out),
         b_h: kept.iter().map(|&u| net.b_h()[u]).collect(),
         b_o: net.b_o().to_vec(),
-        activation: runtime_activation(cfg.activation),
+        activation: cfg.activation,
         alpha: cfg.alpha,
         readout: Readout::Argmax,
         tasks: names,

@@ -11,7 +11,9 @@
 //! unicode strings (`<U<n>`, via [`Array::strings`]); read: also `<f8`, `<f2`, `<i2`, `|i1`, `|b1`,
 //! unsigned integers, and Fortran-order 2-D arrays (reordered to C order).
 
+// CRC-32 (IEEE, as zip uses it): the runtime's, the project's one copy.
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use gyrus_runtime::format::crc32;
 use std::io::Write;
 use std::path::Path;
 
@@ -352,31 +354,6 @@ fn element_count(shape: &[usize]) -> Result<usize> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| anyhow!("array shape {shape:?} overflows"))
-}
-
-/// CRC-32 (IEEE, as zip uses it).
-pub fn crc32(bytes: &[u8]) -> u32 {
-    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut t = [0u32; 256];
-        for (i, entry) in t.iter_mut().enumerate() {
-            let mut c = i as u32;
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            *entry = c;
-        }
-        t
-    });
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc = table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
 }
 
 /// Writes `arrays` (name without `.npy`, array) as an `.npz` archive to `w`.

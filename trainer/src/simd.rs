@@ -1,7 +1,9 @@
 //! Runtime dispatch of hot loops to AVX-512 and AVX2+FMA builds of the same code (x86-64), so the
-//! crate needs no `target-cpu` flag. The loops contain no explicit FMA (Rust never fuses a
-//! multiply and an add by itself) and reductions use a fixed order, so every build gives
-//! bit-identical results; the wider builds only change the vector width.
+//! crate needs no `target-cpu` flag. Rust never fuses a multiply and an add by itself: the loops
+//! fuse only where they say so (`f32::mul_add`, `_mm512_fmadd_ps`), which rounds once in every
+//! build (without FMA hardware `mul_add` is a slower library call with the same bits), and
+//! reductions use a fixed order, so every build gives bit-identical results; the wider builds
+//! only change the vector width.
 
 /// Whether the CPU has the AVX-512 subset the 512-bit builds use (F, BW, DQ, VL).
 #[cfg(target_arch = "x86_64")]

@@ -1,28 +1,19 @@
 //! BIMT end to end: a short run trains, logs swaps, checkpoints and resumes bit-identically
 //! across swap rounds; the config file and the command line both select it.
 
+mod common;
+
 use clap::Parser;
+use common::{checkpoint_bits, tmp};
 use gyrus_trainer::cli::{Cli, Command};
 use gyrus_trainer::model::Family;
 use gyrus_trainer::model::Sheet;
-use gyrus_trainer::train::checkpoint;
 use gyrus_trainer::train::config::RunConfig;
 use gyrus_trainer::train::run::{Run, CHECKPOINT_FILE, METRICS_FILE};
-use std::path::{Path, PathBuf};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gyrus-bimt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use std::path::Path;
 
 fn weights(dir: &Path) -> Vec<(String, Vec<u32>)> {
-    let ck = checkpoint::load(&dir.join(CHECKPOINT_FILE)).unwrap();
-    let mut v: Vec<(String, Vec<u32>)> = ck
-        .tensors
-        .into_iter()
-        .map(|(name, (_, v))| (name, v.iter().map(|x| x.to_bits()).collect()))
-        .collect();
+    let mut v = checkpoint_bits(&dir.join(CHECKPOINT_FILE));
     v.sort();
     v
 }

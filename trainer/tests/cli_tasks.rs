@@ -1,16 +1,12 @@
 //! Integration tests of `gyrus tasks` and `gyrus bench tasks`, running the built binary.
 
+mod common;
+
+use common::{fails, gyrus};
 use gyrus_runtime::tasks::{fill_batch, Collection, Config, Stream, TaskList};
 use gyrus_trainer::npz::read_npz;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn gyrus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gyrus"))
-        .args(args)
-        .output()
-        .expect("the gyrus binary runs")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -27,22 +23,6 @@ fn ok(args: &[&str]) -> String {
 }
 
 /// Runs a command that must fail cleanly; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let o = gyrus(args);
-    let err = stderr(&o);
-    assert!(
-        !o.status.success(),
-        "gyrus {args:?} should fail, printed:\n{}",
-        stdout(&o)
-    );
-    assert!(!err.contains("panicked"), "gyrus {args:?} panicked:\n{err}");
-    assert!(
-        !err.trim().is_empty(),
-        "gyrus {args:?} failed without a message"
-    );
-    err
-}
-
 fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_tasks");
     std::fs::create_dir_all(&dir).unwrap();

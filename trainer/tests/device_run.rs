@@ -3,19 +3,15 @@
 //! CPU run's; a run moves between devices through its checkpoint (including BIMT swap rounds,
 //! which happen on the host); a missing GPU is a clear error that writes nothing.
 
+mod common;
+
 use candle_core::Device;
+use common::{command, tmp};
 use gyrus_trainer::model::{Family, Sheet};
 use gyrus_trainer::train::checkpoint;
 use gyrus_trainer::train::config::RunConfig;
 use gyrus_trainer::train::run::{Run, CHECKPOINT_FILE, EVAL_FILE, METRICS_FILE};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gyrus-devtest-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use std::path::Path;
 
 fn small(family: Family) -> RunConfig {
     let mut cfg = RunConfig::with_sheet(Sheet::new(4, 4));
@@ -127,14 +123,10 @@ fn device_runs_track_cpu_runs_and_move_between_devices() {
     }
 }
 
-fn gyrus() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gyrus"))
-}
-
 #[test]
 fn the_device_flag() {
     let out = tmp("cli");
-    let ok = gyrus()
+    let ok = command()
         .args([
             "train", "--sheet", "3x3", "--tasks", "go,dm1", "--steps", "4", "--batch", "4",
         ])
@@ -159,7 +151,7 @@ fn the_device_flag() {
     assert!(String::from_utf8_lossy(&ok.stderr).contains("device candle-cpu"));
     assert!(out.join(EVAL_FILE).exists());
 
-    let bad = gyrus()
+    let bad = command()
         .args(["train", "--device", "tpu", "--out"])
         .arg(tmp("x"))
         .output()
@@ -170,7 +162,7 @@ fn the_device_flag() {
     #[cfg(not(feature = "cuda"))]
     {
         let gpu = tmp("gpu");
-        let r = gyrus()
+        let r = command()
             .args([
                 "train", "--sheet", "3x3", "--tasks", "go", "--steps", "2", "--device", "cuda",
             ])
@@ -192,7 +184,7 @@ fn the_device_flag() {
 /// `gyrus bench device` checks the device against the CPU trainer before it times anything.
 #[test]
 fn the_device_bench_checks_then_times() {
-    let r = gyrus()
+    let r = command()
         .args([
             "bench",
             "device",

@@ -1,37 +1,11 @@
 //! `gyrus export` and `gyrus inspect` through the binary: a tiny run is trained, exported (f32 and
 //! int8), inspected (text and PNG), and a corrupt or missing blob fails with a clear message.
 
+mod common;
+
+use common::{gyrus, ok, s, tmp};
 use gyrus_runtime::format::ModelView;
 use gyrus_runtime::measure;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gyrus-export-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn gyrus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gyrus"))
-        .args(args)
-        .output()
-        .expect("the gyrus binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = gyrus(args);
-    assert!(
-        out.status.success(),
-        "gyrus {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The number after `label` on the line that starts with it.
 fn field<'a>(text: &'a str, label: &str) -> &'a str {

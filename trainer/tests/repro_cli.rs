@@ -2,30 +2,10 @@
 //! prints; a tiny reproduction runs end to end through `report` and resumes; `report` on hand-made
 //! run folders gives the expected table; the paper scale starts and checkpoints.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gyrus-repro-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn gyrus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gyrus"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{gyrus, text, tmp_dir};
+use std::path::Path;
 
 fn ok(args: &[&str]) -> String {
     let o = gyrus(args);
@@ -82,7 +62,7 @@ fn the_readme_lists_what_repro_list_prints() {
 
 #[test]
 fn a_tiny_reproduction_runs_end_to_end_and_resumes() {
-    let root = tmp("tiny");
+    let root = tmp_dir("tiny");
     let dir = root.join("cog20");
     let d = dir.to_str().unwrap();
     let set = "steps=30; eval_every=10; checkpoint_every=10; sheet=3x3; batch=4; seq_len=20; \
@@ -161,7 +141,7 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn report_on_hand_made_runs_gives_the_expected_table() {
-    let root = tmp("hand");
+    let root = tmp_dir("hand");
     let dir = root.join("r");
     let d = dir.to_str().unwrap();
     // The folder without training: the Slurm backend's dry run writes it and prints the script.
@@ -270,7 +250,7 @@ fn report_on_hand_made_runs_gives_the_expected_table() {
 
 #[test]
 fn the_paper_scale_starts_and_checkpoints() {
-    let root = tmp("paper");
+    let root = tmp_dir("paper");
     let dir = root.join("p");
     let d = dir.to_str().unwrap();
     let plan = ok(&["repro", "plan", "lm-vs-dense", "--scale", "paper"]);

@@ -2,36 +2,17 @@
 //! every finished point, an interrupted point is redone (to the same result), failures are
 //! reported, and the Pareto plot writes its PNG and CSV.
 
+mod common;
+
+use common::{gyrus, text, tmp_dir};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::SystemTime;
 
 const BASE: &str = "tasks = \"go,anti\"\nsteps = 20\nbatch = 4\nseq_len = 20\neval_trials = 4\n\
                     eval_every = 10\ncheckpoint_every = 10\n[net]\nsheet = { rows = 3, cols = 3 }\n\
                     family = { kind = \"l1\", lambda = 1e-4 }\n";
 const GRID: &str = "lambda=0,1e-3; seed=1..2";
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gyrus-sweep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn gyrus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gyrus"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn mtime(p: &Path) -> SystemTime {
     std::fs::metadata(p).unwrap().modified().unwrap()
@@ -51,7 +32,7 @@ fn run_dirs(sweep: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_sweep_runs_skips_resumes_and_plots() {
-    let root = tmp("main");
+    let root = tmp_dir("main");
     let base = root.join("base.toml");
     std::fs::write(&base, BASE).unwrap();
     let sweep = root.join("sweeps/p");
@@ -187,7 +168,7 @@ fn a_sweep_runs_skips_resumes_and_plots() {
 
 #[test]
 fn failures_are_reported_and_bad_grids_name_the_keys() {
-    let root = tmp("fail");
+    let root = tmp_dir("fail");
     let base = root.join("base.toml");
     std::fs::write(&base, BASE).unwrap();
     let sweep = root.join("s");
@@ -301,7 +282,7 @@ fn processes_with(needle: &str) -> Vec<u32> {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_killed_sweep_takes_its_trainings_with_it() {
-    let root = tmp("killed");
+    let root = tmp_dir("killed");
     let base = root.join("base.toml");
     let long = BASE.replace("steps = 20", "steps = 100000");
     std::fs::write(&base, long).unwrap();

@@ -9,6 +9,9 @@
 //! skipped, with a message saying why, only where Slurm is not installed (`.ci/install-tools`
 //! installs it) or the test does not run as root (slurmd must).
 
+mod common;
+
+use common::text;
 use gyrus_trainer::train::checkpoint;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -144,14 +147,6 @@ impl Drop for Cluster {
             .arg(&self.dir)
             .status();
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn json(p: &Path) -> serde_json::Value {

@@ -7,6 +7,9 @@
 //!
 //! NumPy is a prerequisite (`.ci/install-tools` installs it): the tests fail without it.
 
+mod common;
+
+use common::{fails, ok, s, tmp_dir};
 use gyrus_runtime::format::ModelView;
 use gyrus_runtime::kernel::{self, State};
 use gyrus_trainer::analysis::load_run;
@@ -14,40 +17,6 @@ use gyrus_trainer::npz::{self, Array};
 use gyrus_trainer::train::checkpoint;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gyrus-torch-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn gyrus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gyrus"))
-        .args(args)
-        .output()
-        .expect("the gyrus binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = gyrus(args);
-    assert!(
-        out.status.success(),
-        "gyrus {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = gyrus(args);
-    assert!(!out.status.success(), "gyrus {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn python(script: &str, args: &[&str]) -> Output {
     Command::new("python3")
@@ -125,7 +94,7 @@ fn scores(run: &Path) -> serde_json::Value {
 
 #[test]
 fn export_torch_then_import_gives_identical_weights_and_scores() {
-    let dir = tmp("round");
+    let dir = tmp_dir("round");
     let run = tiny_run(&dir, &["--family", "local", "--radius", "1.5"]);
     for ext in ["safetensors", "npz"] {
         let sd = dir.join(format!("model.{ext}"));
@@ -159,7 +128,7 @@ fn export_torch_then_import_gives_identical_weights_and_scores() {
 
 #[test]
 fn leaky_layout_carries_alpha_and_the_activation() {
-    let dir = tmp("leaky");
+    let dir = tmp_dir("leaky");
     let run = tiny_run(
         &dir,
         &[
@@ -187,7 +156,7 @@ fn leaky_layout_carries_alpha_and_the_activation() {
 /// with their positions given, no mask (inferred from the zeros), no metadata (flags instead).
 #[test]
 fn numpy_written_archives_with_shuffled_units_import_to_the_same_network() {
-    let dir = tmp("numpy");
+    let dir = tmp_dir("numpy");
     let run = tiny_run(&dir, &["--family", "local", "--radius", "1"]);
     let sd = dir.join("model.npz");
     ok(&["export", s(&run), "--format", "torch", "--out", s(&sd)]);
@@ -261,7 +230,7 @@ np.savez_compressed({dst:?}, **out)
 
 #[test]
 fn mismatches_name_the_tensor_and_write_nothing() {
-    let dir = tmp("bad");
+    let dir = tmp_dir("bad");
     let n = 4;
     let arr = |shape: &[usize]| Array::new(shape, &vec![0.1f32; shape.iter().product()]).unwrap();
     let write = |name: &str, arrays: &[(&str, Array)]| {
@@ -391,7 +360,7 @@ fn numpy_reference_agrees_with_the_runtime() {
             ],
         ),
     ] {
-        let dir = tmp(&format!("ref-{name}"));
+        let dir = tmp_dir(&format!("ref-{name}"));
         let run = tiny_run(&dir, &extra);
         let batch = dir.join("batch.npz");
         ok(&[

@@ -1,20 +1,16 @@
 //! The training loop end to end: determinism, checkpoints, resume after a kill, divergence, eval,
 //! learning curves. Small networks and few steps, so this runs in seconds.
 
+mod common;
+
+use common::{checkpoint_bits, command, tmp};
 use gyrus_trainer::model::{Family, Sheet};
 use gyrus_trainer::train::checkpoint;
 use gyrus_trainer::train::config::RunConfig;
 use gyrus_trainer::train::run::{
     Run, Schedule, CHECKPOINT_FILE, CONFIG_FILE, EVAL_FILE, METRICS_FILE,
 };
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gyrus-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use std::path::Path;
 
 fn small(family: Family) -> RunConfig {
     let mut cfg = RunConfig::with_sheet(Sheet::new(4, 4));
@@ -32,11 +28,7 @@ fn small(family: Family) -> RunConfig {
 }
 
 fn weights(dir: &Path) -> Vec<(String, Vec<u32>)> {
-    let ck = checkpoint::load(&dir.join(CHECKPOINT_FILE)).unwrap();
-    ck.tensors
-        .into_iter()
-        .map(|(name, (_, v))| (name, v.iter().map(|x| x.to_bits()).collect()))
-        .collect()
+    checkpoint_bits(&dir.join(CHECKPOINT_FILE))
 }
 
 #[test]
@@ -156,15 +148,11 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-fn gyrus() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gyrus"))
-}
-
 #[test]
 fn killed_process_resumes_to_the_same_weights() {
     let (full, killed) = (tmp("full"), tmp("killed"));
     let args = |out: &Path| {
-        let mut c = gyrus();
+        let mut c = command();
         c.args([
             "train",
             "--sheet",
@@ -208,7 +196,7 @@ fn killed_process_resumes_to_the_same_weights() {
         .unwrap()
         .parse()
         .unwrap();
-    let out = gyrus()
+    let out = command()
         .args(["train", "--resume"])
         .arg(&killed)
         .output()
@@ -228,7 +216,7 @@ fn killed_process_resumes_to_the_same_weights() {
     assert!(killed.join(EVAL_FILE).exists() && killed.join(CONFIG_FILE).exists());
 
     // eval prints a table and JSON for the run; plot curves draws both runs.
-    let ev = gyrus()
+    let ev = command()
         .args(["eval", "--json"])
         .arg(&full)
         .output()
@@ -237,14 +225,14 @@ fn killed_process_resumes_to_the_same_weights() {
     let json: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
     assert_eq!(json["step"], 3000);
     assert!(json["tasks"]["anti"]["last"].as_f64().unwrap() <= 1.0);
-    let table = gyrus().arg("eval").arg(&full).output().unwrap();
+    let table = command().arg("eval").arg(&full).output().unwrap();
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
         text.contains("go") && text.contains("anti") && text.contains("mean"),
         "{text}"
     );
     let png = full.join("curves.png");
-    let st = gyrus()
+    let st = command()
         .args(["plot", "curves"])
         .arg(&full)
         .arg(&killed)
@@ -261,7 +249,7 @@ fn killed_process_resumes_to_the_same_weights() {
 
 #[test]
 fn bad_flags_are_clear_errors() {
-    let out = gyrus()
+    let out = command()
         .args([
             "train", "--sheet", "4x4", "--family", "local", "--out", "/tmp/x",
         ])
@@ -269,7 +257,7 @@ fn bad_flags_are_clear_errors() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--radius"));
-    let out = gyrus()
+    let out = command()
         .args([
             "train",
             "--sheet",
@@ -283,14 +271,14 @@ fn bad_flags_are_clear_errors() {
         .unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && e.contains("cog20"), "{e}");
-    let out = gyrus()
+    let out = command()
         .args(["train", "--resume", "/nonexistent/run"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not hold a run"));
     // A resumed run keeps its config: flags that would change it are refused, not ignored.
-    let out = gyrus()
+    let out = command()
         .args(["train", "--resume", "/nonexistent/run", "--lr", "0.5"])
         .output()
         .unwrap();
@@ -311,7 +299,7 @@ fn a_run_that_cannot_fit_is_refused_before_anything_is_written() {
         &["--sheet", "10000x10000"][..],
         &["--sheet", "4x4", "--eval-trials", "4000000000"][..],
     ] {
-        let o = gyrus()
+        let o = command()
             .arg("train")
             .args(args)
             .args(["--steps", "1", "--quiet", "--out", out.to_str().unwrap()])
@@ -328,7 +316,7 @@ fn a_run_that_cannot_fit_is_refused_before_anything_is_written() {
     let mut cfg = RunConfig::with_sheet(Sheet::new(10_000, 10_000));
     cfg.steps = 1;
     std::fs::write(out.join(CONFIG_FILE), cfg.to_toml().unwrap()).unwrap();
-    let o = gyrus()
+    let o = command()
         .args(["train", "--quiet", "--resume", out.to_str().unwrap()])
         .output()
         .unwrap();
@@ -534,7 +522,7 @@ fn the_cli_extends_a_finished_run_and_refuses_other_changes() {
     let mut cfg = small(Family::Dense);
     cfg.steps = 20;
     Run::create(&dir, cfg).unwrap().train(20, false).unwrap();
-    let out = gyrus()
+    let out = command()
         .args([
             "train",
             "--quiet",
@@ -559,7 +547,7 @@ fn the_cli_extends_a_finished_run_and_refuses_other_changes() {
         .collect();
     assert_eq!(steps, vec![20, 25, 30]);
     for flag in [["--lr", "0.5"], ["--seed", "3"], ["--batch", "2"]] {
-        let out = gyrus()
+        let out = command()
             .args(["train", "--steps", "40"])
             .args(flag)
             .arg("--resume")
@@ -591,7 +579,7 @@ fn damaged_or_missing_checkpoints_are_refused() {
             vec!["eval"],
             vec!["export", "--out", "/tmp/gyrus-never-written.gyrus"],
         ] {
-            let out = gyrus().args(&cmd).arg(dir).output().unwrap();
+            let out = command().args(&cmd).arg(dir).output().unwrap();
             let e = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success() && e.contains(what), "{cmd:?}: {e}");
         }
@@ -617,7 +605,7 @@ fn damaged_or_missing_checkpoints_are_refused() {
 
     // No checkpoint at all: refused, unless --untrained.
     std::fs::remove_file(&path).unwrap();
-    let out = gyrus().arg("eval").arg(&dir).output().unwrap();
+    let out = command().arg("eval").arg(&dir).output().unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success()
@@ -626,7 +614,7 @@ fn damaged_or_missing_checkpoints_are_refused() {
         "{e}"
     );
     let blob = dir.join("m.gyrus");
-    let out = gyrus()
+    let out = command()
         .arg("export")
         .arg(&dir)
         .arg("--out")
@@ -634,7 +622,7 @@ fn damaged_or_missing_checkpoints_are_refused() {
         .output()
         .unwrap();
     assert!(!out.status.success() && !blob.exists());
-    let out = gyrus()
+    let out = command()
         .args(["eval", "--untrained", "--json"])
         .arg(&dir)
         .output()
@@ -652,7 +640,7 @@ fn damaged_or_missing_checkpoints_are_refused() {
 /// `gyrus train` for many steps of `sheet` units, as a child process.
 #[cfg(target_os = "linux")]
 fn long_training(out: &Path, sheet: &str, seq_len: &str) -> std::process::Child {
-    gyrus()
+    command()
         .args([
             "train",
             "--sheet",
@@ -714,7 +702,7 @@ fn sigint_checkpoints_says_how_to_resume_and_resumes_exactly() {
     std::thread::sleep(std::time::Duration::from_millis(200));
 
     // A second training of the same folder is refused, naming the holder.
-    let out = gyrus()
+    let out = command()
         .args(["train", "--quiet", "--resume"])
         .arg(&dir)
         .output()

@@ -1,10 +1,16 @@
 //! Small enumerations stored in a blob as one-byte codes.
 
-/// The hidden units' nonlinearity phi (applied by [`crate::kernel`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The hidden units' nonlinearity phi: the one activation type of gyrus (configs name it in
+/// lower case, a blob stores its code). [`Activation::apply`] is phi as the kernels compute it;
+/// the trainer evaluates the same functions with a vectorisable tanh (`gyrus_trainer::model`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Activation {
-    /// max(x, 0) (code 0).
+    /// max(x, 0) (code 0; the default).
+    #[default]
     Relu,
     /// tanh(x) (code 1).
     Tanh,

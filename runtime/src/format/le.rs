@@ -118,7 +118,7 @@ pub(crate) trait Load<T>: Copy {
 impl<T: Copy> Load<T> for &[T] {
     #[inline(always)]
     unsafe fn at(self, i: usize) -> T {
-        // SAFETY: forwarded from the caller.
+        // SAFETY: the caller's promise: `i` is below the slice's length.
         unsafe { *self.get_unchecked(i) }
     }
 }

@@ -41,7 +41,8 @@ pub(crate) trait RecKernel {
 /// `g` below the number of groups, `i < HEADER`.
 #[inline(always)]
 unsafe fn head<H: Load<u16>>(h: H, g: usize, i: usize) -> usize {
-    // SAFETY: forwarded.
+    // SAFETY: the caller's promise (`g` below the number of groups, `i < HEADER`) puts
+    // `g * HEADER + i` inside the header array, which holds HEADER entries per group.
     usize::from(unsafe { h.at(g * HEADER + i) })
 }
 
@@ -61,7 +62,8 @@ unsafe fn group<H: Load<u16>>(
     for k in 0..d {
         for (l, a) in acc.iter_mut().enumerate() {
             let s = base + k * LANES + l;
-            // SAFETY: forwarded.
+            // SAFETY: the caller's promise: slot `s` (< `base + LANES * d`) is in range and its
+            // offset / 4 is below `x.len()`.
             let t = w(s) * unsafe { *x.get_unchecked(usize::from(off.at(s)) >> 2) };
             *a = if k == 0 { t } else { *a + t };
         }
@@ -99,7 +101,8 @@ unsafe fn each_group<H: Load<u16>>(
 impl RecKernel for Ell<LeSlice<'_, f32>, LeSlice<'_, u16>> {
     unsafe fn rec_f32(&self, x: &[f32], acc: &mut [f32]) {
         let (off, v) = (self.off, self.values);
-        // SAFETY: forwarded; slots and offsets validated.
+        // SAFETY: a validated layout (the caller's promise): every group's slots are in range and
+        // every offset / 4 is below n = `x.len()`; `acc.len() == rows`.
         unsafe {
             each_group(self.head, self.rows, acc, 0, 0, |b, d| {
                 group(off, b, d, x, |s| v.at(s))
@@ -111,7 +114,9 @@ impl RecKernel for Ell<LeSlice<'_, f32>, LeSlice<'_, u16>> {
 impl RecKernel for Ell<&[f32], &[u16]> {
     unsafe fn rec_f32(&self, x: &[f32], acc: &mut [f32]) {
         #[cfg(target_arch = "arm")]
-        // SAFETY: forwarded.
+        // SAFETY: a validated layout with `x`, `acc` of length `rows` (the caller's promise) is
+        // what `arm::rec_f32` needs; it returns the first group and slot it left undone, which
+        // is what `each_group` needs.
         unsafe {
             let (first, base) = arm::rec_f32(self, x, acc);
             let (off, v) = (self.off, self.values);
@@ -122,7 +127,8 @@ impl RecKernel for Ell<&[f32], &[u16]> {
         #[cfg(not(target_arch = "arm"))]
         {
             let (off, v) = (self.off, self.values);
-            // SAFETY: forwarded; slots and offsets validated.
+            // SAFETY: a validated layout (the caller's promise): every group's slots are in range
+            // and every offset / 4 is below n = `x.len()`; `acc.len() == rows`.
             unsafe {
                 each_group(self.head, self.rows, acc, 0, 0, |b, d| {
                     group(off, b, d, x, |s| v.at(s))

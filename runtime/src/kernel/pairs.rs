@@ -68,14 +68,15 @@ unsafe fn quantize_portable(h: &[f32], k: f32, hq: &mut [i16], first: usize) {
 pub(crate) unsafe fn quantize(h: &[f32], k: f32, hq: &mut [i16]) {
     #[cfg(target_arch = "arm")]
     let first = if (hq.as_ptr() as usize).is_multiple_of(4) {
-        // SAFETY: forwarded; `hq` 4-aligned.
+        // SAFETY: `hq.len() > h.len()` (the caller's promise) and `hq` is 4-aligned (just
+        // checked), as `arm::quantize` needs.
         unsafe { arm::quantize(h, k, hq, false) }
     } else {
         0
     };
     #[cfg(not(target_arch = "arm"))]
     let first = 0;
-    // SAFETY: forwarded.
+    // SAFETY: `hq.len() > h.len()` (the caller's promise), as `quantize_portable` needs.
     unsafe { quantize_portable(h, k, hq, first) };
 }
 
@@ -149,7 +150,8 @@ pub(crate) struct Pairs<U, F> {
 impl<'a> PairKernel for Pairs<crate::format::LeSlice<'a, u32>, crate::format::LeSlice<'a, f32>> {
     unsafe fn product(self, rows: usize, hq: &[i16], d: f32, acc: &mut [f32]) {
         let s = self.scale;
-        // SAFETY: forwarded.
+        // SAFETY: a validated layout of `rows` rows, `scale` of `rows` entries, `hq` the quantised
+        // state and `acc.len() == rows` (the caller's promise); group 0 starts at word 0.
         unsafe { groups_portable(self.words, rows, hq, |r| s.at(r), d, 0, 0, acc) }
     }
 }
@@ -158,11 +160,13 @@ impl PairKernel for Pairs<&[u32], &[f32]> {
     unsafe fn product(self, rows: usize, hq: &[i16], d: f32, acc: &mut [f32]) {
         let s = self.scale;
         #[cfg(target_arch = "arm")]
-        // SAFETY: forwarded.
+        // SAFETY: a validated layout of `rows` rows, `scale` of `rows` entries, `hq` the quantised
+        // state and `acc.len() == rows` (the caller's promise), as `arm::groups` needs.
         let (first, p) = unsafe { arm::groups(self.words, s, rows, hq, d, acc) };
         #[cfg(not(target_arch = "arm"))]
         let (first, p) = (0, 0);
-        // SAFETY: forwarded.
+        // SAFETY: the caller's promise as above; `p` is the first word of group `first` (0 and 0,
+        // or where `arm::groups` stopped).
         unsafe { groups_portable(self.words, rows, hq, |r| s.at(r), d, first, p, acc) }
     }
 }

@@ -75,9 +75,11 @@ pub fn recurrent(
     len(n, h.len(), hidden)?;
     len(n, acc.len(), hidden)?;
     match int8 {
-        // SAFETY: validated model, sizes just checked, f32 present.
         None => {
             int8_present(model, false)?;
+            // SAFETY: `sparse::recurrent` needs a validated net (`model` is a `ModelView`, built
+            // only by validation), `h` and `acc` of length n_hidden (checked above) and, without
+            // `hq`, the f32 weights (`int8_present` just checked them).
             with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, None) })
         }
         Some(hq) => {
@@ -88,7 +90,8 @@ pub fn recurrent(
                     got: hq.len(),
                 });
             }
-            // SAFETY: validated model, sizes just checked, int8 present.
+            // SAFETY: as above, with `hq` longer than n_hidden (checked just before) and the int8
+            // weights present (`int8_present`).
             with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, Some(hq)) });
         }
     }
@@ -109,7 +112,9 @@ pub fn input(
         KernelError::Input { needed, got }
     })?;
     int8_present(model, int8)?;
-    // SAFETY: as in `recurrent`.
+    // SAFETY: `sparse::input` needs a validated net (a `ModelView`), `acc` of length n_hidden and
+    // `u` of length n_inputs (both checked above), and the int8 weights when `int8` (checked by
+    // `int8_present`).
     with_net!(model, net => unsafe { sparse::input(net, u, acc, int8) });
     Ok(())
 }

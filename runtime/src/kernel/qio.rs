@@ -98,7 +98,8 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
 ) {
     let Some(f) = input_frac_bits(u) else {
         for i in 0..acc.len() {
-            // SAFETY: forwarded; every sum is 0.
+            // SAFETY: `i < acc.len()`, and `scale` and `bias` have one entry per row of `acc` (this
+            // fn's contract); every sum is 0.
             unsafe { finish(acc, i, 0.0, 1.0, scale, bias) };
         }
         return;
@@ -118,7 +119,9 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
                 }
             }
             #[cfg(target_arch = "arm")]
-            // SAFETY: forwarded; the list holds columns below `cols` and ends with a sentinel.
+            // SAFETY: the list holds columns below `cols` (the validated matrix's width) and ends with
+            // a sentinel; `values` holds `acc.len()` rows of `cols`, `scale` and `bias` one entry per
+            // row (this fn's contract), as `arm::input_blocks` needs.
             let first = unsafe { arm::input_blocks(values, *cols, &list, scale, bias, d, acc) };
             #[cfg(not(target_arch = "arm"))]
             let first = 0;
@@ -130,7 +133,8 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
                     let q = unsafe { *values.get_unchecked(base + e[1] as usize) };
                     s = s.wrapping_add(i32::from(q) * e[0] as i32);
                 }
-                // SAFETY: forwarded.
+                // SAFETY: `i < acc.len()`, and `scale` and `bias` have one entry per row of `acc`
+                // (this fn's contract).
                 unsafe { finish(acc, i, s as f32, d, scale, bias) };
             }
         }
@@ -142,13 +146,15 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
                     .zip(u)
                     .map(|(&q, &v)| i64::from(q) * i64::from(quant_input(v, k)))
                     .sum();
-                // SAFETY: forwarded.
+                // SAFETY: `i < acc.len()`, and `scale` and `bias` have one entry per row of `acc`
+                // (this fn's contract).
                 unsafe { finish(acc, i, s as f32, d, scale, bias) };
             }
         }
         Matrix::Csr(c) => {
             for i in 0..acc.len() {
-                // SAFETY: forwarded; validated columns are below `u.len()`.
+                // SAFETY: the validated matrix's stored columns are below `u.len()`, `i < acc.len()` = its
+                // rows, and `scale`, `bias` have one entry per row (this fn's contract).
                 unsafe {
                     let s = csr_sum(c, i, |j| i64::from(quant_input(*u.get_unchecked(j), k)));
                     finish(acc, i, s as f32, d, scale, bias);
@@ -176,7 +182,8 @@ fn perm(c: usize, n4: usize) -> usize {
 unsafe fn quantize_perm(h: &[f32], k: f32, hq: &mut [i16]) {
     #[cfg(target_arch = "arm")]
     let first = if (hq.as_ptr() as usize).is_multiple_of(4) {
-        // SAFETY: forwarded; `hq` 4-aligned.
+        // SAFETY: `hq.len() >= h.len()` (this fn's contract) and `hq` is 4-aligned (just checked),
+        // as `quantize_arm` needs.
         unsafe { super::pairs::quantize_arm(h, k, hq, true) }
     } else {
         0
@@ -210,11 +217,14 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     let (k, d) = super::pairs::factors(frac_bits);
     let n = h.len();
     let n4 = n & !3;
-    // SAFETY: forwarded.
+    // SAFETY: `hq.len() >= h.len()` (this fn's contract), what `quantize_perm` needs.
     unsafe { quantize_perm(h, k, hq) };
     let hq = &*hq;
-    // SAFETY (closure): `c < n`, so `perm(c) < n <= hq.len()`.
-    let x = |c: usize| i64::from(unsafe { *hq.get_unchecked(perm(c, n4)) });
+    let x = |c: usize| {
+        // SAFETY: every caller passes a column `c < n` (the matrix's stored columns are below
+        // n_hidden = `h.len()`), so `perm(c) < n <= hq.len()`.
+        i64::from(unsafe { *hq.get_unchecked(perm(c, n4)) })
+    };
     let out = |o: &mut [f32], r: usize, s: f32| {
         // SAFETY: `r < o.len()`, one scale and bias per row.
         unsafe { *o.get_unchecked_mut(r) = (s * d) * scale.at(r) + bias.at(r) };

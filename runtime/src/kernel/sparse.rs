@@ -29,7 +29,8 @@ unsafe fn gather_dot<H: Load<u16>>(
     x: &[f32],
     w: impl Fn(usize) -> f32,
 ) -> f32 {
-    // SAFETY: forwarded from the caller.
+    // SAFETY: the caller's promise: `s <= e`, entries `s..e` of `col` and of the weights in
+    // range and every `col[k] < x.len()`, so every `term(k)` for `k` in `s..e` is in bounds.
     unsafe { seq_dot(s, e, |k| w(k) * *x.get_unchecked(usize::from(col.at(k)))) }
 }
 
@@ -51,7 +52,7 @@ unsafe fn seq_dot(s: usize, e: usize, term: impl Fn(usize) -> f32) -> f32 {
 /// Entries `s..e` of row `r`.
 #[inline(always)]
 unsafe fn row_range<F, U: Load<u32>, H>(m: &Csr<F, U, H>, r: usize) -> (usize, usize) {
-    // SAFETY: `r < rows`, forwarded.
+    // SAFETY: the caller passes `r < rows`, and a validated CSR has `rows + 1` row pointers.
     unsafe { (m.row_ptr.at(r) as usize, m.row_ptr.at(r + 1) as usize) }
 }
 
@@ -77,7 +78,7 @@ pub(crate) trait DenseDot: Load<f32> {
     /// `base + x.len()` within the array.
     #[inline(always)]
     unsafe fn dense_dot(self, base: usize, x: &[f32]) -> f32 {
-        // SAFETY: forwarded.
+        // SAFETY: `j < x.len()`, and `base + x.len()` is within the array (this fn's contract).
         unsafe { seq_dot(0, x.len(), |j| self.at(base + j) * *x.get_unchecked(j)) }
     }
 }
@@ -131,13 +132,14 @@ impl DenseDot for &[f32] {
                 }
             }
             for j in 8 * n8..x.len() {
-                // SAFETY: forwarded.
+                // SAFETY: `j < x.len()`, and `base + x.len()` is within the array (this fn's
+                // contract).
                 acc += unsafe { self.at(base + j) * *x.get_unchecked(j) };
             }
             acc
         }
         #[cfg(not(target_arch = "arm"))]
-        // SAFETY: forwarded.
+        // SAFETY: `j < x.len()`, and `base + x.len()` is within the array (this fn's contract).
         unsafe {
             seq_dot(0, x.len(), |j| self.at(base + j) * *x.get_unchecked(j))
         }
@@ -176,7 +178,9 @@ pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     Ell<F, H>: RecKernel,
     Pairs<U, F>: PairKernel,
 {
-    // SAFETY: forwarded; the caller checked that the weights it asks for are present.
+    // SAFETY: the caller's promise: a validated net (row pointers, columns below n_hidden, the
+    // lane groups of `Ell` and `Pairs` in range), `h` and `acc` of length n_hidden, `hq` longer
+    // than n_hidden, and the weights asked for (int8 with `hq`, else f32) present.
     unsafe {
         match (hq, &net.int8, &net.f32) {
             (Some(hq), Some(q), _) => {
@@ -233,14 +237,18 @@ pub(crate) unsafe fn input<F: DenseDot, U: Load<u32>, H: Load<u16>>(
     int8: bool,
 ) {
     match (&net.int8, &net.f32, int8) {
-        // SAFETY: forwarded.
+        // SAFETY: validated net (the caller's promise): the int8 W_in's stored columns are below
+        // n_inputs = `u.len()`, `acc`, `in_scale` and `b_h` have n_hidden entries, as
+        // `qio::input` needs.
         (Some(q), _, true) => unsafe { qio::input(&q.w_in, q.in_scale, net.b_h, u, acc) },
         (_, Some(f), false) => match (&f.w_in, nonzero_inputs(u)) {
             (Matrix::Dense { cols, values, .. }, Some((nz, m))) => {
                 let nz = &nz[..m];
                 for (i, a) in acc.iter_mut().enumerate() {
                     let base = i * cols;
-                    // SAFETY: forwarded; every index in `nz` is below `u.len() == cols`.
+                    // SAFETY: every index in `nz` is below `u.len() == cols`, so `base + j` is
+                    // inside row `i` of the dense W_in; `i` < n_hidden = the length of `b_h`
+                    // (validated net, the caller's promise).
                     unsafe {
                         let dot = seq_dot(0, m, |k| {
                             let j = usize::from(*nz.get_unchecked(k));
@@ -252,7 +260,9 @@ pub(crate) unsafe fn input<F: DenseDot, U: Load<u32>, H: Load<u16>>(
             }
             _ => {
                 for (i, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: forwarded.
+                    // SAFETY: validated net (the caller's promise): every stored column of W_in is
+                    // below n_inputs = `u.len()`, and `i` < n_hidden = its rows and the length of
+                    // `b_h`.
                     unsafe { *a = *a + mat_dot(&f.w_in, i, u) + net.b_h.at(i) };
                 }
             }
@@ -277,12 +287,16 @@ pub(crate) unsafe fn readout<F: DenseDot, U: Load<u32>, H: Load<u16>>(
     // The match outside the loops, so that each loop is straight-line code.
     match (&net.int8, &net.f32, hq) {
         (Some(q), _, Some(hq)) => {
-            // SAFETY: forwarded.
+            // SAFETY: validated net (the caller's promise): the int8 W_out's stored columns are
+            // below n_hidden = `h.len()` <= `hq.len()`, and `o`, `out_scale` and `b_o` have
+            // n_outputs entries, as `qio::readout` needs.
             unsafe { qio::readout(&q.w_out, q.out_scale, net.b_o, q.act_frac_bits, h, hq, o) }
         }
         (_, Some(f), None) => {
             for (r, out) in o.iter_mut().enumerate() {
-                // SAFETY: forwarded.
+                // SAFETY: validated net (the caller's promise), so every stored column of W_out is
+                // below n_hidden = `h.len()`, and `r` < n_outputs = the rows of W_out and the
+                // length of `b_o`.
                 unsafe { *out = mat_dot(&f.w_out, r, h) + net.b_o.at(r) };
             }
         }
@@ -311,7 +325,9 @@ pub(crate) unsafe fn step_net<F: DenseDot, U: Load<u32>, H: Load<u16>>(
     Ell<F, H>: RecKernel,
     Pairs<U, F>: PairKernel,
 {
-    // SAFETY: forwarded.
+    // SAFETY: the caller's promise (this fn's `# Safety`) is what `recurrent`, `input` and
+    // `readout` need: a validated net, `h`, `next` of length n_hidden, `u` of n_inputs, `o` of
+    // n_outputs, the int8 weights present when `hq` is given.
     unsafe {
         match hq {
             Some(hq) => {

@@ -8,8 +8,9 @@ use super::KernelError;
 /// scratch, `h` quantised to i16 (`n_hidden + 1` entries, in the buffer's last
 /// `(n_hidden + 2) / 2` floats).
 ///
-/// On a microcontroller use a `static mut [f32; 2 * N]` or a stack array; a buffer sized for the
-/// largest model serves smaller ones (only the first `2 * n_hidden` floats are used).
+/// On a microcontroller use a `static mut [f32; State::buffer_len(N)]` (a `const fn`) or a stack
+/// array; a buffer sized for the largest model serves smaller ones (only the first
+/// `State::buffer_len(n_hidden)` floats are used). [`State::new`] refuses a shorter buffer.
 #[derive(Debug)]
 pub struct State<'a> {
     pub(crate) h: &'a mut [f32],

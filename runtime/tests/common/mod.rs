@@ -117,20 +117,6 @@ pub fn random_model(seed: u64, s: Spec) -> ModelRepr {
     m
 }
 
-/// A 4-aligned copy of `bytes` (a `Vec<u8>` guarantees no alignment).
-pub struct Aligned(Vec<u32>, usize);
-
-impl Aligned {
-    pub fn new(bytes: &[u8]) -> Self {
-        let mut words = vec![0u32; bytes.len().div_ceil(4)];
-        bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        Aligned(words, bytes.len())
-    }
-    pub fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice::<u32, u8>(&self.0)[..self.1]
-    }
-}
-
 /// A copy of `bytes` at an address that is 1 mod 4.
 pub struct Misaligned(Vec<u32>, usize);
 

@@ -2,6 +2,7 @@
 //! host at a 4-aligned address like the firmware's, evaluated with the same seeds.
 
 use crate::output_digest::{outputs_digest, Scratch, Weights, EVAL_SEED, EVAL_TRIALS};
+use gyrus_runtime::aligned::AlignedCopy;
 use gyrus_runtime::eval::{self, EvalBuffers, EvalConfig};
 use gyrus_runtime::format::ModelView;
 use gyrus_runtime::kernel::State;
@@ -14,32 +15,19 @@ pub fn default_model_path() -> PathBuf {
 }
 
 /// A blob in 4-aligned memory.
-pub struct AlignedBlob {
-    words: Vec<u32>,
-    len: usize,
-}
+pub struct AlignedBlob(AlignedCopy);
 
 impl AlignedBlob {
     /// Reads a blob file.
     pub fn read(path: &Path) -> Self {
         let bytes =
             std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let mut words = vec![0u32; bytes.len().div_ceil(4)];
-        for (w, c) in words.iter_mut().zip(bytes.chunks(4)) {
-            let mut b = [0u8; 4];
-            b[..c.len()].copy_from_slice(c);
-            *w = u32::from_ne_bytes(b);
-        }
-        AlignedBlob {
-            words,
-            len: bytes.len(),
-        }
+        AlignedBlob(AlignedCopy::new(&bytes))
     }
 
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `words` holds at least `len` initialised bytes; u8 has no alignment needs.
-        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+        self.0.bytes()
     }
 
     /// The opened model (panics on a bad blob: the test cannot proceed).

@@ -1,47 +1,21 @@
 //! Connections and wiring length (models.md, "Measures"): a connection is active when |w| > 1e-2;
 //! the wiring length is the sum of the BIMT distance D over the active recurrent connections.
 
-use crate::model::{Network, Sheet, Structure};
+use crate::model::{Network, Structure, WiringSum};
 
 /// A weight is an active connection when its magnitude exceeds this (the runtime's threshold).
 pub const ACTIVE: f32 = gyrus_runtime::measure::ACTIVE_THRESHOLD;
 
-/// Grid distance |i-m| + |j-n| between units `a` and `b`.
-fn manhattan(sheet: &Sheet, a: usize, b: usize) -> usize {
-    let (i, j) = sheet.pos(a);
-    let (m, n) = sheet.pos(b);
-    i.abs_diff(m) + j.abs_diff(n)
-}
-
-/// BIMT distance between hidden units `a` and `b` on `sheet`: (|i-m| + |j-n|) / max(R, C).
-pub fn distance(sheet: &Sheet, a: usize, b: usize) -> f64 {
-    manhattan(sheet, a, b) as f64 / sheet.rows.max(sheet.cols).max(1) as f64
-}
-
 /// Every allowed recurrent connection as (receiving unit, sending unit, weight): all N*N for a
 /// dense structure, the mask entries of a sparse one, the fixed diagonal of frozen-autapse.
 pub fn recurrent_connections(net: &Network) -> Vec<(usize, usize, f32)> {
-    let n = net.n_hidden();
-    match net.structure() {
-        Structure::Dense => net
-            .w_rec()
-            .iter()
-            .enumerate()
-            .map(|(k, &w)| (k / n, k % n, w))
-            .collect(),
-        Structure::Sparse(mask) => {
-            let w = net.w_rec();
-            let mut out = Vec::with_capacity(mask.nnz());
-            for i in 0..n {
-                let start = mask.row_ptr()[i];
-                for (k, &j) in mask.row(i).iter().enumerate() {
-                    out.push((i, j as usize, w[start + k]));
-                }
-            }
-            out
-        }
-        Structure::FrozenIdentity => (0..n).map(|i| (i, i, 1.0)).collect(),
+    if let Structure::FrozenIdentity = net.structure() {
+        return (0..net.n_hidden()).map(|i| (i, i, 1.0)).collect();
     }
+    let w = net.w_rec();
+    let mut out = Vec::with_capacity(w.len());
+    net.for_each_recurrent(|k, i, j| out.push((i, j, w[k])));
+    out
 }
 
 /// Connection counts and wiring length of a network.
@@ -64,18 +38,17 @@ pub struct Wiring {
 pub fn wiring(net: &Network) -> Wiring {
     let sheet = net.config().sheet;
     let rec = recurrent_connections(net);
-    let active: Vec<&(usize, usize, f32)> = rec.iter().filter(|c| c.2.abs() > ACTIVE).collect();
+    let mut active = WiringSum::default();
+    for &(i, j, _) in rec.iter().filter(|c| c.2.abs() > ACTIVE) {
+        active.add(sheet.pos(i), sheet.pos(j));
+    }
     let count = |w: &[f32]| w.iter().filter(|v| v.abs() > ACTIVE).count();
     Wiring {
         recurrent_allowed: rec.len(),
-        recurrent_active: active.len(),
+        recurrent_active: active.connections as usize,
         input_active: count(net.w_in()),
         output_active: count(net.w_out()),
-        wiring_length: active
-            .iter()
-            .map(|c| manhattan(&sheet, c.0, c.1))
-            .sum::<usize>() as f64
-            / sheet.rows.max(sheet.cols).max(1) as f64,
+        wiring_length: active.length(sheet.side()),
     }
 }
 
@@ -84,22 +57,22 @@ pub fn weight_distance(net: &Network) -> Vec<(f64, f32)> {
     let sheet = net.config().sheet;
     recurrent_connections(net)
         .into_iter()
-        .map(|(i, j, w)| (distance(&sheet, i, j), w.abs()))
+        .map(|(i, j, w)| (sheet.distance(i, j), w.abs()))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, NetConfig};
+    use crate::model::{Family, NetConfig, Sheet};
 
     #[test]
     fn distance_is_manhattan_over_the_longer_side() {
         let s = Sheet::new(4, 5);
-        assert_eq!(distance(&s, 0, 0), 0.0);
+        assert_eq!(s.distance(0, 0), 0.0);
         // unit 0 at (0,0), unit 19 at (3,4): (3 + 4) / 5.
-        assert!((distance(&s, 0, 19) - 7.0 / 5.0).abs() < 1e-12);
-        assert_eq!(distance(&s, 7, 13), distance(&s, 13, 7));
+        assert!((s.distance(0, 19) - 7.0 / 5.0).abs() < 1e-12);
+        assert_eq!(s.distance(7, 13), s.distance(13, 7));
     }
 
     #[test]
@@ -137,7 +110,7 @@ mod tests {
         assert_eq!(rec.len(), 9 + 24);
         assert!(rec
             .iter()
-            .all(|&(i, j, _)| distance(&net.config().sheet, i, j) <= 1.0 / 3.0 + 1e-12));
+            .all(|&(i, j, _)| net.config().sheet.distance(i, j) <= 1.0 / 3.0 + 1e-12));
         let dense = net.w_rec_dense();
         for &(i, j, w) in &rec {
             assert_eq!(dense[i * 9 + j], w);

@@ -1,4 +1,6 @@
-//! The `gyrus` command line: one file per subcommand.
+//! The `gyrus` command line: one file per subcommand, plus [`select`] (options several
+//! subcommands share) and [`dynamics`] (the `analyze graph | fixed-points | compare`
+//! subcommands of [`analyze`]).
 //!
 //! To add a subcommand: create `cli/<name>.rs` with an `Args` struct and a `run` function, add
 //! `pub mod <name>;`, a variant to [`Command`] and an arm to [`run`].

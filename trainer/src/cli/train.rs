@@ -150,15 +150,8 @@ pub struct TrainArgs {
 
 /// Parses `RxC`.
 pub fn parse_sheet(s: &str) -> std::result::Result<Sheet, String> {
-    let (r, c) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("'{s}' is not ROWSxCOLS (e.g. 16x16)"))?;
-    let parse = |v: &str| {
-        v.trim()
-            .parse::<usize>()
-            .map_err(|_| format!("'{s}' is not ROWSxCOLS (e.g. 16x16)"))
-    };
-    Ok(Sheet::new(parse(r)?, parse(c)?))
+    s.parse()
+        .map_err(|_| format!("'{s}' is not ROWSxCOLS (e.g. 16x16)"))
 }
 
 /// Parses `relu`, `tanh` or `softplus`.

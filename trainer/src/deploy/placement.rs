@@ -6,6 +6,7 @@
 //! cells, permuted among the units by a seeded shuffle, so every core holds as many units as under
 //! the sheet placement, but neighbours on the sheet land on unrelated cores.
 
+use crate::model::Sheet;
 use anyhow::{bail, Result};
 use gyrus_runtime::format::ModelView;
 use gyrus_runtime::tasks::Rng;
@@ -82,16 +83,16 @@ impl Layout {
 
 /// Parses a tile size `RxC` (e.g. `4x4`).
 pub fn parse_tile(s: &str) -> Result<(u16, u16)> {
-    let parse = |p: &str| -> Result<u16> {
-        match p.trim().parse::<u16>() {
+    let Ok(tile) = s.parse::<Sheet>() else {
+        bail!("bad tile size {s:?}: expected ROWSxCOLS, e.g. 4x4");
+    };
+    let side = |v: usize| -> Result<u16> {
+        match u16::try_from(v) {
             Ok(v) if v > 0 => Ok(v),
             _ => bail!("bad tile size {s:?}: expected ROWSxCOLS with positive integers, e.g. 4x4"),
         }
     };
-    match s.split_once(['x', 'X']) {
-        Some((a, b)) => Ok((parse(a)?, parse(b)?)),
-        None => bail!("bad tile size {s:?}: expected ROWSxCOLS, e.g. 4x4"),
-    }
+    Ok((side(tile.rows)?, side(tile.cols)?))
 }
 
 #[cfg(test)]

@@ -1,19 +1,12 @@
-//! Activation functions phi, applied in place to contiguous slices, with derivatives from outputs.
+//! The trainer's evaluation of the activation phi: applied in place to contiguous slices, with
+//! derivatives from outputs.
+//!
+//! The activation type is the runtime's [`Activation`] (one enum for configs, the trainer and the
+//! blob). The kernels' phi is [`Activation::apply`] (libm); the trainer computes the same
+//! functions through [`Training`], with tanh as the vectorisable [`fast_tanh`] (within 2e-6 of
+//! libm's, so the parity checks hold within their tolerances).
 
-use serde::{Deserialize, Serialize};
-
-/// The hidden nonlinearity phi.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    /// max(0, x) (the default).
-    #[default]
-    Relu,
-    /// tanh, computed with [`fast_tanh`] (max abs error about 1e-6, see its doc).
-    Tanh,
-    /// ln(1 + e^x), computed stably as max(x, 0) + ln(1 + e^-|x|).
-    Softplus,
-}
+pub use gyrus_runtime::format::Activation;
 
 /// tanh as Eigen's vectorisable 13/6 rational approximation (clamped to |x| <= 7.9053, identity for
 /// |x| < 4e-4). Branch-free so loops over slices vectorise; the polynomials use `f32::mul_add`
@@ -57,47 +50,58 @@ pub fn fast_tanh(x: f32) -> f32 {
 }
 
 #[inline(always)]
+fn relu(x: f32) -> f32 {
+    x.max(0.0)
+}
+
+/// ln(1 + e^x), computed stably as max(x, 0) + ln(1 + e^-|x|).
+#[inline(always)]
 fn softplus(x: f32) -> f32 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
-impl Activation {
+/// phi and its derivative as the trainer computes them (relu; tanh as [`fast_tanh`]; softplus
+/// as max(x, 0) + ln(1 + e^-|x|)).
+pub trait Training: Copy {
     /// phi(x) for one value.
+    fn phi(self, x: f32) -> f32;
+
+    /// Writes phi(x) into `out` for every element of `x` (equal lengths); the match is outside
+    /// the loop, so that each loop vectorises.
+    fn apply_to(self, x: &[f32], out: &mut [f32]);
+
+    /// phi'(x) written in terms of y = phi(x): relu 1 if y > 0 else 0; tanh 1 - y^2;
+    /// softplus sigmoid(x) = 1 - e^-y.
+    fn derivative_from_output(self, y: f32) -> f32;
+}
+
+impl Training for Activation {
     #[inline]
-    pub fn apply(self, x: f32) -> f32 {
+    fn phi(self, x: f32) -> f32 {
         match self {
-            Activation::Relu => x.max(0.0),
+            Activation::Relu => relu(x),
             Activation::Tanh => fast_tanh(x),
             Activation::Softplus => softplus(x),
         }
     }
 
-    /// Writes phi(x) into `out` for every element of `x` (equal lengths).
     #[inline]
-    pub fn apply_to(self, x: &[f32], out: &mut [f32]) {
+    fn apply_to(self, x: &[f32], out: &mut [f32]) {
+        #[inline(always)]
+        fn run(x: &[f32], out: &mut [f32], phi: impl Fn(f32) -> f32) {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = phi(v);
+            }
+        }
         match self {
-            Activation::Relu => {
-                for (o, &v) in out.iter_mut().zip(x) {
-                    *o = v.max(0.0);
-                }
-            }
-            Activation::Tanh => {
-                for (o, &v) in out.iter_mut().zip(x) {
-                    *o = fast_tanh(v);
-                }
-            }
-            Activation::Softplus => {
-                for (o, &v) in out.iter_mut().zip(x) {
-                    *o = softplus(v);
-                }
-            }
+            Activation::Relu => run(x, out, relu),
+            Activation::Tanh => run(x, out, fast_tanh),
+            Activation::Softplus => run(x, out, softplus),
         }
     }
 
-    /// phi'(x) written in terms of y = phi(x): relu 1 if y > 0 else 0; tanh 1 - y^2;
-    /// softplus sigmoid(x) = 1 - e^-y.
     #[inline(always)]
-    pub fn derivative_from_output(self, y: f32) -> f32 {
+    fn derivative_from_output(self, y: f32) -> f32 {
         match self {
             Activation::Relu => {
                 if y > 0.0 {
@@ -108,15 +112,6 @@ impl Activation {
             }
             Activation::Tanh => 1.0 - y * y,
             Activation::Softplus => -(-y).exp_m1(),
-        }
-    }
-
-    /// The lowercase name (as in configs).
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-            Activation::Softplus => "softplus",
         }
     }
 }
@@ -150,11 +145,24 @@ mod tests {
                     Activation::Softplus => v.exp().ln_1p(),
                 };
                 let fd = (exact(x + h) - exact(x - h)) / (2.0 * h);
-                let d = f64::from(act.derivative_from_output(act.apply(x as f32)));
+                let d = f64::from(act.derivative_from_output(act.phi(x as f32)));
                 assert!((d - fd).abs() < 1e-5, "{act:?} at {x}: {d} vs {fd}");
             }
         }
-        assert_eq!(Activation::Softplus.apply(100.0), 100.0);
-        assert!(Activation::Softplus.apply(-100.0) >= 0.0);
+        assert_eq!(Activation::Softplus.phi(100.0), 100.0);
+        assert!(Activation::Softplus.phi(-100.0) >= 0.0);
+    }
+
+    #[test]
+    fn slices_and_values_agree_and_stay_near_the_runtime() {
+        let x: Vec<f32> = (-40..=40).map(|i| i as f32 * 0.25).collect();
+        for act in [Activation::Relu, Activation::Tanh, Activation::Softplus] {
+            let mut out = vec![0.0; x.len()];
+            act.apply_to(&x, &mut out);
+            for (&v, &o) in x.iter().zip(&out) {
+                assert_eq!(o.to_bits(), act.phi(v).to_bits(), "{act:?} at {v}");
+                assert!((o - act.apply(v)).abs() <= 2e-6, "{act:?} at {v}");
+            }
+        }
     }
 }

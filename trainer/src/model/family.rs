@@ -161,14 +161,7 @@ fn check_radius(name: &str, d: f64) -> anyhow::Result<()> {
 
 /// Grid distance squared between units `a` and `b`, wrapped on a torus if asked.
 fn dist2(sheet: &Sheet, a: usize, b: usize, torus: bool) -> f64 {
-    let (ai, aj) = sheet.pos(a);
-    let (bi, bj) = sheet.pos(b);
-    let mut di = ai.abs_diff(bi);
-    let mut dj = aj.abs_diff(bj);
-    if torus {
-        di = di.min(sheet.rows - di);
-        dj = dj.min(sheet.cols - dj);
-    }
+    let (di, dj) = sheet.offsets(a, b, torus);
     (di * di + dj * dj) as f64
 }
 

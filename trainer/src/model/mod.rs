@@ -13,9 +13,9 @@ mod mask;
 pub(crate) mod network;
 mod sheet;
 
-pub use activation::{fast_tanh, Activation};
+pub use activation::{fast_tanh, Activation, Training};
 pub use config::NetConfig;
 pub use family::{Family, Structure};
 pub use mask::Csr;
 pub use network::{Layout, Network};
-pub use sheet::Sheet;
+pub use sheet::{Sheet, WiringSum};

@@ -168,6 +168,31 @@ impl Network {
         &self.params[self.layout.b_o.clone()]
     }
 
+    /// Calls `f(k, i, j)` for every trainable recurrent weight, in [`Network::w_rec`] order: `k`
+    /// its index in `w_rec`, `i` the receiving and `j` the sending unit. All N*N entries of a
+    /// dense structure, the mask entries of a sparse one, nothing for the frozen identity (which
+    /// is not trained). The one walk over a network's recurrent connections.
+    pub fn for_each_recurrent(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let n = self.n_hidden();
+        match &self.structure {
+            Structure::Dense => {
+                for i in 0..n {
+                    for j in 0..n {
+                        f(i * n + j, i, j);
+                    }
+                }
+            }
+            Structure::Sparse(m) => {
+                for i in 0..n {
+                    for k in m.row_ptr()[i]..m.row_ptr()[i + 1] {
+                        f(k, i, m.cols()[k] as usize);
+                    }
+                }
+            }
+            Structure::FrozenIdentity => {}
+        }
+    }
+
     /// The recurrent matrix as dense N*N, row i = receiving unit (zeros outside the mask; the
     /// identity for frozen-autapse).
     pub fn w_rec_dense(&self) -> Vec<f32> {

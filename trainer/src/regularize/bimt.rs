@@ -4,7 +4,7 @@
 //! Unit (i, j) of an R x C sheet sits at (i / S, j / S) in the unit square, S = max(R, C); the
 //! distance between two units is Manhattan, D = (|i - m| + |j - n|) / S.
 
-use crate::model::{Family, Network, Sheet, Structure};
+use crate::model::{Family, Network};
 
 /// BIMT's settings, read from [`Family::Bimt`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,45 +66,14 @@ impl Bimt {
     }
 }
 
-/// Manhattan distance between hidden units `i` and `j` in the unit square:
-/// (|row_i - row_j| + |col_i - col_j|) / max(R, C).
-pub fn distance(sheet: &Sheet, i: usize, j: usize) -> f64 {
-    let (ri, ci) = sheet.pos(i);
-    let (rj, cj) = sheet.pos(j);
-    (ri.abs_diff(rj) + ci.abs_diff(cj)) as f64 / sheet.rows.max(sheet.cols) as f64
-}
-
-/// Calls `f(k, i, j)` for every stored recurrent weight: `k` its index in [`Network::w_rec`], `i`
-/// the receiving and `j` the sending unit (nothing for the frozen identity, which is not trained).
-pub(crate) fn for_each_recurrent(net: &Network, mut f: impl FnMut(usize, usize, usize)) {
-    let n = net.n_hidden();
-    match net.structure() {
-        Structure::Dense => {
-            for i in 0..n {
-                for j in 0..n {
-                    f(i * n + j, i, j);
-                }
-            }
-        }
-        Structure::Sparse(m) => {
-            for i in 0..n {
-                for k in m.row_ptr()[i]..m.row_ptr()[i + 1] {
-                    f(k, i, m.cols()[k] as usize);
-                }
-            }
-        }
-        Structure::FrozenIdentity => {}
-    }
-}
-
 /// The wiring cost A * sum_ij D_ij |W_ij| of the recurrent weights (f64 sums). Works for every
 /// structure (0 for frozen-autapse, whose identity has D = 0 everywhere).
 pub fn wiring_cost(net: &Network, a: f32) -> f64 {
     let sheet = net.config().sheet;
     let w = net.w_rec();
     let mut sum = 0.0f64;
-    for_each_recurrent(net, |k, i, j| {
-        sum += distance(&sheet, i, j) * f64::from(w[k].abs());
+    net.for_each_recurrent(|k, i, j| {
+        sum += sheet.distance(i, j) * f64::from(w[k].abs());
     });
     f64::from(a) * sum
 }
@@ -148,8 +117,8 @@ pub fn add_penalty_gradient(net: &Network, lambda: f32, a: f32, grads: &mut [f32
     let la = lambda * a;
     let mut wired = 0.0f64;
     if a != 0.0 {
-        for_each_recurrent(net, |k, i, j| {
-            let d = distance(&sheet, i, j);
+        net.for_each_recurrent(|k, i, j| {
+            let d = sheet.distance(i, j);
             let p = params[base + k];
             wired += d * f64::from(p.abs());
             grads[base + k] += la * d as f32 * sign(p);

@@ -4,7 +4,6 @@
 //! W_out, entries p, q of b_h, and the same entries of Adam's moments: the network computes exactly
 //! the same function, only the weights now sit at other places on the sheet (the positions stay).
 
-use super::bimt::distance;
 use crate::model::{Layout, Network, Sheet, Structure};
 use crate::optim::Adam;
 use anyhow::bail;
@@ -28,7 +27,7 @@ fn distances(sheet: &Sheet) -> Vec<f64> {
     let mut d = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
-            d[i * n + j] = distance(sheet, i, j);
+            d[i * n + j] = sheet.distance(i, j);
         }
     }
     d
@@ -75,8 +74,8 @@ pub fn swap_delta(net: &Network, a: f32, p: usize, q: usize) -> anyhow::Result<f
     }
     let sheet = net.config().sheet;
     let w = net.w_rec();
-    let dp: Vec<f64> = (0..n).map(|k| distance(&sheet, p, k)).collect();
-    let dq: Vec<f64> = (0..n).map(|k| distance(&sheet, q, k)).collect();
+    let dp: Vec<f64> = (0..n).map(|k| sheet.distance(p, k)).collect();
+    let dq: Vec<f64> = (0..n).map(|k| sheet.distance(q, k)).collect();
     Ok(f64::from(a) * delta_with(w, &dp, &dq, n, p, q))
 }
 

@@ -29,7 +29,7 @@
 //! Point configs are built on the config as a [`toml::Value`], then checked by deserializing into
 //! [`RunConfig`] and [`RunConfig::validate`], so this module does not depend on the family enum.
 
-use crate::model::Family;
+use crate::model::{Family, Sheet};
 use crate::train::config::RunConfig;
 use anyhow::{bail, Context, Result};
 use toml::{Table, Value};
@@ -109,7 +109,7 @@ fn check_value(key: &str, v: &str) -> Result<()> {
     let ok = match kind(key) {
         Kind::Int => v.parse::<u64>().is_ok(),
         Kind::Float => v.parse::<f64>().is_ok_and(|x| x.is_finite()),
-        Kind::Sheet => parse_sheet(v).is_some(),
+        Kind::Sheet => v.parse::<Sheet>().is_ok(),
         Kind::Text => !v.is_empty() && !v.contains(char::is_whitespace),
     };
     if !ok {
@@ -122,11 +122,6 @@ fn check_value(key: &str, v: &str) -> Result<()> {
         bail!("grid value '{v}' of {key} is not {want}");
     }
     Ok(())
-}
-
-fn parse_sheet(v: &str) -> Option<(u64, u64)> {
-    let (r, c) = v.split_once(['x', 'X'])?;
-    Some((r.parse().ok()?, c.parse().ok()?))
 }
 
 impl Grid {
@@ -310,10 +305,12 @@ pub fn apply(base: &Value, point: &Point) -> Result<(Value, RunConfig)> {
                 root.insert(key.clone(), Value::String(val.replace('+', ",")));
             }
             "sheet" => {
-                let (r, c) = parse_sheet(val).with_context(|| format!("sheet {val} is not RxC"))?;
+                let sheet: Sheet = val
+                    .parse()
+                    .with_context(|| format!("sheet {val} is not RxC"))?;
                 let mut s = Table::new();
-                s.insert("rows".into(), Value::Integer(r as i64));
-                s.insert("cols".into(), Value::Integer(c as i64));
+                s.insert("rows".into(), Value::Integer(sheet.rows as i64));
+                s.insert("cols".into(), Value::Integer(sheet.cols as i64));
                 table(root, "net")?.insert("sheet".into(), Value::Table(s));
             }
             "activation" => {

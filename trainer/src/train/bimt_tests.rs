@@ -2,7 +2,7 @@
 //! networks.
 
 use crate::model::{Family, NetConfig, Network, Sheet};
-use crate::regularize::bimt::{add_penalty_gradient, connection_cost, distance, wiring_cost, Bimt};
+use crate::regularize::bimt::{add_penalty_gradient, connection_cost, wiring_cost, Bimt};
 use crate::regularize::swap::{swap_delta, swap_round, swap_units, top_units};
 use crate::train::tests::cog20_batches;
 use crate::train::Engine;
@@ -34,16 +34,16 @@ fn random_net(sheet: Sheet, family: Family, ni: usize, no: usize, seed: u64) -> 
 #[test]
 fn distance_is_manhattan_in_the_unit_square() {
     let s = Sheet::new(3, 5); // S = 5
-    assert_eq!(distance(&s, 0, 0), 0.0);
-    assert!((distance(&s, 0, 14) - 6.0 / 5.0).abs() < 1e-12); // (0,0) to (2,4)
-    assert!((distance(&s, 7, 3) - 2.0 / 5.0).abs() < 1e-12); // (1,2) to (0,3)
+    assert_eq!(s.distance(0, 0), 0.0);
+    assert!((s.distance(0, 14) - 6.0 / 5.0).abs() < 1e-12); // (0,0) to (2,4)
+    assert!((s.distance(7, 3) - 2.0 / 5.0).abs() < 1e-12); // (1,2) to (0,3)
     for i in 0..15 {
         for j in 0..15 {
-            assert_eq!(distance(&s, i, j), distance(&s, j, i));
+            assert_eq!(s.distance(i, j), s.distance(j, i));
         }
     }
     let tall = Sheet::new(4, 2); // S = 4
-    assert!((distance(&tall, 0, 7) - 4.0 / 4.0).abs() < 1e-12);
+    assert!((tall.distance(0, 7) - 4.0 / 4.0).abs() < 1e-12);
 }
 
 /// l_cc against a direct sum over the dense matrix, and the subgradient against central finite

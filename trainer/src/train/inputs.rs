@@ -355,22 +355,26 @@ mod avx512 {
             // A full block: plain loads.
             for (&i, &v) in idx.iter().zip(val) {
                 let x = row(i);
-                let vv = _mm512_set1_ps(v);
+                // SAFETY: AVX-512F is present (the caller's promise).
+                let vv = unsafe { _mm512_set1_ps(v) };
                 for (q, r) in acc.iter_mut().enumerate() {
                     // SAFETY: the caller's promise on `row` (no lane masked).
                     let a = unsafe { _mm512_loadu_ps(x.add(16 * q)) };
-                    *r = _mm512_fmadd_ps(vv, a, *r);
+                    // SAFETY: AVX-512F is present (the caller's promise).
+                    *r = unsafe { _mm512_fmadd_ps(vv, a, *r) };
                 }
             }
             return;
         }
         for (&i, &v) in idx.iter().zip(val) {
             let x = row(i);
-            let vv = _mm512_set1_ps(v);
+            // SAFETY: AVX-512F is present (the caller's promise).
+            let vv = unsafe { _mm512_set1_ps(v) };
             for q in 0..R {
                 // SAFETY: the caller's promise on `row`.
                 let a = unsafe { _mm512_maskz_loadu_ps(m[q], x.add(16 * q)) };
-                acc[q] = _mm512_fmadd_ps(vv, a, acc[q]);
+                // SAFETY: AVX-512F is present (the caller's promise).
+                acc[q] = unsafe { _mm512_fmadd_ps(vv, a, acc[q]) };
             }
         }
     }

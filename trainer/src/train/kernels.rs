@@ -2,7 +2,7 @@
 //! unit's values over time and batch contiguous; one step of one unit is a run of B values) and
 //! row sums.
 
-use crate::model::Activation;
+use crate::model::{Activation, Training};
 use crate::simd::multiversion;
 
 /// Geometry of one step's block inside the unit-major buffers.

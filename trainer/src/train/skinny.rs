@@ -152,28 +152,32 @@ mod avx512 {
         last: __mmask16,
     ) {
         let mask = |v: usize| if v + 1 == NV { last } else { 0xffff };
-        let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        // SAFETY: AVX-512F is present (the caller's promise).
+        let mut acc = [[unsafe { _mm512_setzero_ps() }; NV]; MR];
         for (r, row) in acc.iter_mut().enumerate() {
             for (v, s) in row.iter_mut().enumerate() {
                 *s = if load {
                     // SAFETY: row r of C's tile, columns inside the view (masked past its end).
                     unsafe { _mm512_maskz_loadu_ps(mask(v), c.add(r * ldc + 16 * v)) }
                 } else {
-                    _mm512_set1_ps(bias[r])
+                    // SAFETY: AVX-512F is present (the caller's promise).
+                    unsafe { _mm512_set1_ps(bias[r]) }
                 };
             }
         }
         for kk in 0..k {
-            let mut x = [_mm512_setzero_ps(); NV];
+            // SAFETY: AVX-512F is present (the caller's promise).
+            let mut x = [unsafe { _mm512_setzero_ps() }; NV];
             for (v, xv) in x.iter_mut().enumerate() {
                 // SAFETY: row kk of B's panel, columns inside the view (masked past its end).
                 *xv = unsafe { _mm512_maskz_loadu_ps(mask(v), b.add(kk * ldb + 16 * v)) };
             }
             for (r, row) in acc.iter_mut().enumerate() {
-                // SAFETY: element (r, kk) of A's tile.
-                let w = _mm512_set1_ps(unsafe { *a.add(r * lda + kk) });
+                // SAFETY: element (r, kk) of A's tile; AVX-512F is present (the caller's promise).
+                let w = unsafe { _mm512_set1_ps(*a.add(r * lda + kk)) };
                 for (s, &xv) in row.iter_mut().zip(&x) {
-                    *s = _mm512_fmadd_ps(w, xv, *s);
+                    // SAFETY: AVX-512F is present (the caller's promise).
+                    *s = unsafe { _mm512_fmadd_ps(w, xv, *s) };
                 }
             }
         }
@@ -201,7 +205,8 @@ mod avx512 {
         bias: &[f32; 4],
         last: __mmask16,
     ) {
-        // SAFETY: forwarded from the caller.
+        // SAFETY: the caller's promise is `tile`'s (AVX-512F; `mr` rows of A and C and `k` rows
+        // of B inside their slices), and each arm passes `tile` exactly `mr` rows.
         unsafe {
             match mr {
                 4 => tile::<4, NV>(c, ldc, a, lda, b, ldb, k, load, bias, last),

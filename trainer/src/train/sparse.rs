@@ -18,7 +18,7 @@
 //! (AVX-512, AVX2+FMA, portable `mul_add`), in the same order, so all give the same bits.
 
 use super::kernels::Step;
-use crate::model::{Activation, Csr};
+use crate::model::{Activation, Csr, Training};
 use crate::simd::multiversion;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -495,10 +495,12 @@ unsafe fn gather_two_avx512(
     c0: usize,
 ) {
     use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
-    // SAFETY (all loads and stores below): `acc` blocks hold 32 values; `x` points at the
+    // All loads and stores below: `acc` blocks hold 32 values; `x` points at the
     // checked slice `src[at..at + 32]`.
+    // SAFETY: `acc[0]` holds 32 values.
     let mut r = [[unsafe { _mm512_loadu_ps(acc[0].as_ptr()) }; 2]; 2];
     for (k, a) in acc.iter().enumerate() {
+        // SAFETY: `a` holds 32 values: two registers of 16.
         r[k] = unsafe {
             [
                 _mm512_loadu_ps(a.as_ptr()),
@@ -512,6 +514,7 @@ unsafe fn gather_two_avx512(
             let at = idx[$q] as usize * stride + c0;
             let x = src[at..at + 32].as_ptr();
             let wv = _mm512_set1_ps(vals[$q]);
+            // SAFETY: `x` points at the checked slice `src[at..at + 32]`: two registers of 16.
             let (x0, x1) = unsafe { (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16))) };
             r[$k][0] = _mm512_fmadd_ps(wv, x0, r[$k][0]);
             r[$k][1] = _mm512_fmadd_ps(wv, x1, r[$k][1]);
@@ -530,6 +533,7 @@ unsafe fn gather_two_avx512(
         conn!(1, q);
     }
     for (k, a) in acc.into_iter().enumerate() {
+        // SAFETY: `a` holds 32 values: two registers of 16.
         unsafe {
             _mm512_storeu_ps(a.as_mut_ptr(), r[k][0]);
             _mm512_storeu_ps(a.as_mut_ptr().add(16), r[k][1]);
@@ -559,17 +563,20 @@ unsafe fn gather_dw_two_avx512(
     let (n0, n1) = (lists[0].0.len(), lists[1].0.len());
     assert!(lists[0].1.len() == n0 && lists[1].1.len() == n1);
     assert!(lanes[0].len() == LANES * n0 && lanes[1].len() == LANES * n1);
-    // SAFETY (all loads and stores below): `acc` and `hs` blocks hold 32 values; `x` points at
+    // All loads and stores below: `acc` and `hs` blocks hold 32 values; `x` points at
     // the checked slice `src[at..at + 32]`; `ln` at the checked slice of LANES lane sums.
+    // SAFETY: `acc[0]` holds 32 values.
     let mut r = [[unsafe { _mm512_loadu_ps(acc[0].as_ptr()) }; 2]; 2];
     let mut hv = r;
     for k in 0..2 {
+        // SAFETY: `acc[k]` holds 32 values: two registers of 16.
         r[k] = unsafe {
             [
                 _mm512_loadu_ps(acc[k].as_ptr()),
                 _mm512_loadu_ps(acc[k].as_ptr().add(16)),
             ]
         };
+        // SAFETY: `hs[k]` holds 32 values: two registers of 16.
         hv[k] = unsafe {
             [
                 _mm512_loadu_ps(hs[k].as_ptr()),
@@ -584,6 +591,7 @@ unsafe fn gather_dw_two_avx512(
             let at = idx[$q] as usize * stride + c0;
             let x = src[at..at + 32].as_ptr();
             let wv = _mm512_set1_ps(vals[$q]);
+            // SAFETY: `x` points at the checked slice `src[at..at + 32]`: two registers of 16.
             let (x0, x1) = unsafe { (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16))) };
             r[$k][0] = _mm512_fmadd_ps(wv, x0, r[$k][0]);
             r[$k][1] = _mm512_fmadd_ps(wv, x1, r[$k][1]);
@@ -591,6 +599,7 @@ unsafe fn gather_dw_two_avx512(
             let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(t)));
             let s8 = _mm256_add_ps(_mm512_castps512_ps256(t), hi);
             let ln = &mut ls[$k][LANES * $q..LANES * $q + LANES];
+            // SAFETY: `ln` is a checked slice of LANES = 8 lane sums: one 256-bit register.
             unsafe {
                 let la = _mm256_loadu_ps(ln.as_ptr());
                 _mm256_storeu_ps(ln.as_mut_ptr(), _mm256_add_ps(la, s8));
@@ -608,6 +617,7 @@ unsafe fn gather_dw_two_avx512(
         conn!(1, q);
     }
     for (k, a) in acc.into_iter().enumerate() {
+        // SAFETY: `a` holds 32 values: two registers of 16.
         unsafe {
             _mm512_storeu_ps(a.as_mut_ptr(), r[k][0]);
             _mm512_storeu_ps(a.as_mut_ptr().add(16), r[k][1]);
@@ -1152,16 +1162,21 @@ mod tests {
                 let run = |wide: bool| {
                     let mut v = init.clone();
                     match <&mut [f32; 64]>::try_from(&mut v[..]) {
-                        // SAFETY: called only where the features are present.
+                        // SAFETY: `run(true)` runs only when `has_avx512()`, `run(false)` only
+                        // when `has_avx2_fma()`; the rows of `src` (80 wide, from column 8) hold
+                        // a whole block for every index in `idx`.
                         Ok(blk) if wide => unsafe {
                             gather_rows_avx512(blk, &idx, &vals, &src, 80, 8)
                         },
+                        // SAFETY: as above.
                         Ok(blk) => unsafe { gather_rows_avx(blk, &idx, &vals, &src, 80, 8) },
                         Err(_) => {
                             let blk = <&mut [f32; 32]>::try_from(&mut v[..]).unwrap();
                             if wide {
+                                // SAFETY: as above.
                                 unsafe { gather_rows_avx512(blk, &idx, &vals, &src, 80, 8) }
                             } else {
+                                // SAFETY: as above.
                                 unsafe { gather_rows_avx(blk, &idx, &vals, &src, 80, 8) }
                             }
                         }

@@ -113,16 +113,21 @@ mod avx512 {
         // Round 1: interleave 32-bit elements of row pairs.
         let mut a = [r[0]; 16];
         for i in 0..8 {
-            a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-            a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            // SAFETY: AVX-512F is present (the caller's promise); registers only.
+            a[2 * i] = unsafe { _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]) };
+            // SAFETY: as above.
+            a[2 * i + 1] = unsafe { _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]) };
         }
         // Round 2: interleave 64-bit pairs of rows 4 apart.
         let mut b = [r[0]; 16];
         for q in 0..4 {
             for h in 0..2 {
-                let (x, y) = (pd(a[4 * q + h]), pd(a[4 * q + 2 + h]));
-                b[4 * q + h] = ps(_mm512_unpacklo_pd(x, y));
-                b[4 * q + 2 + h] = ps(_mm512_unpackhi_pd(x, y));
+                // SAFETY: AVX-512F is present (the caller's promise); registers only.
+                let (x, y) = unsafe { (pd(a[4 * q + h]), pd(a[4 * q + 2 + h])) };
+                // SAFETY: as above.
+                b[4 * q + h] = unsafe { ps(_mm512_unpacklo_pd(x, y)) };
+                // SAFETY: as above.
+                b[4 * q + 2 + h] = unsafe { ps(_mm512_unpackhi_pd(x, y)) };
             }
         }
         // Round 3: 128-bit lanes of register groups 4 apart.
@@ -130,16 +135,20 @@ mod avx512 {
         for h in 0..2 {
             for j in 0..4 {
                 let (x, y) = (b[8 * h + j], b[8 * h + 4 + j]);
-                c[8 * h + j] = _mm512_shuffle_f32x4::<0x88>(x, y);
-                c[8 * h + 4 + j] = _mm512_shuffle_f32x4::<0xdd>(x, y);
+                // SAFETY: AVX-512F is present (the caller's promise); registers only.
+                c[8 * h + j] = unsafe { _mm512_shuffle_f32x4::<0x88>(x, y) };
+                // SAFETY: as above.
+                c[8 * h + 4 + j] = unsafe { _mm512_shuffle_f32x4::<0xdd>(x, y) };
             }
         }
         // Round 4: 128-bit lanes of groups 8 apart.
         let mut o = [r[0]; 16];
         for j in 0..8 {
             let (x, y) = (c[j], c[8 + j]);
-            o[j] = _mm512_shuffle_f32x4::<0x88>(x, y);
-            o[8 + j] = _mm512_shuffle_f32x4::<0xdd>(x, y);
+            // SAFETY: AVX-512F is present (the caller's promise); registers only.
+            o[j] = unsafe { _mm512_shuffle_f32x4::<0x88>(x, y) };
+            // SAFETY: as above.
+            o[8 + j] = unsafe { _mm512_shuffle_f32x4::<0xdd>(x, y) };
         }
         // Round 2 leaves columns 1 and 2 (mod 4) swapped: o[k] holds column ORDER[k].
         for (k, v) in o.iter().enumerate() {

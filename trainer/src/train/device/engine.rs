@@ -19,7 +19,7 @@
 use super::super::noise::{add_noise, noise_seed};
 use super::super::trainer::{Engine, Trainer};
 use crate::model::{Activation, NetConfig, Network, Structure};
-use crate::regularize::bimt::{distance, Bimt};
+use crate::regularize::bimt::Bimt;
 use candle_core::{DType, Device, Tensor, Var};
 use gyrus_runtime::tasks::Rng;
 use std::ops::Range;
@@ -144,7 +144,7 @@ impl DeviceTrainer {
                 let mut f = vec![0.0f32; n * n];
                 for i in 0..n {
                     for j in 0..n {
-                        f[i * n + j] = 1.0 + b.a * distance(&sheet, i, j) as f32;
+                        f[i * n + j] = 1.0 + b.a * sheet.distance(i, j) as f32;
                     }
                 }
                 Some(Tensor::from_vec(f, (n, n), dev)?)
