@@ -287,199 +287,187 @@ fn gather_dw_plain(
     }
 }
 
-/// [`gather_rows_dw`] with 512-bit registers (L = 16 R values).
+/// Writes [`gather_rows_dw`] for a full block of L values, once for every register width: `$name`
+/// uses `$v` registers of `$w` values (`$g` = 16 / `$w` of them per 16 values), the target
+/// features `$feat` and the intrinsics of that width. The products of value l go into register
+/// `t[(l / $w) % $g]` (a product first, then fused multiply-adds, in order), and `$fold` turns
+/// those `$g` registers into the 8 sums t_j + t_{j+8} ([`LANES`]) that are added to the lanes.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn gather_dw_avx512<const L: usize>(
-    acc: &mut [f32; L],
-    idx: &[u32],
-    vals: &[f32],
-    src: &[f32],
-    stride: usize,
-    c0: usize,
-    hs: &[f32; L],
-    lanes: &mut [f32],
-) {
-    use std::arch::x86_64::{
-        __m512, _mm256_add_ps, _mm256_castpd_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-        _mm512_castps512_ps256, _mm512_castps_pd, _mm512_extractf64x4_pd, _mm512_fmadd_ps,
-        _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+macro_rules! gather_dw_simd {
+    ($name:ident, $feat:literal, $v:ident, $w:literal, $g:literal, $fold:ident, $zero:ident,
+     $load:ident, $store:ident, $set1:ident, $fmadd:ident, $mul:ident) => {
+        #[target_feature(enable = $feat)]
+        // `q % $g` is always 0 in the 512-bit instance (one register per 16 values).
+        #[allow(clippy::too_many_arguments, clippy::modulo_one)]
+        unsafe fn $name<const L: usize>(
+            acc: &mut [f32; L],
+            idx: &[u32],
+            vals: &[f32],
+            src: &[f32],
+            stride: usize,
+            c0: usize,
+            hs: &[f32; L],
+            lanes: &mut [f32],
+        ) {
+            use std::arch::x86_64 as x86;
+            use std::arch::x86_64::{$fmadd, $load, $mul, $set1, $store, $v, $zero};
+            let p = acc.as_mut_ptr();
+            let mut r = [$zero(); 64 / $w];
+            let mut hv = [$zero(); 64 / $w];
+            let regs: &mut [$v] = &mut r[..L / $w];
+            for (q, (v, h)) in regs.iter_mut().zip(hv.iter_mut()).enumerate() {
+                // SAFETY: `$w q + $w <= L`, inside `acc` and `hs`.
+                unsafe {
+                    *v = $load(p.add($w * q));
+                    *h = $load(hs.as_ptr().add($w * q));
+                }
+            }
+            for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
+                let at = i as usize * stride + c0;
+                let x = src[at..at + L].as_ptr();
+                let wv = $set1(w);
+                let mut t = [$zero(); $g];
+                for (q, v) in regs.iter_mut().enumerate() {
+                    // SAFETY: `$w q + $w <= L`, inside the checked slice `src[at..at + L]`.
+                    let xv = unsafe { $load(x.add($w * q)) };
+                    *v = $fmadd(wv, xv, *v);
+                    t[q % $g] = if q < $g {
+                        $mul(xv, hv[q])
+                    } else {
+                        $fmadd(xv, hv[q], t[q % $g])
+                    };
+                }
+                let s8 = $fold(t);
+                // SAFETY: `ln` holds [`LANES`] = 8 values.
+                unsafe {
+                    let la = x86::_mm256_loadu_ps(ln.as_ptr());
+                    x86::_mm256_storeu_ps(ln.as_mut_ptr(), x86::_mm256_add_ps(la, s8));
+                }
+            }
+            for (q, v) in regs.iter().enumerate() {
+                // SAFETY: `$w q + $w <= L`, inside `acc`.
+                unsafe { $store(p.add($w * q), *v) };
+            }
+        }
     };
-    let p = acc.as_mut_ptr();
-    let mut r = [_mm512_setzero_ps(); 4];
-    let mut hv = [_mm512_setzero_ps(); 4];
-    let regs: &mut [__m512] = &mut r[..L / 16];
-    for (q, (v, h)) in regs.iter_mut().zip(hv.iter_mut()).enumerate() {
-        // SAFETY: 16 q + 16 <= L, inside `acc` and `hs`.
-        unsafe {
-            *v = _mm512_loadu_ps(p.add(16 * q));
-            *h = _mm512_loadu_ps(hs.as_ptr().add(16 * q));
-        }
-    }
-    for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
-        let at = i as usize * stride + c0;
-        let x = src[at..at + L].as_ptr();
-        let wv = _mm512_set1_ps(w);
-        let mut t = _mm512_setzero_ps();
-        for (q, v) in regs.iter_mut().enumerate() {
-            // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
-            let xv = unsafe { _mm512_loadu_ps(x.add(16 * q)) };
-            *v = _mm512_fmadd_ps(wv, xv, *v);
-            t = if q == 0 {
-                _mm512_mul_ps(xv, hv[q])
-            } else {
-                _mm512_fmadd_ps(xv, hv[q], t)
-            };
-        }
-        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(t)));
-        let s8 = _mm256_add_ps(_mm512_castps512_ps256(t), hi);
-        // SAFETY: `ln` holds 8 values.
-        unsafe {
-            let la = _mm256_loadu_ps(ln.as_ptr());
-            _mm256_storeu_ps(ln.as_mut_ptr(), _mm256_add_ps(la, s8));
-        }
-    }
-    for (q, v) in regs.iter().enumerate() {
-        // SAFETY: 16 q + 16 <= L, inside `acc`.
-        unsafe { _mm512_storeu_ps(p.add(16 * q), *v) };
-    }
 }
 
-/// [`gather_rows_dw`] with 256-bit registers (L = 8 R values).
+/// The 8 lane sums of one 16-value group held in two 256-bit registers: t_j + t_{j+8}.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn gather_dw_avx<const L: usize>(
-    acc: &mut [f32; L],
-    idx: &[u32],
-    vals: &[f32],
-    src: &[f32],
-    stride: usize,
-    c0: usize,
-    hs: &[f32; L],
-    lanes: &mut [f32],
-) {
-    use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
-        _mm256_setzero_ps, _mm256_storeu_ps,
-    };
-    let p = acc.as_mut_ptr();
-    let mut r = [_mm256_setzero_ps(); 8];
-    let mut hv = [_mm256_setzero_ps(); 8];
-    let regs: &mut [__m256] = &mut r[..L / 8];
-    for (q, (v, h)) in regs.iter_mut().zip(hv.iter_mut()).enumerate() {
-        // SAFETY: 8 q + 8 <= L, inside `acc` and `hs`.
-        unsafe {
-            *v = _mm256_loadu_ps(p.add(8 * q));
-            *h = _mm256_loadu_ps(hs.as_ptr().add(8 * q));
-        }
-    }
-    for ((&i, &w), ln) in idx.iter().zip(vals).zip(lanes.chunks_exact_mut(LANES)) {
-        let at = i as usize * stride + c0;
-        let x = src[at..at + L].as_ptr();
-        let wv = _mm256_set1_ps(w);
-        // t[0]: values l = 0..8 mod 16, t[1]: l = 8..16 mod 16.
-        let mut t = [_mm256_setzero_ps(); 2];
-        for (q, v) in regs.iter_mut().enumerate() {
-            // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
-            let xv = unsafe { _mm256_loadu_ps(x.add(8 * q)) };
-            *v = _mm256_fmadd_ps(wv, xv, *v);
-            t[q % 2] = if q < 2 {
-                _mm256_mul_ps(xv, hv[q])
-            } else {
-                _mm256_fmadd_ps(xv, hv[q], t[q % 2])
-            };
-        }
-        // SAFETY: `ln` holds 8 values.
-        unsafe {
-            let la = _mm256_loadu_ps(ln.as_ptr());
-            _mm256_storeu_ps(
-                ln.as_mut_ptr(),
-                _mm256_add_ps(la, _mm256_add_ps(t[0], t[1])),
-            );
-        }
-    }
-    for (q, v) in regs.iter().enumerate() {
-        // SAFETY: 8 q + 8 <= L, inside `acc`.
-        unsafe { _mm256_storeu_ps(p.add(8 * q), *v) };
-    }
+fn fold_two_256(t: [std::arch::x86_64::__m256; 2]) -> std::arch::x86_64::__m256 {
+    std::arch::x86_64::_mm256_add_ps(t[0], t[1])
 }
 
-/// [`gather_rows`] for a full block of L = 8 R values, the accumulator in R AVX registers
-/// (all of a unit's run at B = 64, so the connection list is walked once).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,fma")]
-unsafe fn gather_rows_avx<const L: usize>(
-    acc: &mut [f32; L],
-    idx: &[u32],
-    vals: &[f32],
-    src: &[f32],
-    stride: usize,
-    c0: usize,
-) {
-    use std::arch::x86_64::{
-        __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
-        _mm256_storeu_ps,
-    };
-    let p = acc.as_mut_ptr();
-    let mut r = [_mm256_setzero_ps(); 8];
-    let regs: &mut [__m256] = &mut r[..L / 8];
-    for (q, v) in regs.iter_mut().enumerate() {
-        // SAFETY: 8 q + 8 <= L, inside `acc`.
-        *v = unsafe { _mm256_loadu_ps(p.add(8 * q)) };
-    }
-    for (&i, &w) in idx.iter().zip(vals) {
-        let at = i as usize * stride + c0;
-        let x = src[at..at + L].as_ptr();
-        let wv = _mm256_set1_ps(w);
-        for (q, v) in regs.iter_mut().enumerate() {
-            // SAFETY: 8 q + 8 <= L, inside the checked slice `src[at..at + L]`.
-            *v = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(x.add(8 * q)) }, *v);
-        }
-    }
-    for (q, v) in regs.iter().enumerate() {
-        // SAFETY: 8 q + 8 <= L, inside `acc`.
-        unsafe { _mm256_storeu_ps(p.add(8 * q), *v) };
-    }
-}
-
-/// [`gather_rows_avx`] with 512-bit registers (L = 16 R values in R registers).
+/// The 8 lane sums of one 16-value group held in one 512-bit register: t_j + t_{j+8}.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn gather_rows_avx512<const L: usize>(
-    acc: &mut [f32; L],
-    idx: &[u32],
-    vals: &[f32],
-    src: &[f32],
-    stride: usize,
-    c0: usize,
-) {
+fn fold_one_512(t: [std::arch::x86_64::__m512; 1]) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::{
-        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
-        _mm512_storeu_ps,
+        _mm256_add_ps, _mm256_castpd_ps, _mm512_castps512_ps256, _mm512_castps_pd,
+        _mm512_extractf64x4_pd,
     };
-    let p = acc.as_mut_ptr();
-    let mut r = [_mm512_setzero_ps(); 4];
-    let regs: &mut [__m512] = &mut r[..L / 16];
-    for (q, v) in regs.iter_mut().enumerate() {
-        // SAFETY: 16 q + 16 <= L, inside `acc`.
-        *v = unsafe { _mm512_loadu_ps(p.add(16 * q)) };
-    }
-    for (&i, &w) in idx.iter().zip(vals) {
-        let at = i as usize * stride + c0;
-        let x = src[at..at + L].as_ptr();
-        let wv = _mm512_set1_ps(w);
-        for (q, v) in regs.iter_mut().enumerate() {
-            // SAFETY: 16 q + 16 <= L, inside the checked slice `src[at..at + L]`.
-            *v = _mm512_fmadd_ps(wv, unsafe { _mm512_loadu_ps(x.add(16 * q)) }, *v);
-        }
-    }
-    for (q, v) in regs.iter().enumerate() {
-        // SAFETY: 16 q + 16 <= L, inside `acc`.
-        unsafe { _mm512_storeu_ps(p.add(16 * q), *v) };
-    }
+    let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(t[0])));
+    _mm256_add_ps(_mm512_castps512_ps256(t[0]), hi)
 }
+
+#[cfg(target_arch = "x86_64")]
+gather_dw_simd!(
+    gather_dw_avx,
+    "avx,fma",
+    __m256,
+    8,
+    2,
+    fold_two_256,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps
+);
+#[cfg(target_arch = "x86_64")]
+gather_dw_simd!(
+    gather_dw_avx512,
+    "avx512f",
+    __m512,
+    16,
+    1,
+    fold_one_512,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_mul_ps
+);
+
+/// Writes [`gather_rows`] for a full block of L values, the accumulator in L / width registers
+/// (all of a unit's run at B = 64, so the connection list is walked once), once for every
+/// register width: `$name` uses `$v` registers of `$w` values, the target features `$feat` and
+/// the intrinsics of that width.
+#[cfg(target_arch = "x86_64")]
+macro_rules! gather_rows_simd {
+    ($name:ident, $feat:literal, $v:ident, $w:literal, $zero:ident, $load:ident, $store:ident,
+     $set1:ident, $fmadd:ident) => {
+        #[target_feature(enable = $feat)]
+        unsafe fn $name<const L: usize>(
+            acc: &mut [f32; L],
+            idx: &[u32],
+            vals: &[f32],
+            src: &[f32],
+            stride: usize,
+            c0: usize,
+        ) {
+            use std::arch::x86_64::{$fmadd, $load, $set1, $store, $v, $zero};
+            let p = acc.as_mut_ptr();
+            let mut r = [$zero(); 64 / $w];
+            let regs: &mut [$v] = &mut r[..L / $w];
+            for (q, v) in regs.iter_mut().enumerate() {
+                // SAFETY: `$w q + $w <= L`, inside `acc`.
+                *v = unsafe { $load(p.add($w * q)) };
+            }
+            for (&i, &w) in idx.iter().zip(vals) {
+                let at = i as usize * stride + c0;
+                let x = src[at..at + L].as_ptr();
+                let wv = $set1(w);
+                for (q, v) in regs.iter_mut().enumerate() {
+                    // SAFETY: `$w q + $w <= L`, inside the checked slice `src[at..at + L]`.
+                    *v = $fmadd(wv, unsafe { $load(x.add($w * q)) }, *v);
+                }
+            }
+            for (q, v) in regs.iter().enumerate() {
+                // SAFETY: `$w q + $w <= L`, inside `acc`.
+                unsafe { $store(p.add($w * q), *v) };
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+gather_rows_simd!(
+    gather_rows_avx,
+    "avx,fma",
+    __m256,
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps
+);
+#[cfg(target_arch = "x86_64")]
+gather_rows_simd!(
+    gather_rows_avx512,
+    "avx512f",
+    __m512,
+    16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps
+);
 
 /// [`gather_rows_avx512`] for two blocks of 32 values at once (two units' runs over a chunk of 32
 /// streams), each with its own list: the two chains of fused multiply-adds are interleaved (two
