@@ -4,11 +4,11 @@
 
 use super::aligned::AlignedVec;
 use super::inputs::SparseInputs;
+use super::kernels::skinny::{nn, Init, Mat};
+use super::kernels::transpose::transpose;
 use super::noise::{add_noise, noise_seed};
 use super::oracle::oracle_gradients;
-use super::skinny::{nn, Init, Mat};
 use super::trainer::{Trainer, DEFAULT_CHUNK, PARALLEL_CHUNK};
-use super::transpose::transpose;
 use super::workspace::RecurrentKernel;
 use crate::model::{Activation, Family, NetConfig, Network, Sheet};
 use crate::train::Engine;

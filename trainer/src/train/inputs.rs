@@ -16,7 +16,7 @@
 //! every path, so all builds give the same bits.
 
 use super::aligned::AlignedVec;
-use super::transpose::transpose;
+use super::kernels::transpose::transpose;
 use crate::simd::multiversion;
 
 /// Hidden units per block: four AVX-512 registers of accumulators. The block of W_in^T (I x 64

@@ -16,7 +16,6 @@ pub mod config;
 pub mod device;
 pub mod eval;
 mod forward;
-mod gemm;
 mod inputs;
 mod kernels;
 pub mod lock;
@@ -25,12 +24,9 @@ pub mod memory;
 mod noise;
 pub mod oracle;
 pub mod run;
-mod skinny;
-mod sparse;
 pub mod stop;
 pub mod threads;
 mod trainer;
-mod transpose;
 mod workspace;
 
 #[cfg(test)]

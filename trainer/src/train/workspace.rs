@@ -27,16 +27,16 @@
 //! streams compute in a workspace for the whole batch (the trainer runs the chunks in parallel).
 
 use super::aligned::AlignedVec;
-use super::gemm::{matmul, View};
 use super::inputs::SparseInputs;
-use super::kernels::{add_run_sums, row_sums, step_backward, step_forward, Phi, Step};
-use super::loss::cross_entropy_columns;
-use super::noise::add_noise_runs;
-use super::skinny::{nn, Init, Mat};
-use super::sparse::{
+use super::kernels::gemm::{matmul, View};
+use super::kernels::skinny::{nn, Init, Mat};
+use super::kernels::sparse::{
     backward_parts, forward_parts, unit_parts, Bwd, Fwd, Rows, Transposed, LANES, SPLIT_MIN_WORK,
 };
-use super::transpose::transpose;
+use super::kernels::step::{add_run_sums, row_sums, step_backward, step_forward, Phi, Step};
+use super::kernels::transpose::transpose;
+use super::loss::cross_entropy_columns;
+use super::noise::add_noise_runs;
 use crate::model::{Csr, Network, Structure};
 
 /// Least multiply-adds of a dense product before it runs on more than one thread: below it the

@@ -17,7 +17,7 @@
 //! [`Transposed`], rebuilt once per pass. The gathers use fused multiply-adds on every path
 //! (AVX-512, AVX2+FMA, portable `mul_add`), in the same order, so all give the same bits.
 
-use super::kernels::Step;
+use super::step::Step;
 use crate::model::{Activation, Csr, Training};
 use crate::simd::multiversion;
 use rayon::prelude::*;
