@@ -990,6 +990,13 @@ fn split_units(ptr: &[usize], extra: usize, parts: usize) -> Vec<usize> {
     bounds
 }
 
+/// Takes the first `len` values off the front of `rest` (panics if it is shorter).
+fn split_front<'a>(rest: &mut &'a mut [f32], len: usize) -> &'a mut [f32] {
+    let (part, tail) = std::mem::take(rest).split_at_mut(len);
+    *rest = tail;
+    part
+}
+
 /// [`sparse_step_forward`] over all units, split into `parts` ranges of units that run on the
 /// current rayon pool. Every unit computes the same numbers in any part, so the result does not
 /// depend on `parts`. `io` holds whole blocks (`base` = 0).
@@ -1023,17 +1030,13 @@ pub(crate) fn forward_parts(
         return;
     }
     let mut jobs = Vec::with_capacity(bounds.len() - 1);
+    // Values per unit of the optional buffer (`f` is empty without a leak, alpha = 1).
+    let f_b = if f.is_empty() { 0 } else { s.b };
     for w in bounds.windows(2) {
         let (lo, hi) = (w[0], w[1]);
-        let (nx, rest) = std::mem::take(&mut next).split_at_mut((hi - lo) * s.b);
-        next = rest;
-        let fx = if f.is_empty() {
-            &mut [][..]
-        } else {
-            let (fx, rest) = std::mem::take(&mut f).split_at_mut((hi - lo) * s.b);
-            f = rest;
-            fx
-        };
+        let rows = (hi - lo) * s.b;
+        let nx = split_front(&mut next, rows);
+        let fx = split_front(&mut f, (hi - lo) * f_b);
         jobs.push((
             lo..hi,
             Fwd {
@@ -1085,21 +1088,15 @@ pub(crate) fn backward_parts(
         ..
     } = io;
     let mut jobs = Vec::with_capacity(bounds.len() - 1);
+    // Values per unit of the optional buffer (`dh` may be empty).
+    let dh_b = if dh.is_empty() { 0 } else { s.b };
     for w in bounds.windows(2) {
         let (lo, hi) = (w[0], w[1]);
-        let (nx, rest) = std::mem::take(&mut next).split_at_mut((hi - lo) * s.b);
-        next = rest;
-        let dx = if dh.is_empty() {
-            &mut [][..]
-        } else {
-            let (dx, rest) = std::mem::take(&mut dh).split_at_mut((hi - lo) * s.b);
-            dh = rest;
-            dx
-        };
-        let (lx, rest) = std::mem::take(&mut lanes).split_at_mut(LANES * (t.ptr[hi] - t.ptr[lo]));
-        lanes = rest;
-        let (ox, rest) = std::mem::take(&mut out_lanes).split_at_mut(LANES * (hi - lo) * no);
-        out_lanes = rest;
+        let rows = (hi - lo) * s.b;
+        let nx = split_front(&mut next, rows);
+        let dx = split_front(&mut dh, (hi - lo) * dh_b);
+        let lx = split_front(&mut lanes, LANES * (t.ptr[hi] - t.ptr[lo]));
+        let ox = split_front(&mut out_lanes, LANES * (hi - lo) * no);
         let io = Bwd {
             phi,
             phi_ld,
