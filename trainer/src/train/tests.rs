@@ -521,6 +521,39 @@ fn chunks_give_the_whole_batch_gradient() {
     }
 }
 
+/// `tr` trained on `batches` in a rayon pool of `threads` threads (noise seed `noise`); returns
+/// it with the losses of its steps.
+fn train_in_pool(
+    mut tr: Trainer,
+    batches: &[(Vec<f32>, Vec<u8>)],
+    threads: usize,
+    noise: u64,
+) -> (Trainer, Vec<f32>) {
+    let pool = crate::train::threads::pool(threads).unwrap();
+    let mut noise = Rng::new(noise);
+    let losses = pool.install(|| {
+        batches
+            .iter()
+            .map(|(x, y)| tr.train_step(x, y, &mut noise).unwrap().loss)
+            .collect()
+    });
+    (tr, losses)
+}
+
+/// Asserts that two trainings gave bit-identical losses, weights and Adam state.
+fn assert_same_bits(a: (&Trainer, &[f32]), b: (&Trainer, &[f32]), what: &str) {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(a.1), bits(b.1), "{what}: losses");
+    let (a, b) = (a.0, b.0);
+    assert_eq!(
+        bits(a.network().params()),
+        bits(b.network().params()),
+        "{what}: weights"
+    );
+    assert_eq!(bits(a.adam().m()), bits(b.adam().m()), "{what}: m");
+    assert_eq!(bits(a.adam().v()), bits(b.adam().v()), "{what}: v");
+}
+
 /// Training steps in rayon pools of 1, 2 and 5 threads give bit-identical weights, Adam state and
 /// losses: every family, random and task inputs, recurrent noise on, chunks of 16 and of the
 /// default 32 (with a shorter last chunk).
@@ -537,7 +570,6 @@ fn thread_count_does_not_change_the_weights() {
         })
         .collect();
     let wide = cog20_batches(4, t, 72, 2);
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for family in chunk_families() {
         for (batches, b, chunk) in [(&cog, 40, 16), (&random, 40, 16), (&wide, 72, 32)] {
             let mut cfg = NetConfig::new(Sheet::new(4, 5), ni, no);
@@ -545,30 +577,15 @@ fn thread_count_does_not_change_the_weights() {
             cfg.activation = Activation::Tanh;
             let net = random_net(&cfg, 6);
             let run = |threads: usize| {
-                let pool = crate::train::threads::pool(threads).unwrap();
-                let mut tr = Trainer::with_chunk(net.clone(), t, b, chunk).unwrap();
-                let mut noise = Rng::new(12);
-                let losses: Vec<f32> = pool.install(|| {
-                    batches
-                        .iter()
-                        .map(|(x, y)| tr.train_step(x, y, &mut noise).unwrap().loss)
-                        .collect()
-                });
-                (tr, losses)
+                let tr = Trainer::with_chunk(net.clone(), t, b, chunk).unwrap();
+                train_in_pool(tr, batches, threads, 12)
             };
             let (one, l1) = run(1);
             assert!(one.n_chunks() >= 3);
             for threads in [2, 5] {
                 let (many, lk) = run(threads);
                 let what = format!("{} B={b} chunk={chunk}, {threads} threads", family.name());
-                assert_eq!(bits(&l1), bits(&lk), "{what}: losses");
-                assert_eq!(
-                    bits(one.network().params()),
-                    bits(many.network().params()),
-                    "{what}: weights"
-                );
-                assert_eq!(bits(one.adam().m()), bits(many.adam().m()), "{what}: m");
-                assert_eq!(bits(one.adam().v()), bits(many.adam().v()), "{what}: v");
+                assert_same_bits((&one, &l1), (&many, &lk), &what);
             }
         }
     }
@@ -581,7 +598,6 @@ fn thread_count_does_not_change_the_weights() {
 #[test]
 fn unit_splits_do_not_change_the_weights() {
     let (t, ni, no) = (5, 53, 17);
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     let mut split_seen = false;
     for family in chunk_families() {
         for alpha in [1.0f32, 0.6] {
@@ -595,31 +611,16 @@ fn unit_splits_do_not_change_the_weights() {
                 let masked = matches!(net.structure(), crate::model::Structure::Sparse(_));
                 split_seen |= masked;
                 let run = |threads: usize| {
-                    let pool = crate::train::threads::pool(threads).unwrap();
                     let mut tr = Trainer::with_chunk(net.clone(), t, b, b).unwrap();
                     tr.set_split_min_work(0);
-                    let mut noise = Rng::new(21);
-                    let losses: Vec<f32> = pool.install(|| {
-                        batches
-                            .iter()
-                            .map(|(x, y)| tr.train_step(x, y, &mut noise).unwrap().loss)
-                            .collect()
-                    });
-                    (tr, losses)
+                    train_in_pool(tr, &batches, threads, 21)
                 };
                 let (one, l1) = run(1);
                 assert_eq!(one.n_chunks(), 1);
                 for threads in [2, 3, 7] {
                     let (many, lk) = run(threads);
                     let what = format!("{} alpha={alpha} B={b}, {threads} threads", family.name());
-                    assert_eq!(bits(&l1), bits(&lk), "{what}: losses");
-                    assert_eq!(
-                        bits(one.network().params()),
-                        bits(many.network().params()),
-                        "{what}: weights"
-                    );
-                    assert_eq!(bits(one.adam().m()), bits(many.adam().m()), "{what}: m");
-                    assert_eq!(bits(one.adam().v()), bits(many.adam().v()), "{what}: v");
+                    assert_same_bits((&one, &l1), (&many, &lk), &what);
                 }
             }
         }
