@@ -57,6 +57,7 @@ fn model() -> Vec<u8> {
         seed: 1,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: gyrus_runtime::format::RecLayout::Rows,
     };
     m.quantize_int8(1.0);
     m.to_bytes().expect("valid benchmark model")

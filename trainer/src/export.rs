@@ -283,6 +283,7 @@ pub fn build_model(
         seed,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: gyrus_runtime::format::RecLayout::Rows,
     };
     if weights.has_int8() {
         let act_max = match m.activation {

@@ -211,6 +211,7 @@ fn inspect_refuses_a_task_list_that_does_not_fit_the_inputs() {
         seed: 1,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: gyrus_runtime::format::RecLayout::Rows,
     };
     let path = dir.join("bad.gyrus");
     std::fs::write(&path, m.emit()).unwrap();
