@@ -241,3 +241,201 @@ pub(crate) fn for_each(dv: &DiagView<'_>, mut f: impl FnMut(usize, usize, f32)) 
         first += count;
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::format::{
+        Activation, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout, RecLayout, Weights,
+    };
+    use crate::tasks::Rng;
+
+    /// A `rows x cols` sheet, units in row-major order except that `perm` maps unit `i` to sheet
+    /// cell `perm[i]`; weights on the cells within `radius` (Euclidean), random and nonzero.
+    fn sheet_mask(rows: usize, cols: usize, radius2: usize, perm: &[usize], seed: u64) -> CsrRepr {
+        let n = rows * cols;
+        let mut rng = Rng::new(seed);
+        let mut d = vec![0.0f32; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                let (a, b) = (perm[i], perm[j]);
+                let (dr, dc) = ((a / cols).abs_diff(b / cols), (a % cols).abs_diff(b % cols));
+                if dr * dr + dc * dc <= radius2 {
+                    d[i * n + j] = 0.05 + rng.uniform();
+                }
+            }
+        }
+        CsrRepr::from_dense(n, n, &d, |w| w != 0.0)
+    }
+
+    #[test]
+    fn the_rule_picks_diagonals_for_local_masks_in_sheet_order_only() {
+        let (rows, cols) = (12, 12);
+        let n = rows * cols;
+        let order: Vec<usize> = (0..n).collect();
+        let local = sheet_mask(rows, cols, 4, &order, 1);
+        let slots = DiagRepr::build(&local).diags.len() * DIAG_LANES;
+        assert!(
+            2 * slots <= 3 * local.nnz(),
+            "{slots} slots, {} weights",
+            local.nnz()
+        );
+        assert_eq!(RecLayout::choose(&local), RecLayout::Diagonal);
+        // The same mask after BIMT-like swaps of units (a shuffled order): scattered diagonals.
+        let mut rng = Rng::new(7);
+        let mut shuffled = order.clone();
+        for i in (1..n).rev() {
+            shuffled.swap(i, (rng.uniform() * (i + 1) as f32) as usize % (i + 1));
+        }
+        let swapped = sheet_mask(rows, cols, 4, &shuffled, 1);
+        assert_eq!(swapped.nnz(), local.nnz());
+        assert_eq!(RecLayout::choose(&swapped), RecLayout::Rows);
+        // A random mask of the same density.
+        let mut d = vec![0.0f32; n * n];
+        for (k, v) in d.iter_mut().enumerate() {
+            if (k * 2654435761) % 97 < 9 {
+                *v = 0.5;
+            }
+        }
+        let random = CsrRepr::from_dense(n, n, &d, |w| w != 0.0);
+        assert_eq!(RecLayout::choose(&random), RecLayout::Rows);
+        // Just at the rule's bound: a lone diagonal per group of 16 rows fills 16 slots with
+        // 16 weights (pass); with 10 of them kept, 16 slots hold 10 weights (fail: 32 > 30).
+        let eye = |keep: usize| {
+            let m = 32;
+            let mut d = vec![0.0f32; m * m];
+            for r in 0..m {
+                if r % 16 < keep {
+                    d[r * m + r] = 1.0;
+                }
+            }
+            CsrRepr::from_dense(m, m, &d, |w| w != 0.0)
+        };
+        assert_eq!(RecLayout::choose(&eye(16)), RecLayout::Diagonal);
+        assert_eq!(RecLayout::choose(&eye(11)), RecLayout::Diagonal);
+        assert_eq!(RecLayout::choose(&eye(10)), RecLayout::Rows);
+    }
+
+    /// The layout written out from its definition, and the kernel's sums in the documented
+    /// order (diagonals ascending, first term alone, then `acc + w x`, `+0.0 x` for a lane
+    /// without a weight, `x` outside `0..n` read as 0), bit for bit, on a matrix with a partial
+    /// last group, an empty group and a row with one weight; aligned and misaligned blobs, plain
+    /// and padded states.
+    #[test]
+    fn layout_and_sums_follow_the_documented_order() {
+        let n = 37;
+        let mut d = vec![0.0f32; n * n];
+        let mut rng = Rng::new(3);
+        for r in (0..n).filter(|r| !(16..32).contains(r)) {
+            for c in 0..n {
+                let o = c as isize - r as isize;
+                if [-9, -1, 0, 2, 5].contains(&o) && (r + c) % 3 != 0 {
+                    d[r * n + c] = rng.uniform() - 0.5 + 1e-3;
+                }
+            }
+        }
+        d[33 * n] = 0.75;
+        let m = CsrRepr::from_dense(n, n, &d, |w| w != 0.0);
+        let lay = DiagRepr::build(&m);
+        let d = &d;
+        // Written out: per group the diagonals present, ascending, and the lanes' weights.
+        let mut k = 0;
+        for g in 0..n.div_ceil(DIAG_LANES) {
+            let rows = g * DIAG_LANES..((g + 1) * DIAG_LANES).min(n);
+            let mut want: Vec<i16> = rows
+                .clone()
+                .flat_map(|r| {
+                    (0..n)
+                        .filter(move |&c| d[r * n + c] != 0.0)
+                        .map(move |c| (c as isize - r as isize) as i16)
+                })
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(usize::from(lay.counts[g]), want.len(), "group {g}");
+            for &o in &want {
+                assert_eq!(lay.diags[k] as i16, o);
+                for l in 0..DIAG_LANES {
+                    let r = g * DIAG_LANES + l;
+                    let c = r as isize + isize::from(o);
+                    let w = if r < n && (0..n as isize).contains(&c) {
+                        d[r * n + c as usize]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(lay.values[k * DIAG_LANES + l].to_bits(), w.to_bits());
+                }
+                k += 1;
+            }
+        }
+        assert_eq!(lay.counts[1], 0, "rows 16..32 are empty");
+        assert_eq!(k, lay.diags.len());
+        let repr = ModelRepr {
+            n_inputs: 1,
+            n_hidden: n,
+            n_outputs: 1,
+            sheet_rows: 1,
+            sheet_cols: n as u16,
+            pitch: 1.0,
+            positions: (0..n as u16).map(|u| (0, u)).collect(),
+            recurrent: m,
+            input: MatrixRepr::compact(n, 1, &vec![0.5; n]),
+            output: MatrixRepr::compact(1, n, &vec![0.5; n]),
+            b_h: vec![0.0; n],
+            b_o: vec![0.0],
+            activation: Activation::Tanh,
+            alpha: 1.0,
+            readout: Readout::Argmax,
+            tasks: Vec::new(),
+            wiring_length: 0.0,
+            active_connections: 0,
+            seed: 0,
+            int8: None,
+            weights: Weights::F32,
+            layout: RecLayout::Diagonal,
+        };
+        let blob = repr.to_bytes().unwrap();
+        let aligned = crate::aligned::AlignedCopy::new(&blob);
+        let mut words = vec![0u32; blob.len() / 4 + 2];
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+        bytes[1..=blob.len()].copy_from_slice(&blob);
+        let fast = ModelView::from_bytes(aligned.bytes()).unwrap();
+        let slow = ModelView::from_bytes(&bytes[1..=blob.len()]).unwrap();
+        assert!(fast.is_zero_copy() && !slow.is_zero_copy());
+        let x: Vec<f32> = (0..n).map(|j| (j as f32 * 0.37).sin()).collect();
+        let at = |i: isize| {
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| x.get(i))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let mut want = vec![0.0f32; n];
+        let mut k = 0;
+        for g in 0..n.div_ceil(DIAG_LANES) {
+            let count = usize::from(lay.counts[g]);
+            for l in 0..DIAG_LANES.min(n - g * DIAG_LANES) {
+                let r = g * DIAG_LANES + l;
+                let mut acc = 0.0f32;
+                for j in 0..count {
+                    let o = isize::from(lay.diags[k + j] as i16);
+                    let t = lay.values[(k + j) * DIAG_LANES + l] * at(r as isize + o);
+                    acc = if j == 0 { t } else { acc + t };
+                }
+                want[r] = acc;
+            }
+            k += count;
+        }
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let mut xp = vec![0.0f32; n + 2 * DIAG_PAD];
+        xp[DIAG_PAD..DIAG_PAD + n].copy_from_slice(&x);
+        for view in [fast, slow] {
+            let (mut a, mut b) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+            crate::kernel::phase::recurrent(&view, &x, &mut a, None).unwrap();
+            crate::kernel::phase::recurrent_padded(&view, &xp, &mut b, None).unwrap();
+            assert_eq!(bits(&a), bits(&want));
+            assert_eq!(bits(&b), bits(&want));
+            assert!(a[16..32].iter().all(|&v| v.to_bits() == 0));
+        }
+    }
+}
