@@ -75,43 +75,59 @@ pub(crate) struct DiagRepr {
 
 #[cfg(feature = "std")]
 impl DiagRepr {
-    /// The layout of a square matrix's compressed rows. Diagonals are i16: a matrix over
-    /// [`super::MAX_KERNEL_HIDDEN`] rows gives some layout that [`validate`] then refuses.
+    /// The layout of a square matrix's compressed rows (time ~ stored weights). Diagonals are
+    /// i16: a matrix over [`super::MAX_KERNEL_HIDDEN`] rows gives some layout that [`validate`]
+    /// then refuses.
     pub(crate) fn build(c: &super::CsrRepr) -> Self {
-        let n = c.rows;
         let mut out = DiagRepr {
             counts: Vec::new(),
             diags: Vec::new(),
             values: Vec::new(),
         };
-        let row = |r: usize| {
-            let at = |i: usize| c.row_ptr.get(i).map_or(0, |&p| p as usize);
-            let (s, e) = (at(r), at(r + 1));
-            (s..e.max(s)).filter_map(|k| Some((usize::from(*c.col_idx.get(k)?), *c.values.get(k)?)))
-        };
-        for g in 0..n.div_ceil(DIAG_LANES) {
-            let r0 = g * DIAG_LANES;
-            let rows = r0..(r0 + DIAG_LANES).min(n);
-            let mut os: Vec<isize> = rows
-                .clone()
-                .flat_map(|r| row(r).map(move |(j, _)| j as isize - r as isize))
-                .collect();
-            os.sort_unstable();
-            os.dedup();
+        for g in 0..c.rows.div_ceil(DIAG_LANES) {
+            let os = group_diagonals(c, g);
             out.counts.push(os.len() as u16);
-            for &o in &os {
-                out.diags.push(o as i16 as u16);
-                let mut lanes = [0.0f32; DIAG_LANES];
-                for r in rows.clone() {
-                    if let Some((_, v)) = row(r).find(|&(j, _)| j as isize - r as isize == o) {
-                        lanes[r - r0] = v;
+            out.diags.extend(os.iter().map(|&o| o as i16 as u16));
+            let base = out.values.len();
+            out.values.resize(base + os.len() * DIAG_LANES, 0.0);
+            for r in g * DIAG_LANES..((g + 1) * DIAG_LANES).min(c.rows) {
+                for (j, v) in row(c, r) {
+                    if let Ok(k) = os.binary_search(&(j as isize - r as isize)) {
+                        out.values[base + k * DIAG_LANES + r % DIAG_LANES] = v;
                     }
                 }
-                out.values.extend(lanes);
             }
         }
         out
     }
+
+    /// Weight slots of the layout of `c` ([`DIAG_LANES`] per diagonal of each group), without
+    /// building it.
+    pub(crate) fn slots(c: &super::CsrRepr) -> usize {
+        (0..c.rows.div_ceil(DIAG_LANES))
+            .map(|g| group_diagonals(c, g).len())
+            .sum::<usize>()
+            * DIAG_LANES
+    }
+}
+
+/// The stored entries `(column, value)` of row `r` of `c`.
+#[cfg(feature = "std")]
+fn row(c: &super::CsrRepr, r: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+    let at = |i: usize| c.row_ptr.get(i).map_or(0, |&p| p as usize);
+    let (s, e) = (at(r), at(r + 1));
+    (s..e.max(s)).filter_map(move |k| Some((usize::from(*c.col_idx.get(k)?), *c.values.get(k)?)))
+}
+
+/// The diagonals `o = column - row` that the rows of group `g` store, ascending.
+#[cfg(feature = "std")]
+fn group_diagonals(c: &super::CsrRepr, g: usize) -> Vec<isize> {
+    let mut os: Vec<isize> = (g * DIAG_LANES..((g + 1) * DIAG_LANES).min(c.rows))
+        .flat_map(|r| row(c, r).map(move |(j, _)| j as isize - r as isize))
+        .collect();
+    os.sort_unstable();
+    os.dedup();
+    os
 }
 
 fn length(expected: usize, got: usize) -> FormatError {

@@ -2,7 +2,7 @@
 //! format. `emit` writes a blob that [`ModelView::from_bytes`] opens; `parse` reads one back.
 
 use super::crc::crc32;
-use super::diag::{DiagRepr, DIAG_LANES};
+use super::diag::DiagRepr;
 use super::ell::EllRepr;
 use super::enums::{Activation, Readout};
 use super::error::FormatError;
@@ -253,7 +253,7 @@ impl RecLayout {
     /// row-major sheet order passes; a random mask or a BIMT network whose units were swapped
     /// does not.
     pub fn choose(recurrent: &CsrRepr) -> Self {
-        let slots = DiagRepr::build(recurrent).diags.len() * DIAG_LANES;
+        let slots = DiagRepr::slots(recurrent);
         if 2 * slots <= 3 * recurrent.nnz() {
             RecLayout::Diagonal
         } else {
