@@ -526,6 +526,8 @@ fn version_4_blobs_open_as_lane_groups() {
         assert_eq!(v4.len() + 1, v5.len());
         let view = ModelView::from_bytes(&v4).unwrap();
         assert_eq!(view.rec_layout(), Some(RecLayout::Rows));
+        assert_eq!(view.version(), 4);
+        assert_eq!(ModelView::from_bytes(&v5).unwrap().version(), 5);
         assert_eq!(ModelRepr::parse(&view), repr, "spec {k}");
         assert_eq!(ModelRepr::parse(&view).emit(), v5, "spec {k}");
         let n = repr.n_hidden;

@@ -49,6 +49,13 @@ impl<'a> ModelView<'a> {
         validate(blob, &body)
     }
 
+    /// The blob's format version ([`super::OLDEST_READ`] ..= [`super::VERSION`]).
+    pub fn version(&self) -> u16 {
+        match self.blob {
+            [_, _, _, _, a, b, ..] => u16::from_le_bytes([*a, *b]),
+            _ => VERSION,
+        }
+    }
     /// The blob's bytes (its length is the model's flash footprint).
     pub fn blob(&self) -> &'a [u8] {
         self.blob

@@ -6,7 +6,7 @@ use crate::npz::{self, Array};
 use crate::plot::sheet::SheetFigure;
 use anyhow::{Context, Result};
 use clap::Args;
-use gyrus_runtime::format::{ModelView, Precision, RecLayout, WeightsView, VERSION};
+use gyrus_runtime::format::{ModelView, Precision, RecLayout, WeightsView};
 use gyrus_runtime::measure;
 use std::path::PathBuf;
 
@@ -67,7 +67,7 @@ pub fn npz_arrays(model: &ModelView<'_>) -> Result<Vec<(&'static str, Array)>> {
     let (rows, cols) = model.sheet();
     let tasks: Vec<&str> = model.task_names().collect();
     let meta = serde_json::json!({
-        "format_version": VERSION,
+        "format_version": model.version(),
         "n_inputs": i, "n_hidden": n, "n_outputs": o,
         "sheet": [rows, cols], "pitch": model.pitch(),
         "activation": model.activation().name(), "alpha": model.alpha(),
@@ -126,7 +126,7 @@ fn layout_of(model: &ModelView<'_>, w: &WeightsView<'_>, recurrent: bool) -> &'s
 pub fn describe(model: &ModelView<'_>) -> String {
     let m = measure::measure(model);
     let (rows, cols) = model.sheet();
-    let mut s = format!("gyrus model, format version {VERSION}\n");
+    let mut s = format!("gyrus model, format version {}\n", model.version());
     s += &format!("seed                {}\n", model.seed());
     let names: Vec<&str> = model.task_names().collect();
     let label = format!("tasks ({})", names.len());
