@@ -7,7 +7,7 @@
 
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use gyrus_runtime::format::{ModelView, Precision, WeightsView};
-use gyrus_runtime::kernel::{phase, KernelError};
+use gyrus_runtime::kernel::{phase, KernelError, State};
 
 /// Largest SysTick reload value (24-bit counter).
 const RELOAD: u32 = 0x00FF_FFFF;
@@ -113,9 +113,10 @@ fn per_call(meter: &Meter, mut f: impl FnMut()) -> (f32, u32) {
 /// product (with bias) per stored input weight, activation and leak per unit, readout per stored
 /// output weight, and the whole step next to the sum of the parts.
 ///
-/// `h` and `next` are a warmed-up hidden state and a second buffer (n_hidden each), `hq` the int8
-/// scratch (n_hidden + 1 entries; the int8 recurrent phase and the int8 readout quantise `h` into
-/// it, and that cost counts), `u` a real input.
+/// `hp`, `next` and `hq` are a warmed-up state's parts (`State::padded_parts`): `h` with the
+/// zeros around it that the diagonal recurrent layout reads (n_hidden + 2 `State::PAD`), the
+/// second half (n_hidden) and the int8 scratch (n_hidden + 1 entries; the int8 recurrent phase and
+/// the int8 readout quantise `h` into it, and that cost counts); `u` a real input.
 /// The recurrent product and the readout are timed alone (they only read `h`); input and activation
 /// by difference, (recurrent + input) minus recurrent and (recurrent + input + activation) minus
 /// (recurrent + input), so that every repetition sees the same pre-activation. `step_instr` is the
@@ -126,7 +127,7 @@ pub fn log_phases(
     model: &ModelView<'_>,
     kernel: &'static str,
     int8: bool,
-    h: &[f32],
+    hp: &[f32],
     next: &mut [f32],
     hq: &mut [i16],
     u: &[f32],
@@ -139,9 +140,10 @@ pub fn log_phases(
             result = r;
         }
     };
+    let h = &hp[State::PAD..State::PAD + model.n_hidden()];
     let mut rec_phase = |next: &mut [f32]| {
         let scratch = if int8 { Some(&mut *hq) } else { None };
-        phase::recurrent(model, h, next, scratch)
+        phase::recurrent_padded(model, hp, next, scratch)
     };
     let (rec, reps) = per_call(meter, || keep(rec_phase(next)));
     let (rec_in, _) = per_call(meter, || {

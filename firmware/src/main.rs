@@ -7,8 +7,7 @@
 //!   its outputs, for the f32 and the int8 kernels.
 //!
 //! Plus `CAL` (SysTick calibration), `MODEL`, `PERF`, `COST` (instructions per step, per nonzero
-//! recurrent weight), `STENCIL` (an experiment: the recurrent product in a diagonal layout, see
-//! `stencil.rs`) and `FOOTPRINT` lines for people.
+//! recurrent weight) and `FOOTPRINT` lines for people.
 //!
 //! It exits QEMU with status 0 on success and 1 on any error, panic or fault.
 #![no_std]
@@ -20,7 +19,6 @@ mod digest;
 mod footprint;
 mod model_report;
 mod output_digest;
-mod stencil;
 mod trial_digest;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};

@@ -185,29 +185,24 @@ fn evaluate_all(meter: &Meter, model: &ModelView<'_>) -> Result<(), EvalError> {
             per_step / weights.max(1) as f32,
             reps
         );
-        let (h, next) = scratch.state[..2 * n_hid].split_at_mut(n_hid);
-        // 4-aligned, as a State's scratch is, so that the timed int8 kernels run their
-        // assembly paths.
-        #[repr(C, align(4))]
-        struct Scratch16([i16; MAX_HIDDEN + 2]);
-        let mut hq = Scratch16([0; MAX_HIDDEN + 2]);
+        let mut state = State::new(n_hid, &mut *scratch.state)?;
+        for _ in 0..8 {
+            w.step(model, &mut state, scratch.input, scratch.output)?;
+        }
+        let (hp, next, hq) = state.padded_parts();
         crate::cost::log_phases(
             meter,
             model,
             w.name(),
             w == Weights::Int8,
-            h,
+            hp,
             next,
-            &mut hq.0[..n_hid + 1],
+            hq,
             scratch.input,
             scratch.output,
             per_step,
         )?;
-        if w == Weights::Int8 {
-            crate::stencil::log_int8(meter, model, h, next, &mut hq.0[..n_hid + 1]);
-        }
         if w == Weights::F32 {
-            crate::stencil::log_f32(meter, model, h, next);
             crate::cost::log_delta(
                 meter,
                 model,

@@ -2,7 +2,8 @@
 //! 25 x 25 sheet, local connectivity of radius 2 (13 incoming weights per interior unit), 53 inputs
 //! (cog20), 17 outputs, random weights, tanh. Prints both times and their ratio, measured in the
 //! same run, the recurrent sparse product alone (`kernel::phase::recurrent`) per stored weight,
-//! then criterion's figures for sparse f32, sparse int8 and dense.
+//! the recurrent product over the diagonal layout against the lane groups (the same weights,
+//! timed in turns), then criterion's figures for sparse f32, sparse int8 and dense.
 //!
 //! `cargo bench -p gyrus-runtime --bench kernel` (about 30 s).
 
@@ -11,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gyrus_runtime::aligned::AlignedCopy;
-use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout};
+use gyrus_runtime::format::{
+    Activation, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout, RecLayout,
+};
 use gyrus_runtime::kernel::{self, dense, phase, State};
 use gyrus_runtime::tasks::Rng;
 
@@ -19,7 +22,7 @@ const SIDE: u16 = 25;
 const N_IN: usize = 53;
 const N_OUT: usize = 17;
 
-fn model() -> Vec<u8> {
+fn model(layout: RecLayout) -> Vec<u8> {
     let mut rng = Rng::new(1);
     let mut u = |a: f32| (2.0 * rng.uniform() - 1.0) * a;
     let n = usize::from(SIDE) * usize::from(SIDE);
@@ -57,6 +60,7 @@ fn model() -> Vec<u8> {
         seed: 1,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout,
     };
     m.quantize_int8(1.0);
     m.to_bytes().expect("valid benchmark model")
@@ -78,7 +82,7 @@ fn time(mut f: impl FnMut(), steps: u32, rounds: usize) -> Duration {
 }
 
 fn bench(c: &mut Criterion) {
-    let blob = model();
+    let blob = model(RecLayout::Rows);
     // A 4-aligned copy, as firmware embeds it, so the kernel reads zero-copy.
     let aligned = AlignedCopy::new(&blob);
     let bytes = aligned.bytes();
@@ -145,6 +149,47 @@ fn bench(c: &mut Criterion) {
             100.0 * t.as_secs_f64() / if int8 { int8_t } else { sparse_t }.as_secs_f64()
         );
     }
+
+    // The f32 recurrent product over the diagonal layout (what `gyrus export --layout auto` picks
+    // for this local mask) against the lane groups, on the same padded state, timed in turns;
+    // the ratio is the median of the per-turn ratios.
+    let diag_blob = model(RecLayout::Diagonal);
+    let diag_aligned = AlignedCopy::new(&diag_blob);
+    let diag = ModelView::from_bytes(diag_aligned.bytes()).unwrap();
+    let mut b4 = vec![0.0; len];
+    let mut s_diag = State::new(n, &mut b4).unwrap();
+    for _ in 0..5 {
+        kernel::step(&diag, &mut s_diag, &input, &mut out).unwrap();
+    }
+    let (hp, next, _) = s_diag.padded_parts();
+    let (mut t_rows, mut t_diag, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..15 {
+        let r = time(
+            || phase::recurrent_padded(&view, black_box(hp), next, None).unwrap(),
+            200,
+            1,
+        );
+        let d = time(
+            || phase::recurrent_padded(&diag, black_box(hp), next, None).unwrap(),
+            200,
+            1,
+        );
+        t_rows.push(r.as_secs_f64() * 1e6);
+        t_diag.push(d.as_secs_f64() * 1e6);
+        ratio.push(r.as_secs_f64() / d.as_secs_f64());
+    }
+    for v in [&mut t_rows, &mut t_diag, &mut ratio] {
+        v.sort_by(f64::total_cmp);
+    }
+    println!(
+        "recurrent product (f32), lane groups {:.2} us, diagonals {:.2} us ({} vs {} blob bytes); rows / diagonals = {:.2}x (median of {} turns)",
+        t_rows[t_rows.len() / 2],
+        t_diag[t_diag.len() / 2],
+        blob.len(),
+        diag_blob.len(),
+        ratio[ratio.len() / 2],
+        ratio.len()
+    );
 
     // The input product (with the bias) over the nonzero inputs only: an input with 20% nonzero
     // entries (cog20's trials have about 20%) against one with none zero (every weight of the

@@ -9,7 +9,7 @@
 //!   integer sum of |i - m| + |j - n| is exact; it is divided by S once, in f64
 //!   ([`crate::sheet::WiringSum`]);
 //! - footprint: flash = the blob's length; RAM = the state buffer
-//!   ([`crate::kernel::State::buffer_len`] floats: h, the next h, the int8 scratch) plus one input
+//!   ([`crate::kernel::State::buffer_len`] floats: h, the next h, the zeros around them, the int8 scratch) plus one input
 //!   and one output vector.
 //!
 //! ```text

@@ -40,6 +40,7 @@ fn tiny() -> ModelRepr {
         seed: 0,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: gyrus_runtime::format::RecLayout::Rows,
     };
     m.quantize_int8(1.0);
     m

@@ -6,11 +6,31 @@ use common::{random_model, Misaligned, Spec};
 use gyrus_runtime::aligned::AlignedCopy;
 use gyrus_runtime::format::{
     crc32, Activation, CsrRepr, FormatError, Limit, MatrixRepr, ModelRepr, ModelView, Part,
-    Precision, Weights, CRC_LEN, HEADER_LEN, MAX_KERNEL_HIDDEN,
+    Precision, RecLayout, Weights, CRC_LEN, HEADER_LEN, MAX_KERNEL_HIDDEN,
 };
 use gyrus_runtime::kernel::{self, State};
 
+/// Every spec of [`base_specs`] in both f32 recurrent layouts, plus a wider local mask in
+/// diagonals (34 units: two whole groups of 16 rows and a partial one).
 fn specs() -> Vec<Spec> {
+    let mut v = base_specs();
+    v.extend(base_specs().into_iter().map(|s| Spec {
+        layout: RecLayout::Diagonal,
+        ..s
+    }));
+    v.push(Spec {
+        rows: 6,
+        cols: 7,
+        radius: 2.0,
+        prune_every: 5,
+        int8: true,
+        layout: RecLayout::Diagonal,
+        ..Spec::default()
+    });
+    v
+}
+
+fn base_specs() -> Vec<Spec> {
     vec![
         Spec::default(),
         Spec {
@@ -400,7 +420,9 @@ fn header_errors() {
     };
     assert!(v2.to_string().contains("re-export"), "{v2}");
     assert!(v2.to_string().contains("gyrus export"), "{v2}");
-    // A version-3 blob (int8 recurrent weights as i16) is refused the same way, CRC intact.
+    // A version-3 blob (int8 recurrent weights as i16) is refused the same way, CRC intact
+    // (version 4 is still read: `version_4_blobs_open_as_lane_groups`).
+    assert_eq!(gyrus_runtime::format::VERSION, 5);
     let mut v3 = blob.clone();
     v3[4..6].copy_from_slice(&3u16.to_le_bytes());
     fix_crc(&mut v3);
@@ -409,7 +431,7 @@ fn header_errors() {
         e3,
         FormatError::UnsupportedVersion {
             found: 3,
-            supported: 4
+            supported: 5
         }
     );
     assert!(e3.to_string().contains("gyrus export RUN_DIR"), "{e3}");
@@ -466,4 +488,77 @@ fn header_errors() {
         ModelView::from_bytes(&garbage).unwrap_err(),
         FormatError::Malformed
     );
+}
+
+/// A version-4 blob, written out here from a version-5 one in lane groups: the same body without
+/// the f32 recurrent layout's variant tag (the byte after the `Some` of the f32 part), version 4,
+/// length and CRC fixed (its arrays are then misaligned by one byte, which the reader allows).
+fn as_version_4(v5: &[u8]) -> Vec<u8> {
+    let view = ModelView::from_bytes(v5).unwrap();
+    assert_eq!(view.rec_layout(), Some(RecLayout::Rows));
+    let b_o = view
+        .sections()
+        .into_iter()
+        .find(|(n, _)| *n == "b_o")
+        .unwrap()
+        .1;
+    let at = b_o.end;
+    assert_eq!(&v5[at..at + 2], &[1, 0], "Some(f32 part), RecWire::Rows");
+    let mut v4 = v5[..at + 1].to_vec();
+    v4.extend(&v5[at + 2..v5.len() - CRC_LEN]);
+    v4[4..6].copy_from_slice(&4u16.to_le_bytes());
+    let len = (v4.len() + CRC_LEN) as u32;
+    v4[8..12].copy_from_slice(&len.to_le_bytes());
+    let c = crc32(&v4);
+    v4.extend(c.to_le_bytes());
+    v4
+}
+
+/// Version-4 blobs still open, as lane groups: the same model (re-encoding writes the version-5
+/// blob byte for byte) and the same steps; a version-5 body under a version-4 header, or the
+/// reverse, is refused as malformed.
+#[test]
+fn version_4_blobs_open_as_lane_groups() {
+    for (k, spec) in base_specs().into_iter().enumerate() {
+        let repr = random_model(k as u64, spec);
+        let v5 = repr.to_bytes().unwrap();
+        let v4 = as_version_4(&v5);
+        assert_eq!(v4.len() + 1, v5.len());
+        let view = ModelView::from_bytes(&v4).unwrap();
+        assert_eq!(view.rec_layout(), Some(RecLayout::Rows));
+        assert_eq!(view.version(), 4);
+        assert_eq!(ModelView::from_bytes(&v5).unwrap().version(), 5);
+        assert_eq!(ModelRepr::parse(&view), repr, "spec {k}");
+        assert_eq!(ModelRepr::parse(&view).emit(), v5, "spec {k}");
+        let n = repr.n_hidden;
+        let (mut b1, mut b2) = (
+            vec![0.0; State::buffer_len(n)],
+            vec![0.0; State::buffer_len(n)],
+        );
+        let (mut s1, mut s2) = (
+            State::new(n, &mut b1).unwrap(),
+            State::new(n, &mut b2).unwrap(),
+        );
+        let v5view = ModelView::from_bytes(&v5).unwrap();
+        let u = vec![0.25; repr.n_inputs];
+        let (mut o1, mut o2) = (vec![0.0; repr.n_outputs], vec![0.0; repr.n_outputs]);
+        for _ in 0..3 {
+            kernel::step(&view, &mut s1, &u, &mut o1).unwrap();
+            kernel::step(&v5view, &mut s2, &u, &mut o2).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&o1), bits(&o2));
+            assert_eq!(bits(s1.hidden()), bits(s2.hidden()));
+        }
+        let mut wrong = v5.clone();
+        wrong[4..6].copy_from_slice(&4u16.to_le_bytes());
+        fix_crc(&mut wrong);
+        assert_eq!(
+            ModelView::from_bytes(&wrong).unwrap_err(),
+            FormatError::Malformed
+        );
+        let mut wrong = v4.clone();
+        wrong[4..6].copy_from_slice(&5u16.to_le_bytes());
+        fix_crc(&mut wrong);
+        assert!(ModelView::from_bytes(&wrong).is_err());
+    }
 }

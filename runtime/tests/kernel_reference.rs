@@ -4,7 +4,7 @@
 mod common;
 
 use common::{random_model, Spec};
-use gyrus_runtime::format::{Activation, ModelRepr, ModelView};
+use gyrus_runtime::format::{Activation, ModelRepr, ModelView, RecLayout};
 use gyrus_runtime::kernel::{self, dense, KernelError, State};
 use gyrus_runtime::tasks::Rng;
 
@@ -94,9 +94,19 @@ fn sparse_and_dense_kernels_match_the_f64_reference() {
             radius: 2.0,
             ..Spec::default()
         },
+        Spec {
+            activation: Activation::Softplus,
+            alpha: 0.7,
+            rows: 5,
+            cols: 5,
+            radius: 2.0,
+            layout: RecLayout::Diagonal,
+            ..Spec::default()
+        },
     ];
     for (k, spec) in specs.into_iter().enumerate() {
-        let repr = random_model(100 + k as u64, spec);
+        // The last spec is the one before it in diagonals: the same seed, so the same weights.
+        let repr = random_model(100 + k.min(2) as u64, spec);
         let blob = repr.emit();
         let view = ModelView::from_bytes(&blob).unwrap();
         let n = repr.n_hidden;
@@ -194,7 +204,7 @@ fn sizes_are_checked() {
     );
     let n = with.n_hidden;
     let len = State::buffer_len(n);
-    assert_eq!(len, 2 * n + (n + 2) / 2);
+    assert_eq!(len, 2 * n + 3 * State::PAD + (n + 2) / 2);
     let mut small = vec![0.0; len - 1];
     assert_eq!(
         State::new(n, &mut small).unwrap_err(),
@@ -413,6 +423,89 @@ fn int8_input_and_readout_are_the_documented_integer_sums() {
             phase::readout(&view, &h, &mut out, Some(&mut scratch)).unwrap();
             let got: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
             assert_eq!(got, want, "readout, spec {k}");
+        }
+    }
+}
+
+/// The diagonal layout steps like the lane groups: on random local masks (sheets whose unit count
+/// is below 16, a multiple of 16, or neither, so whole and partial groups; pruned cells; several
+/// radii; the int8 weights alongside) every hidden value and output of 25 steps is equal as a
+/// float (the sums differ at most in the sign of a zero, see `kernel::diag`), with aligned and
+/// misaligned blobs; the product on a plain `h` (bounds-checked reads) and on a padded one give
+/// the same bits; and the state's pads stay zero.
+#[test]
+fn diagonal_layout_steps_like_the_rows_layout() {
+    use gyrus_runtime::kernel::phase;
+    let cases = [
+        (3u16, 4u16, 1.5f32, 7usize),
+        (4, 8, 2.0, 0),
+        (6, 7, 2.3, 5),
+        (7, 9, 1.0, 4),
+    ];
+    for (k, &(rows, cols, radius, prune_every)) in cases.iter().enumerate() {
+        let spec = |layout| Spec {
+            rows,
+            cols,
+            radius,
+            prune_every,
+            int8: true,
+            activation: Activation::Relu,
+            alpha: 0.6,
+            layout,
+            ..Spec::default()
+        };
+        let (a, b) = (
+            random_model(40 + k as u64, spec(RecLayout::Rows)),
+            random_model(40 + k as u64, spec(RecLayout::Diagonal)),
+        );
+        assert_eq!(a.recurrent, b.recurrent);
+        let (ba, bb) = (a.to_bytes().unwrap(), b.to_bytes().unwrap());
+        assert_ne!(ba, bb, "case {k}: the layouts differ");
+        let (al, mis) = (
+            gyrus_runtime::aligned::AlignedCopy::new(&bb),
+            common::Misaligned::new(&bb),
+        );
+        let rows_view = ModelView::from_bytes(&ba).unwrap();
+        let n = a.n_hidden;
+        for view in [
+            ModelView::from_bytes(al.bytes()).unwrap(),
+            ModelView::from_bytes(mis.bytes()).unwrap(),
+        ] {
+            let (mut b1, mut b2) = (
+                vec![0.0; State::buffer_len(n)],
+                vec![0.0; State::buffer_len(n)],
+            );
+            let (mut s1, mut s2) = (
+                State::new(n, &mut b1).unwrap(),
+                State::new(n, &mut b2).unwrap(),
+            );
+            let (mut o1, mut o2) = (vec![0.0; 17], vec![0.0; 17]);
+            for u in inputs(k as u64, 25, a.n_inputs) {
+                kernel::step(&rows_view, &mut s1, &u, &mut o1).unwrap();
+                kernel::step(&view, &mut s2, &u, &mut o2).unwrap();
+                assert_eq!(s1.hidden(), s2.hidden(), "case {k}");
+                assert_eq!(o1, o2, "case {k}");
+                // Plain and padded products, same bits; the rows layout equal as floats.
+                let (hp, next, _) = s2.padded_parts();
+                let p = State::PAD;
+                assert!(hp[..p].iter().chain(&hp[p + n..]).all(|x| x.to_bits() == 0));
+                assert_eq!(hp.len(), n + 2 * p);
+                let h = hp[p..p + n].to_vec();
+                phase::recurrent_padded(&view, hp, next, None).unwrap();
+                let padded = next.to_vec();
+                let mut plain = vec![f32::NAN; n];
+                phase::recurrent(&view, &h, &mut plain, None).unwrap();
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&plain), bits(&padded), "case {k}");
+                let mut by_rows = vec![f32::NAN; n];
+                phase::recurrent(&rows_view, &h, &mut by_rows, None).unwrap();
+                assert_eq!(by_rows, plain, "case {k}");
+            }
+            assert!(s2.hidden().iter().any(|&x| x != 0.0));
+            // The int8 weights are untouched by the f32 layout.
+            kernel::step_int8(&rows_view, &mut s1, &[0.5; 35], &mut o1).unwrap();
+            kernel::step_int8(&view, &mut s2, &[0.5; 35], &mut o2).unwrap();
+            assert_eq!(o1, o2);
         }
     }
 }

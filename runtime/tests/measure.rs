@@ -36,6 +36,7 @@ fn model(
         seed: 0,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: gyrus_runtime::format::RecLayout::Rows,
     }
 }
 
@@ -59,10 +60,19 @@ fn full_three_by_three_sheet() {
         (6, 2, 0.011), // (2,0) <- (0,2): 4
         (7, 0, -0.01), // |w| = threshold: inactive
     ];
-    let repr = model(3, 3, grid(3, 3, &[]), &edges);
+    let mut repr = model(3, 3, grid(3, 3, &[]), &edges);
+    // The same measures from the diagonal layout of the recurrent weights.
+    repr.layout = gyrus_runtime::format::RecLayout::Diagonal;
+    let diag = measure::measure(&ModelView::from_bytes(&repr.to_bytes().unwrap()).unwrap());
+    repr.layout = gyrus_runtime::format::RecLayout::Rows;
     let blob = repr.to_bytes().unwrap();
     let view = ModelView::from_bytes(&blob).unwrap();
     let m = measure::measure(&view);
+    assert_eq!(
+        (diag.active_connections, diag.stored_connections),
+        (m.active_connections, m.stored_connections)
+    );
+    assert_eq!(diag.wiring_length.to_bits(), m.wiring_length.to_bits());
     assert_eq!(m.active_connections, 5);
     assert_eq!(m.stored_connections, 7);
     assert!(
@@ -73,8 +83,9 @@ fn full_three_by_three_sheet() {
     assert_eq!(measure::wiring_length(&view), m.wiring_length);
     assert_eq!(measure::active_connections(&view), 5);
     assert_eq!(m.flash_bytes, blob.len());
-    // State: h, next and the int8 scratch ((9 + 2) / 2 floats); input and output.
-    assert_eq!(m.ram_bytes, 4 * (2 * 9 + 5 + 2 + 3));
+    // State: h, next, the zeros around them and the int8 scratch ((9 + 2) / 2 floats); input
+    // and output.
+    assert_eq!(m.ram_bytes, 4 * (2 * 9 + 3 * 16 + 5 + 2 + 3));
 }
 
 #[test]
@@ -96,7 +107,7 @@ fn pruned_sheet_uses_positions_not_indices() {
         "{}",
         m.wiring_length
     );
-    assert_eq!(m.ram_bytes, 4 * (2 * 8 + 5 + 2 + 3));
+    assert_eq!(m.ram_bytes, 4 * (2 * 8 + 3 * 16 + 5 + 2 + 3));
 }
 
 #[test]

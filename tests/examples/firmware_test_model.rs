@@ -10,7 +10,7 @@
 //! int8 weights; all drawn from a fixed seed. Its task performance is chance level: it exists for
 //! bit-parity and cost measurements, not for accuracy.
 
-use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, Readout};
+use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, Readout, RecLayout};
 use gyrus_runtime::tasks::{n_inputs, Collection, Rng, N_CLASSES};
 
 const ROWS: u16 = 16;
@@ -86,11 +86,13 @@ fn model() -> ModelRepr {
         seed: SEED,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: RecLayout::Rows,
     };
     // The activation format is calibrated on the model's own trials, as the exporter does.
     let act_max = gyrus_trainer::export::calibrate_activation(&m)
         .unwrap_or_else(|e| panic!("calibration failed: {e}"));
     m.quantize_int8(gyrus_trainer::export::CALIBRATION_HEADROOM * act_max);
+    m.layout = RecLayout::choose(&m.recurrent);
     m
 }
 

@@ -13,7 +13,7 @@
 //! The measured maximum differences are printed (`cargo test -p gyrus-tests --test
 //! parity_trainer_runtime -- --nocapture`).
 
-use gyrus_runtime::format::{ModelView, Weights};
+use gyrus_runtime::format::{ModelView, RecLayout, Weights};
 use gyrus_runtime::kernel::{self, State};
 use gyrus_runtime::measure;
 use gyrus_runtime::tasks::{argmax, Score, N_CLASSES};
@@ -157,16 +157,23 @@ fn parity_on(collection: &str) {
             // No pruning: every unit and every nonzero weight is exported.
             let full = prune(&t.net, 0.0).unwrap();
             assert_eq!(full.kept.len(), 25, "{label}: units dropped at threshold 0");
-            let blob = build_model(&full, &t.tasks, t.cfg.seed, Weights::F32)
-                .unwrap()
-                .to_bytes()
-                .unwrap();
-            check_measures(&blob, &label);
-            let (dh, dout, steps) = compare(&t.net, &full, &t, &blob);
-            println!(
-                "{label}: threshold 0, {steps} steps: max |dh| = {dh:.3e}, max |do| = {dout:.3e}"
-            );
-            assert!(dh < TOL && dout < TOL, "{label}: {dh} {dout}");
+            // Both f32 recurrent layouts (any mask fits either; `--layout auto` picks one).
+            let mut full_repr = build_model(&full, &t.tasks, t.cfg.seed, Weights::F32).unwrap();
+            for layout in [RecLayout::Rows, RecLayout::Diagonal] {
+                full_repr.layout = layout;
+                let blob = full_repr.to_bytes().unwrap();
+                check_measures(&blob, &label);
+                let (dh, dout, steps) = compare(&t.net, &full, &t, &blob);
+                println!(
+                    "{label}: threshold 0, {} layout, {steps} steps: max |dh| = {dh:.3e}, max |do| = {dout:.3e}",
+                    layout.name()
+                );
+                assert!(
+                    dh < TOL && dout < TOL,
+                    "{label} {}: {dh} {dout}",
+                    layout.name()
+                );
+            }
 
             // Pruned at 1e-2: the trainer's pruned network is what the runtime runs.
             let pruned = prune(&t.net, 1e-2).unwrap();

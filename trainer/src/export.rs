@@ -283,7 +283,10 @@ pub fn build_model(
         seed,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: gyrus_runtime::format::RecLayout::Rows,
     };
+    // Diagonals when they pay (local masks in sheet order), else lane groups.
+    m.layout = gyrus_runtime::format::RecLayout::choose(&m.recurrent);
     if weights.has_int8() {
         let act_max = match m.activation {
             fmt::Activation::Tanh => 1.0,

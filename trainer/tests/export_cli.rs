@@ -4,7 +4,7 @@
 mod common;
 
 use common::{gyrus, ok, s, tmp};
-use gyrus_runtime::format::ModelView;
+use gyrus_runtime::format::{CsrRepr, ModelRepr, ModelView, RecLayout};
 use gyrus_runtime::measure;
 
 /// The number after `label` on the line that starts with it.
@@ -106,6 +106,58 @@ fn export_then_inspect_a_tiny_run() {
         })
         .sum();
     assert_eq!(listed, blob.len(), "{info}");
+
+    // The f32 recurrent layout: `auto` applies the runtime's rule; `--layout rows` and
+    // `--layout diagonal` force one; every blob holds the same matrix and its runtime scores
+    // agree with the trainer's on every task.
+    let auto = RecLayout::choose(&ModelRepr::parse(&view).recurrent);
+    assert_eq!(view.rec_layout(), Some(auto));
+    let reported = match auto {
+        RecLayout::Rows => "lane groups (chosen: --layout auto)",
+        RecLayout::Diagonal => "diagonals (chosen: --layout auto)",
+    };
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("f32 recurrent "))
+        .unwrap_or_else(|| panic!("no layout line in\n{text}"));
+    assert_eq!(line["f32 recurrent".len()..].trim(), reported, "{text}");
+    let mut forced = Vec::new();
+    for (layout, shown) in [
+        (RecLayout::Rows, "sparse (f32 lane groups)"),
+        (RecLayout::Diagonal, "sparse (f32 diagonals)"),
+    ] {
+        let path = dir.join(format!("{}.gyrus", layout.name()));
+        let t = ok(&[
+            "export",
+            s(&run),
+            "--out",
+            s(&path),
+            "--layout",
+            layout.name(),
+        ]);
+        assert!(t.contains("agree on every task"), "{t}");
+        assert!(t.contains("(forced by --layout)"), "{t}");
+        let b = std::fs::read(&path).unwrap();
+        let v = ModelView::from_bytes(&b).unwrap();
+        assert_eq!(v.rec_layout(), Some(layout));
+        assert_eq!(
+            CsrRepr::from_weights(&v.recurrent()),
+            CsrRepr::from_weights(&view.recurrent())
+        );
+        let info = ok(&["inspect", s(&path)]);
+        assert!(info.contains(shown), "{info}");
+        forced.push(b);
+    }
+    assert_ne!(forced[0], forced[1]);
+    let bad = gyrus(&[
+        "export",
+        s(&run),
+        "--out",
+        s(&dir.join("y.gyrus")),
+        "--layout",
+        "cols",
+    ]);
+    assert!(!bad.status.success());
 
     // The int8 weights alone: a smaller blob without f32 weight matrices, refused by nothing.
     let small = dir.join("int8.gyrus");
@@ -211,6 +263,7 @@ fn inspect_refuses_a_task_list_that_does_not_fit_the_inputs() {
         seed: 1,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: gyrus_runtime::format::RecLayout::Rows,
     };
     let path = dir.join("bad.gyrus");
     std::fs::write(&path, m.emit()).unwrap();

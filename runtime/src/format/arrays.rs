@@ -2,6 +2,7 @@
 //! alignment; the public view types) or plain slices (the zero-copy fast path the kernels use when
 //! the blob is 4-aligned).
 
+use super::diag::Diag;
 use super::ell::Ell;
 use super::le::LeSlice;
 
@@ -56,11 +57,19 @@ impl<F, U, H> Matrix<F, U, H> {
     }
 }
 
-/// The f32 weights a kernel reads: the recurrent matrix in the lane-grouped layout
-/// (`format::ell`), input and output weights dense or in compressed rows.
+/// The f32 recurrent matrix in the layout the exporter chose: lane groups (`format::ell`) or
+/// diagonals (`format::diag`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Rec<F, H> {
+    Rows(Ell<F, H>),
+    Diagonal(Diag<F, H>),
+}
+
+/// The f32 weights a kernel reads: the recurrent matrix in its kernel layout, input and output
+/// weights dense or in compressed rows.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct F32Net<F, U, H> {
-    pub rec: Ell<F, H>,
+    pub rec: Rec<F, H>,
     pub w_in: Matrix<F, U, H>,
     pub w_out: Matrix<F, U, H>,
 }
@@ -182,7 +191,10 @@ impl<'a> LeNet<'a> {
         let f32 = match &self.f32 {
             None => None,
             Some(f) => Some(F32Net {
-                rec: f.rec.fast()?,
+                rec: match &f.rec {
+                    Rec::Rows(e) => Rec::Rows(e.fast()?),
+                    Rec::Diagonal(d) => Rec::Diagonal(d.fast()?),
+                },
                 w_in: f.w_in.fast()?,
                 w_out: f.w_out.fast()?,
             }),

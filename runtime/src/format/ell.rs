@@ -15,7 +15,8 @@
 //! [`MAX_KERNEL_HIDDEN`] hidden units). The kernel sums the `LANES` rows of a group in lockstep:
 //! one load brings the next weight of every row, one load eight byte offsets.
 //!
-//! This is the only copy of the f32 recurrent weights in a blob (format version 3): compressed
+//! When the exporter chose it (`RecLayout::Rows`; the other choice is `format::diag`), this is the
+//! only copy of the f32 recurrent weights in a blob (format version 3 on): compressed
 //! rows are derived from it (`WeightsView`). Every stored weight is nonzero, so a row's length is
 //! the number of its leading nonzero slots. Opening a blob checks that the layout is in the one
 //! canonical form the encoder writes (columns increasing within a row, padding `(0, +0.0)` after

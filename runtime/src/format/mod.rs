@@ -17,7 +17,7 @@
 //! Fill a `ModelRepr` and call `ModelRepr::emit` (or `ModelRepr::to_bytes`, which also
 //! opens the result); `ModelRepr::from_bytes` reads a blob back into owned form.
 //!
-//! # Layout (version 4; `docs/format.md`)
+//! # Layout (version 5; `docs/format.md`)
 //! - bytes 0..4: magic `GYRS`; 4..6: version (u16 LE); 6..8: reserved, zero; 8..12: total blob
 //!   length (u32 LE), so that truncation and appended bytes are told apart from corruption.
 //! - the body, postcard with serde derives: dimensions, sheet shape and pitch, activation, alpha,
@@ -25,17 +25,19 @@
 //!   active-connection count and seed, then the arrays: sheet positions (u16 row, u16 col per kept
 //!   unit, in strictly increasing sheet order), `b_h`, `b_o`, then the f32 weights, the int8
 //!   weights, or both, every matrix once, in the layout its kernel reads: f32 recurrent weights
-//!   in lane groups (`format::ell`), int8 recurrent weights in pair groups (`format::pairs`),
+//!   in lane groups (`format::ell`) or diagonals (`format::diag`, local masks), int8 recurrent weights in pair groups (`format::pairs`),
 //!   input and output weights dense or in compressed rows (int8: their nonzero `q`, plus one f32
 //!   scale per row). Compressed rows are derived on demand ([`WeightsView`]). Each array is a
 //!   `(pad, data)` pair of byte strings, `data` little-endian and 4-aligned from the blob start.
 //! - the last 4 bytes: CRC-32 (IEEE) of everything before them, little-endian.
 //!
-//! A reader refuses any other version with [`FormatError::UnsupportedVersion`] (for older
-//! versions its message says how to re-export).
+//! A reader also opens version-4 blobs ([`OLDEST_READ`]: the body without the choice of the f32
+//! recurrent layout, which is lane groups) and refuses any other version with
+//! [`FormatError::UnsupportedVersion`] (for older versions its message says how to re-export).
 
 mod arrays;
 mod crc;
+mod diag;
 mod ell;
 mod enums;
 mod error;
@@ -48,9 +50,11 @@ mod view;
 mod weights;
 mod wire;
 
-pub(crate) use arrays::Net;
 pub use arrays::{Csr, CsrView, Matrix, MatrixView, QMatrixView};
+pub(crate) use arrays::{Net, Rec};
 pub use crc::crc32;
+pub(crate) use diag::Diag;
+pub use diag::{DIAG_LANES, DIAG_PAD};
 pub use ell::MAX_KERNEL_HIDDEN;
 pub(crate) use ell::{Ell, HEADER, LANES};
 pub use enums::{Activation, Readout};
@@ -61,7 +65,7 @@ pub use limits::Limit;
 pub use pairs::MAX_ROW_ABS_Q;
 pub(crate) use pairs::{QLANES, STEP_WORDS};
 #[cfg(feature = "std")]
-pub use repr::{CsrRepr, Int8Repr, MatrixRepr, ModelRepr, Weights};
+pub use repr::{CsrRepr, Int8Repr, MatrixRepr, ModelRepr, RecLayout, Weights};
 pub use view::ModelView;
 pub use weights::{Int8View, Precision, WeightsView};
 
@@ -69,9 +73,14 @@ pub use weights::{Int8View, Precision, WeightsView};
 pub const MAGIC: [u8; 4] = *b"GYRS";
 /// The format version this runtime writes and reads (3: every weight matrix stored once, in the
 /// layout its kernel reads; f32 weights, int8 weights or both; 4: the int8 recurrent weights as
-/// i8, 4 to a word, see `format::pairs`). Older blobs are refused with
-/// [`FormatError::UnsupportedVersion`], whose message says how to re-export.
-pub const VERSION: u16 = 4;
+/// i8, 4 to a word, see `format::pairs`; 5: the f32 recurrent weights in lane groups or in
+/// diagonals, the exporter's choice per model, see `format::diag`). Version-4 blobs are still
+/// read ([`OLDEST_READ`]; their f32 recurrent weights are in lane groups); older ones are refused
+/// with [`FormatError::UnsupportedVersion`], whose message says how to re-export.
+pub const VERSION: u16 = 5;
+/// The oldest format version this runtime reads (4: the same as 5 without the choice of the f32
+/// recurrent layout). The encoder (`ModelRepr::emit`) always writes [`VERSION`].
+pub const OLDEST_READ: u16 = 4;
 /// The most fraction bits of the int8 activation format (`Int8::act_frac_bits`).
 pub const MAX_ACT_FRAC_BITS: u8 = 24;
 /// Length of the fixed header (magic, version, reserved, total length).

@@ -1,7 +1,8 @@
 //! [`ModelView`]: a model blob opened and validated once, then read in place.
 
-use super::arrays::{Csr, CsrView, F32Net, FastNet, Int8Net, LeNet, Matrix, MatrixView, Net};
+use super::arrays::{Csr, CsrView, F32Net, FastNet, Int8Net, LeNet, Matrix, MatrixView, Net, Rec};
 use super::crc::crc32;
+use super::diag;
 use super::ell;
 use super::enums::{Activation, Readout};
 use super::error::{FormatError, Part};
@@ -9,8 +10,8 @@ use super::le::{LeScalar, LeSlice};
 use super::limits::Limit;
 use super::pairs;
 use super::weights::{Int8View, Precision, WeightsView};
-use super::wire::{Body, CsrWire, MatWire, Section};
-use super::{CRC_LEN, HEADER_LEN, MAGIC, VERSION};
+use super::wire::{Body, BodyV4, CsrWire, MatWire, RecWire, Section};
+use super::{CRC_LEN, HEADER_LEN, MAGIC, OLDEST_READ, VERSION};
 
 /// A validated model blob, borrowed. Opening checks every length, index, offset, code and float
 /// once, so that the accessors and the kernels never fail afterwards.
@@ -48,6 +49,13 @@ impl<'a> ModelView<'a> {
         validate(blob, &body)
     }
 
+    /// The blob's format version ([`super::OLDEST_READ`] ..= [`super::VERSION`]).
+    pub fn version(&self) -> u16 {
+        match self.blob {
+            [_, _, _, _, a, b, ..] => u16::from_le_bytes([*a, *b]),
+            _ => VERSION,
+        }
+    }
     /// The blob's bytes (its length is the model's flash footprint).
     pub fn blob(&self) -> &'a [u8] {
         self.blob
@@ -150,10 +158,10 @@ impl<'a> ModelView<'a> {
     pub fn recurrent_of(&self, precision: Precision) -> Option<WeightsView<'a>> {
         let n = self.n_hidden;
         match precision {
-            Precision::F32 => self
-                .le
-                .f32
-                .map(|f| WeightsView::ell(f.rec, n, self.rec_stored.0)),
+            Precision::F32 => self.le.f32.map(|f| match f.rec {
+                Rec::Rows(e) => WeightsView::ell(e, n, self.rec_stored.0),
+                Rec::Diagonal(d) => WeightsView::diag(d, self.rec_stored.0),
+            }),
             Precision::Int8 => self
                 .le
                 .int8
@@ -208,6 +216,14 @@ impl<'a> ModelView<'a> {
     pub fn output_bias(&self) -> LeSlice<'a, f32> {
         self.le.b_o
     }
+    /// The layout of the f32 recurrent weights (`None` in an int8-only blob).
+    #[cfg(feature = "std")]
+    pub fn rec_layout(&self) -> Option<super::RecLayout> {
+        self.le.f32.map(|f| match f.rec {
+            Rec::Rows(_) => super::RecLayout::Rows,
+            Rec::Diagonal(_) => super::RecLayout::Diagonal,
+        })
+    }
     /// Every array of the blob with its name and where its bytes lie in the blob (alignment
     /// pads and framing excluded), in storage order: what each part of the model costs in
     /// flash (feature `std`).
@@ -238,7 +254,7 @@ fn open_body(blob: &[u8]) -> Result<Body<'_>, FormatError> {
         return Err(FormatError::BadMagic);
     }
     let version = u16::from_le_bytes([blob[4], blob[5]]);
-    if version != VERSION {
+    if !(OLDEST_READ..=VERSION).contains(&version) {
         return Err(FormatError::UnsupportedVersion {
             found: version,
             supported: VERSION,
@@ -260,9 +276,17 @@ fn open_body(blob: &[u8]) -> Result<Body<'_>, FormatError> {
     if blob[6..8] != [0, 0] {
         return Err(FormatError::Malformed);
     }
-    let body = match postcard::take_from_bytes::<Body<'_>>(&covered[HEADER_LEN..]) {
-        Ok((body, [])) => body,
-        _ => return Err(FormatError::Malformed),
+    let bytes = &covered[HEADER_LEN..];
+    let body = if version == VERSION {
+        match postcard::take_from_bytes::<Body<'_>>(bytes) {
+            Ok((body, [])) => body,
+            _ => return Err(FormatError::Malformed),
+        }
+    } else {
+        match postcard::take_from_bytes::<BodyV4<'_>>(bytes) {
+            Ok((body, [])) => body.into(),
+            _ => return Err(FormatError::Malformed),
+        }
     };
     // Alignment pads are 0-3 zero bytes, so that a blob has one encoding.
     let mut pads_ok = true;
@@ -553,12 +577,19 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
     let f32 = match &b.f32 {
         None => None,
         Some(f) => {
-            let e = &f.rec;
-            let (head, off) = (
-                LeSlice::new(e.head.data).ok_or(FormatError::Malformed)?,
-                LeSlice::new(e.off.data).ok_or(FormatError::Malformed)?,
-            );
-            let (rec, nnz) = ell::validate(n_h, n_h, head, off, e.values.data)?;
+            let u16s = |s: &Section<'a>| LeSlice::new(s.data).ok_or(FormatError::Malformed);
+            let (rec, nnz) = match &f.rec {
+                RecWire::Rows(e) => {
+                    let (rec, nnz) =
+                        ell::validate(n_h, n_h, u16s(&e.head)?, u16s(&e.off)?, e.values.data)?;
+                    (Rec::Rows(rec), nnz)
+                }
+                RecWire::Diagonal(d) => {
+                    let (rec, nnz) =
+                        diag::validate(n_h, u16s(&d.counts)?, u16s(&d.diags)?, d.values.data)?;
+                    (Rec::Diagonal(rec), nnz)
+                }
+            };
             f32_stored = nnz;
             Some(F32Net {
                 rec,

@@ -1,8 +1,8 @@
 //! [`WeightsView`]: one weight matrix of an opened blob, whatever layout stores it, as entries
 //! `(row, column, value)`; compressed rows and dense matrices are derived from it.
 //!
-//! A format-3 blob stores each matrix once, in the layout its kernel reads (`format::ell` for the
-//! f32 recurrent weights, `format::pairs` for the int8 ones, dense or compressed rows for the
+//! A blob stores each matrix once, in the layout its kernel reads (`format::ell` or `format::diag`
+//! for the f32 recurrent weights, `format::pairs` for the int8 ones, dense or compressed rows for the
 //! input and output weights). Tools that want plain matrices (inspect, analyse, plots, NumPy
 //! export, the trainer's parity checks) read them through this type:
 //!
@@ -18,6 +18,7 @@
 //! none). int8 values are `q as f32 * scale[row]`, one rounding.
 
 use super::arrays::{Matrix, MatrixView, QMatrixView};
+use super::diag::{self, DiagView};
 use super::ell::{self, EllView};
 use super::le::LeSlice;
 use super::pairs;
@@ -51,6 +52,7 @@ pub struct Int8View<'a> {
 #[derive(Clone, Copy, Debug)]
 enum Src<'a> {
     Ell(EllView<'a>),
+    Diag(DiagView<'a>),
     Pairs {
         words: LeSlice<'a, u32>,
         scale: LeSlice<'a, f32>,
@@ -78,6 +80,15 @@ impl<'a> WeightsView<'a> {
             cols,
             stored,
             src: Src::Ell(e),
+        }
+    }
+
+    pub(crate) fn diag(d: DiagView<'a>, stored: usize) -> Self {
+        WeightsView {
+            rows: d.rows,
+            cols: d.rows,
+            stored,
+            src: Src::Diag(d),
         }
     }
 
@@ -161,11 +172,12 @@ impl<'a> WeightsView<'a> {
     }
 
     /// `f(row, column, value)` for every nonzero weight, in storage order (the f32 recurrent
-    /// layout visits rows in its kernel order; every other layout row by row). Within a row,
+    /// lane groups visit rows in their kernel order; every other layout row by row). Within a row,
     /// columns increase.
     pub fn for_each(&self, mut f: impl FnMut(usize, usize, f32)) {
         match &self.src {
             Src::Ell(e) => ell::for_each(e, f),
+            Src::Diag(d) => diag::for_each(d, f),
             Src::Pairs { words, scale } => pairs::for_each(words, self.rows, None, |r, c, q| {
                 f(r, c, f32::from(q) * scale.get(r).unwrap_or(0.0))
             }),
@@ -185,6 +197,7 @@ impl<'a> WeightsView<'a> {
         }
         match &self.src {
             Src::Ell(e) => ell::for_each_in_row(e, r, f),
+            Src::Diag(d) => diag::for_each_in_row(d, r, f),
             Src::Pairs { words, scale } => {
                 let s = scale.get(r).unwrap_or(0.0);
                 pairs::for_each(words, self.rows, Some(r), |_, c, q| f(c, f32::from(q) * s))

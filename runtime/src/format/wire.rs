@@ -38,6 +38,25 @@ pub(crate) struct EllWire<'a> {
     pub values: Section<'a>,
 }
 
+/// The recurrent matrix in the f32 kernel's diagonal layout (`format::diag`): diagonals per group
+/// (u16), the diagonal `o` per (group, diagonal) (i16 bits in a u16), the lanes' weights (f32).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
+pub(crate) struct DiagWire<'a> {
+    #[serde(borrow)]
+    pub counts: Section<'a>,
+    #[serde(borrow)]
+    pub diags: Section<'a>,
+    #[serde(borrow)]
+    pub values: Section<'a>,
+}
+
+/// The f32 recurrent matrix in one of the two kernel layouts (the exporter's choice per model).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
+pub(crate) enum RecWire<'a> {
+    Rows(#[serde(borrow)] EllWire<'a>),
+    Diagonal(#[serde(borrow)] DiagWire<'a>),
+}
+
 /// Input or output weights: dense row-major, or compressed rows.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) enum MatWire<'a> {
@@ -49,7 +68,7 @@ pub(crate) enum MatWire<'a> {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) struct F32Wire<'a> {
     #[serde(borrow)]
-    pub rec: EllWire<'a>,
+    pub rec: RecWire<'a>,
     #[serde(borrow)]
     pub w_in: MatWire<'a>,
     #[serde(borrow)]
@@ -106,6 +125,75 @@ pub(crate) struct Body<'a> {
     pub int8: Option<Int8Wire<'a>>,
 }
 
+/// The f32 weights of a version-4 blob: the recurrent matrix always in lane groups.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
+pub(crate) struct F32WireV4<'a> {
+    #[serde(borrow)]
+    pub rec: EllWire<'a>,
+    #[serde(borrow)]
+    pub w_in: MatWire<'a>,
+    #[serde(borrow)]
+    pub w_out: MatWire<'a>,
+}
+
+/// The body of a version-4 blob: [`Body`] without the choice of the f32 recurrent layout.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
+pub(crate) struct BodyV4<'a> {
+    pub n_inputs: u32,
+    pub n_hidden: u32,
+    pub n_outputs: u32,
+    pub sheet_rows: u16,
+    pub sheet_cols: u16,
+    pub pitch: f32,
+    pub activation: u8,
+    pub alpha: f32,
+    pub readout: u8,
+    pub tasks: &'a str,
+    pub wiring_length: f64,
+    pub active_connections: u32,
+    pub seed: u64,
+    #[serde(borrow)]
+    pub positions: Section<'a>,
+    #[serde(borrow)]
+    pub b_h: Section<'a>,
+    #[serde(borrow)]
+    pub b_o: Section<'a>,
+    #[serde(borrow)]
+    pub f32: Option<F32WireV4<'a>>,
+    #[serde(borrow)]
+    pub int8: Option<Int8Wire<'a>>,
+}
+
+impl<'a> From<BodyV4<'a>> for Body<'a> {
+    /// The same arrays, the recurrent lane groups as [`RecWire::Rows`].
+    fn from(b: BodyV4<'a>) -> Self {
+        Body {
+            n_inputs: b.n_inputs,
+            n_hidden: b.n_hidden,
+            n_outputs: b.n_outputs,
+            sheet_rows: b.sheet_rows,
+            sheet_cols: b.sheet_cols,
+            pitch: b.pitch,
+            activation: b.activation,
+            alpha: b.alpha,
+            readout: b.readout,
+            tasks: b.tasks,
+            wiring_length: b.wiring_length,
+            active_connections: b.active_connections,
+            seed: b.seed,
+            positions: b.positions,
+            b_h: b.b_h,
+            b_o: b.b_o,
+            f32: b.f32.map(|f| F32Wire {
+                rec: RecWire::Rows(f.rec),
+                w_in: f.w_in,
+                w_out: f.w_out,
+            }),
+            int8: b.int8,
+        }
+    }
+}
+
 impl<'a> Body<'a> {
     /// `f(name, section)` for every section, in serialization order (the encoder pads them in
     /// this order; `gyrus inspect` reports their sizes).
@@ -124,9 +212,18 @@ impl<'a> Body<'a> {
         f("b_h", self.b_h);
         f("b_o", self.b_o);
         if let Some(w) = &self.f32 {
-            f("f32 recurrent: group headers", w.rec.head);
-            f("f32 recurrent: offsets", w.rec.off);
-            f("f32 recurrent: weights", w.rec.values);
+            match &w.rec {
+                RecWire::Rows(e) => {
+                    f("f32 recurrent: group headers", e.head);
+                    f("f32 recurrent: offsets", e.off);
+                    f("f32 recurrent: weights", e.values);
+                }
+                RecWire::Diagonal(d) => {
+                    f("f32 recurrent (diagonal): counts", d.counts);
+                    f("f32 recurrent (diagonal): diagonals", d.diags);
+                    f("f32 recurrent (diagonal): weights", d.values);
+                }
+            }
             mat(
                 [
                     "f32 input: weights (dense)",

@@ -96,14 +96,16 @@ pub fn step_dense(
         output,
     )?;
     let (n_in, n_h) = (model.n_inputs, model.n_hidden);
-    for (i, n) in state.next.iter_mut().enumerate() {
-        *n = dot(&model.w[i * n_h..(i + 1) * n_h], state.h)
+    let (hp, next, _) = state.padded_parts();
+    let h = &hp[State::PAD..State::PAD + n_h];
+    for (i, n) in next.iter_mut().enumerate() {
+        *n = dot(&model.w[i * n_h..(i + 1) * n_h], h)
             + dot(&model.w_in[i * n_in..(i + 1) * n_in], input)
             + model.b_h[i];
     }
-    leaky_update(model.activation, model.alpha, state.h, state.next);
+    leaky_update(model.activation, model.alpha, h, next);
     for (r, o) in output.iter_mut().enumerate() {
-        *o = dot(&model.w_out[r * n_h..(r + 1) * n_h], state.next) + model.b_o[r];
+        *o = dot(&model.w_out[r * n_h..(r + 1) * n_h], next) + model.b_o[r];
     }
     state.swap();
     Ok(())

@@ -365,6 +365,7 @@ mod tests {
             seed: 0,
             int8: None,
             weights: crate::format::Weights::F32,
+            layout: crate::format::RecLayout::Rows,
         };
         let blob = repr.to_bytes().unwrap();
         // An aligned copy (zero-copy path) and a misaligned one (little-endian reads).

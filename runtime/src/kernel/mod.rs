@@ -7,13 +7,16 @@
 //! (`docs/models.md`, "The network"). Use:
 //! ```text
 //! let model = ModelView::from_bytes(BLOB)?;
-//! let mut buf = [0.0f32; 2 * 625 + 313];                // State::buffer_len(n_hidden)
+//! let mut buf = [0.0f32; 2 * 625 + 48 + 313];           // State::buffer_len(n_hidden)
 //! let mut state = State::new(model.n_hidden(), &mut buf)?;
 //! kernel::step(&model, &mut state, &input, &mut output)?;   // state.hidden() is h'
 //! ```
 //! - [`step`]: f32 weights; the recurrent product runs over the blob's lane-grouped copy of the
 //!   compressed rows (8 rows summed in lockstep, inline assembly on Cortex-M4F; cost ~ stored
-//!   weights plus padding, see `format::ell`), with each row's terms summed in index order.
+//!   weights plus padding, see `format::ell`), or, for a local mask the exporter stored in
+//!   diagonals, over groups of 16 consecutive rows, one window of `h` per diagonal and no column
+//!   index per weight (`kernel::diag`; it reads the zeros around `h` that [`State`] carries);
+//!   either way with each row's terms summed in index order.
 //! - [`step_int8`]: the blob's int8 variant. Each weight is `q * s` with `q` an i8 and `s` one f32
 //!   scale per row (symmetric, no zero point, `s = max|w| / 127`). The recurrent product runs on
 //!   integers: `h` is quantised once per step to i16 in the blob's fixed-point format (`f`
@@ -41,6 +44,7 @@
 mod activation;
 pub mod delta;
 pub mod dense;
+mod diag;
 mod ell;
 mod pairs;
 pub mod phase;
@@ -49,6 +53,8 @@ mod sparse;
 mod state;
 
 pub use state::State;
+
+use diag::Hidden;
 
 use crate::format::ModelView;
 use core::fmt;
@@ -144,10 +150,10 @@ pub(crate) fn check_sizes(
     output: &[f32],
 ) -> Result<(), KernelError> {
     let (n_in, n_h, n_out) = n;
-    if state.h.len() != n_h || state.next.len() != n_h {
+    if state.n_hidden() != n_h {
         return Err(KernelError::Hidden {
             needed: n_h,
-            got: state.h.len(),
+            got: state.n_hidden(),
         });
     }
     if input.len() != n_in {
@@ -185,20 +191,21 @@ fn run(
         return Err(KernelError::NoF32);
     }
     let (act, alpha) = (model.activation(), model.alpha());
-    let (h, next) = (&*state.h, &mut *state.next);
+    let (hp, next, hq) = state.padded_parts();
+    let h = Hidden::Padded(hp);
     // SAFETY: the model was validated when opened, and the sizes were just checked (the state's
-    // int8 scratch has n_hidden + 1 entries). One call per case, so that the f32 step is compiled
-    // without the int8 branches.
+    // padded `h` has n_hidden + 2 DIAG_PAD floats, its next half n_hidden, its int8 scratch
+    // n_hidden + 1 entries). One call per case, so that the f32 step is compiled without the
+    // int8 branches.
     unsafe {
         match (&model.fast, int8) {
             (Some(net), false) => sparse::step_net(net, act, alpha, h, input, next, output, None),
             (Some(net), true) => {
-                sparse::step_net(net, act, alpha, h, input, next, output, Some(state.hq))
+                sparse::step_net(net, act, alpha, h, input, next, output, Some(hq))
             }
             (None, false) => sparse::step_net(&model.le, act, alpha, h, input, next, output, None),
             (None, true) => {
-                let hq = Some(&mut *state.hq);
-                sparse::step_net(&model.le, act, alpha, h, input, next, output, hq)
+                sparse::step_net(&model.le, act, alpha, h, input, next, output, Some(hq))
             }
         }
     }

@@ -21,8 +21,9 @@
 //! variant) and is an `#[inline(never)]` entry point.
 
 use super::activation::leaky_update;
+use super::diag::Hidden;
 use super::{sparse, KernelError};
-use crate::format::ModelView;
+use crate::format::{ModelView, DIAG_PAD};
 
 fn len(needed: usize, got: usize, e: fn(usize, usize) -> KernelError) -> Result<(), KernelError> {
     if needed == got {
@@ -63,7 +64,9 @@ macro_rules! with_net {
 /// Recurrent product: `acc = W h` with the f32 weights (`int8 = None`), or with the int8 ones
 /// given a scratch of at least `n_hidden + 1` entries (`int8 = Some(hq)`): `h` quantised into
 /// `hq`, then `acc_i = ((sum_j q_ij hq_j) 2^-f) s_i`. `h` and `acc` have n_hidden entries. Cost ~
-/// stored recurrent weights (int8: pairs of adjacent columns, plus the quantisation).
+/// stored recurrent weights (int8: pairs of adjacent columns, plus the quantisation; f32 in the
+/// diagonal layout: weight slots, and the reads outside `h` bounds-checked, see
+/// [`recurrent_padded`]).
 #[inline(never)]
 pub fn recurrent(
     model: &ModelView<'_>,
@@ -71,16 +74,42 @@ pub fn recurrent(
     acc: &mut [f32],
     int8: Option<&mut [i16]>,
 ) -> Result<(), KernelError> {
+    len(model.n_hidden(), h.len(), hidden)?;
+    recurrent_of(model, Hidden::Plain(h), acc, int8)
+}
+
+/// [`recurrent`] on a padded state: `hp` is [`DIAG_PAD`] zeros, `h` (n_hidden values),
+/// [`DIAG_PAD`] zeros, as [`super::State::padded_parts`] gives it; the f32 product over the
+/// diagonal layout reads the pads instead of checking bounds (what [`super::step`] runs). The
+/// same bits as [`recurrent`] on `h` when the pads are zero (nonzero pads change the sums; they
+/// are never read out of bounds).
+#[inline(never)]
+pub fn recurrent_padded(
+    model: &ModelView<'_>,
+    hp: &[f32],
+    acc: &mut [f32],
+    int8: Option<&mut [i16]>,
+) -> Result<(), KernelError> {
+    len(model.n_hidden() + 2 * DIAG_PAD, hp.len(), hidden)?;
+    recurrent_of(model, Hidden::Padded(hp), acc, int8)
+}
+
+fn recurrent_of(
+    model: &ModelView<'_>,
+    x: Hidden<'_>,
+    acc: &mut [f32],
+    int8: Option<&mut [i16]>,
+) -> Result<(), KernelError> {
     let n = model.n_hidden();
-    len(n, h.len(), hidden)?;
     len(n, acc.len(), hidden)?;
     match int8 {
         None => {
             int8_present(model, false)?;
             // SAFETY: `sparse::recurrent` needs a validated net (`model` is a `ModelView`, built
-            // only by validation), `h` and `acc` of length n_hidden (checked above) and, without
-            // `hq`, the f32 weights (`int8_present` just checked them).
-            with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, None) })
+            // only by validation), `x` of n_hidden values (plain or padded: checked by the
+            // callers), `acc` of length n_hidden (checked above) and, without `hq`, the f32
+            // weights (`int8_present` just checked them).
+            with_net!(model, net => unsafe { sparse::recurrent(net, x, acc, None) })
         }
         Some(hq) => {
             int8_present(model, true)?;
@@ -92,7 +121,7 @@ pub fn recurrent(
             }
             // SAFETY: as above, with `hq` longer than n_hidden (checked just before) and the int8
             // weights present (`int8_present`).
-            with_net!(model, net => unsafe { sparse::recurrent(net, h, acc, Some(hq)) });
+            with_net!(model, net => unsafe { sparse::recurrent(net, x, acc, Some(hq)) });
         }
     }
     Ok(())

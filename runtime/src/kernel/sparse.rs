@@ -10,9 +10,10 @@
 //! indices below the vector length) and vectors of the model's sizes; the public entry points in
 //! `kernel` check the sizes, `ModelView::from_bytes` the rest.
 
-use crate::format::{Activation, Csr, Ell, Load, Matrix, Net};
+use crate::format::{Activation, Csr, Diag, Ell, Load, Matrix, Net, Rec};
 
 use super::activation::leaky_update;
+use super::diag::{DiagKernel, Hidden};
 use super::ell::RecKernel;
 use super::pairs::{self, PairKernel, Pairs};
 use super::qio;
@@ -162,22 +163,24 @@ unsafe fn mat_dot<F: DenseDot, U: Load<u32>, H: Load<u16>>(
 }
 
 /// Recurrent part of the pre-activation: `acc_i = W_i. h` (f32, over the lane-grouped layout,
-/// `kernel::ell`) or, given the int8 scratch `hq`, `acc_i = (q_i. hq) 2^-f s_i` with `hq` the
+/// `kernel::ell`, or the diagonal one, `kernel::diag`) or, given the int8 scratch `hq`, `acc_i = (q_i. hq) 2^-f s_i` with `hq` the
 /// quantised `h` (`kernel::pairs`).
 ///
 /// # Safety
-/// Validated `net`; `h`, `acc` of length n_hidden; with `hq` (length > n_hidden), `net.int8`
-/// present, else `net.f32`.
+/// Validated `net`; `h` of length n_hidden (plain, or padded with `DIAG_PAD` values each side),
+/// `acc` of length n_hidden; with `hq` (length > n_hidden), `net.int8` present, else `net.f32`.
 #[inline(always)]
 pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     net: &Net<'_, F, U, H>,
-    h: &[f32],
+    x: Hidden<'_>,
     acc: &mut [f32],
     hq: Option<&mut [i16]>,
 ) where
     Ell<F, H>: RecKernel,
+    Diag<F, H>: DiagKernel,
     Pairs<U, F>: PairKernel,
 {
+    let h = x.h();
     // SAFETY: the caller's promise: a validated net (row pointers, columns below n_hidden, the
     // lane groups of `Ell` and `Pairs` in range), `h` and `acc` of length n_hidden, `hq` longer
     // than n_hidden, and the weights asked for (int8 with `hq`, else f32) present.
@@ -192,7 +195,10 @@ pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
                 };
                 p.product(acc.len(), hq, d, acc)
             }
-            (None, _, Some(f)) => f.rec.rec_f32(h, acc),
+            (None, _, Some(f)) => match &f.rec {
+                Rec::Rows(e) => e.rec_f32(h, acc),
+                Rec::Diagonal(d) => d.rec_diag(x, acc),
+            },
             _ => {}
         }
     }
@@ -316,28 +322,30 @@ pub(crate) unsafe fn step_net<F: DenseDot, U: Load<u32>, H: Load<u16>>(
     net: &Net<'_, F, U, H>,
     act: Activation,
     alpha: f32,
-    h: &[f32],
+    x: Hidden<'_>,
     u: &[f32],
     next: &mut [f32],
     o: &mut [f32],
     hq: Option<&mut [i16]>,
 ) where
     Ell<F, H>: RecKernel,
+    Diag<F, H>: DiagKernel,
     Pairs<U, F>: PairKernel,
 {
+    let h = x.h();
     // SAFETY: the caller's promise (this fn's `# Safety`) is what `recurrent`, `input` and
     // `readout` need: a validated net, `h`, `next` of length n_hidden, `u` of n_inputs, `o` of
     // n_outputs, the int8 weights present when `hq` is given.
     unsafe {
         match hq {
             Some(hq) => {
-                recurrent(net, h, next, Some(&mut *hq));
+                recurrent(net, x, next, Some(&mut *hq));
                 input(net, u, next, true);
                 leaky_update(act, alpha, h, next);
                 readout(net, next, o, Some(hq));
             }
             None => {
-                recurrent(net, h, next, None);
+                recurrent(net, x, next, None);
                 input(net, u, next, false);
                 leaky_update(act, alpha, h, next);
                 readout(net, next, o, None);

@@ -1,7 +1,7 @@
 //! Shared helpers of the runtime's integration tests: small random models.
 #![allow(dead_code)]
 
-use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, Readout};
+use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, Readout, RecLayout};
 use gyrus_runtime::tasks::Rng;
 
 /// Options of [`random_model`].
@@ -20,6 +20,8 @@ pub struct Spec {
     /// Fraction of output weights set to zero (makes the output matrix sparse).
     pub out_zero_fraction: f32,
     pub int8: bool,
+    /// Layout of the f32 recurrent weights.
+    pub layout: RecLayout,
 }
 
 impl Default for Spec {
@@ -35,6 +37,7 @@ impl Default for Spec {
             alpha: 1.0,
             out_zero_fraction: 0.0,
             int8: false,
+            layout: RecLayout::Rows,
         }
     }
 }
@@ -105,6 +108,7 @@ pub fn random_model(seed: u64, s: Spec) -> ModelRepr {
         seed,
         int8: None,
         weights: gyrus_runtime::format::Weights::F32,
+        layout: s.layout,
     };
     if s.int8 {
         // tanh stays within [-1, 1]; the random relu/softplus networks here stay well below 4.

@@ -1,4 +1,5 @@
-//! `gyrus export RUN_DIR --out model.gyrus [--threshold 1e-2] [--quantize int8] [--weights f32|int8|both]`: prunes the run's
+//! `gyrus export RUN_DIR --out model.gyrus [--threshold 1e-2] [--quantize int8] [--weights f32|int8|both]
+//! [--layout auto|rows|diagonal]`: prunes the run's
 //! network ([`crate::export`]), writes the blob, re-opens it, and reports sizes, measures and the
 //! task performance of the unpruned network, the pruned network (trainer) and the blob (runtime),
 //! all on the run's evaluation trials. With `--format torch` it writes the unpruned network as a
@@ -9,7 +10,7 @@ use crate::train::eval::evaluate;
 use crate::train::run::{eval_seed, Run};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use gyrus_runtime::format::{ModelView, Weights};
+use gyrus_runtime::format::{ModelView, RecLayout, Weights};
 use gyrus_runtime::measure;
 use gyrus_runtime::tasks::Score;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,18 @@ pub enum WeightsArg {
     Both,
 }
 
+/// The layout of the f32 recurrent weights in the blob (`--layout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// Diagonals when they pay, else lane groups (`RecLayout::choose`: the diagonal weight slots
+    /// at most 1.5 times the stored weights; a local mask with units in sheet order passes).
+    Auto,
+    /// Lane groups of rows, a column offset per weight (any mask).
+    Rows,
+    /// Diagonals of groups of 16 consecutive rows, no column index per weight (local masks).
+    Diagonal,
+}
+
 /// Arguments of `gyrus export`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -63,6 +76,10 @@ pub struct ExportArgs {
     /// Which weights the blob holds (default: f32, or both with `--quantize int8`).
     #[arg(long, value_enum)]
     pub weights: Option<WeightsArg>,
+    /// Layout of the f32 recurrent weights: `auto` picks diagonals for local masks in sheet order
+    /// and lane groups otherwise.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub layout: LayoutArg,
     /// Evaluation trials per task (default: the run's eval_trials).
     #[arg(long)]
     pub trials: Option<u32>,
@@ -100,6 +117,8 @@ pub struct ExportReport {
     pub scores: (Vec<Score>, Option<Vec<Score>>),
     /// The blob with int8 weights (runtime), if quantised.
     pub int8: Option<Perf>,
+    /// The layout of the f32 recurrent weights, if the blob holds them.
+    pub layout: Option<RecLayout>,
 }
 
 /// Exports the run in `args.run` and measures it (what `gyrus export` prints).
@@ -114,7 +133,12 @@ pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
     );
     let weights = weights_of(args)?;
     let pruned = prune(net, args.threshold)?;
-    let model = build_model(&pruned, run.tasks(), cfg.seed, weights)?;
+    let mut model = build_model(&pruned, run.tasks(), cfg.seed, weights)?;
+    match args.layout {
+        LayoutArg::Auto => {}
+        LayoutArg::Rows => model.layout = RecLayout::Rows,
+        LayoutArg::Diagonal => model.layout = RecLayout::Diagonal,
+    }
     // Every limit checked and the blob opened before anything is written.
     let blob = model
         .to_bytes()
@@ -158,6 +182,7 @@ pub fn export_run(args: &ExportArgs) -> Result<ExportReport> {
         runtime: rt.as_deref().map(Score::mean_over_tasks),
         scores: (pruned_eval.scores, rt),
         int8,
+        layout: view.rec_layout(),
     })
 }
 
@@ -209,6 +234,19 @@ pub fn report_text(args: &ExportArgs, r: &ExportReport) -> String {
             c.kept,
             c.total,
             pct(c)
+        );
+    }
+    if let Some(l) = r.layout {
+        s += &format!(
+            "f32 recurrent       {} ({})\n",
+            match l {
+                RecLayout::Rows => "lane groups",
+                RecLayout::Diagonal => "diagonals",
+            },
+            match args.layout {
+                LayoutArg::Auto => "chosen: --layout auto",
+                _ => "forced by --layout",
+            }
         );
     }
     s += &format!("active connections  {:>7}\n", r.active_connections);

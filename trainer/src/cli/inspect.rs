@@ -6,7 +6,7 @@ use crate::npz::{self, Array};
 use crate::plot::sheet::SheetFigure;
 use anyhow::{Context, Result};
 use clap::Args;
-use gyrus_runtime::format::{ModelView, Precision, WeightsView, VERSION};
+use gyrus_runtime::format::{ModelView, Precision, RecLayout, WeightsView};
 use gyrus_runtime::measure;
 use std::path::PathBuf;
 
@@ -67,7 +67,7 @@ pub fn npz_arrays(model: &ModelView<'_>) -> Result<Vec<(&'static str, Array)>> {
     let (rows, cols) = model.sheet();
     let tasks: Vec<&str> = model.task_names().collect();
     let meta = serde_json::json!({
-        "format_version": VERSION,
+        "format_version": model.version(),
         "n_inputs": i, "n_hidden": n, "n_outputs": o,
         "sheet": [rows, cols], "pitch": model.pitch(),
         "activation": model.activation().name(), "alpha": model.alpha(),
@@ -110,8 +110,11 @@ fn matrix_line(w: &WeightsView<'_>, layout: &str) -> String {
     format!("{layout}, {}", density(w.nnz(), w.rows(), w.cols()))
 }
 
-fn layout_of(w: &WeightsView<'_>, recurrent: bool) -> &'static str {
+fn layout_of(model: &ModelView<'_>, w: &WeightsView<'_>, recurrent: bool) -> &'static str {
     match (recurrent, w.is_int8(), w.stored() == w.rows() * w.cols()) {
+        (true, false, _) if model.rec_layout() == Some(RecLayout::Diagonal) => {
+            "sparse (f32 diagonals)"
+        }
         (true, false, _) => "sparse (f32 lane groups)",
         (true, true, _) => "sparse (int8 pair groups)",
         (false, _, true) => "dense",
@@ -123,7 +126,7 @@ fn layout_of(w: &WeightsView<'_>, recurrent: bool) -> &'static str {
 pub fn describe(model: &ModelView<'_>) -> String {
     let m = measure::measure(model);
     let (rows, cols) = model.sheet();
-    let mut s = format!("gyrus model, format version {VERSION}\n");
+    let mut s = format!("gyrus model, format version {}\n", model.version());
     s += &format!("seed                {}\n", model.seed());
     let names: Vec<&str> = model.task_names().collect();
     let label = format!("tasks ({})", names.len());
@@ -164,7 +167,10 @@ pub fn describe(model: &ModelView<'_>) -> String {
         for (label, w, rec) in mats {
             if let Some(w) = w {
                 let label = format!("{name} {label}");
-                s += &format!("{label:<20}{}\n", matrix_line(&w, layout_of(&w, rec)));
+                s += &format!(
+                    "{label:<20}{}\n",
+                    matrix_line(&w, layout_of(model, &w, rec))
+                );
                 if p == model.precision() {
                     weights += w.nnz();
                 }

@@ -260,6 +260,7 @@ pub(crate) mod tests {
             seed: 0,
             int8: None,
             weights: gyrus_runtime::format::Weights::F32,
+            layout: gyrus_runtime::format::RecLayout::Rows,
         }
     }
 
