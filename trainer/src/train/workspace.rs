@@ -377,21 +377,18 @@ impl<'a> Recurrence<'a> {
         let (n, tb, ld_h) = (ws.n, ws.t * ws.b, (ws.t + 1) * ws.b);
         let gw = &mut grads[layout.w_rec.clone()];
         match self {
-            Recurrence::Dense { mask: None, .. } => matmul(
-                gemm_threads(ws.split, n * n * tb),
-                gw,
-                View::rm(0, n, n, n),
-                &ws.g,
-                View::rm(0, n, tb, tb),
-                &ws.h,
-                View::cm(0, tb, n, ld_h),
-                false,
-            ),
-            Recurrence::Dense { mask: Some(m), .. } => {
-                ws.gw_dense.resize(n * n, 0.0);
+            Recurrence::Dense { mask, .. } => {
+                // A mask's dW is the dense product's allowed entries.
+                let dst = match mask {
+                    None => &mut *gw,
+                    Some(_) => {
+                        ws.gw_dense.resize(n * n, 0.0);
+                        &mut ws.gw_dense[..]
+                    }
+                };
                 matmul(
                     gemm_threads(ws.split, n * n * tb),
-                    &mut ws.gw_dense,
+                    dst,
                     View::rm(0, n, n, n),
                     &ws.g,
                     View::rm(0, n, tb, tb),
@@ -399,7 +396,9 @@ impl<'a> Recurrence<'a> {
                     View::cm(0, tb, n, ld_h),
                     false,
                 );
-                m.gather(&ws.gw_dense, gw);
+                if let Some(m) = mask {
+                    m.gather(&ws.gw_dense, gw);
+                }
             }
             Recurrence::Masked(..) => {
                 // Summed by the backward steps.
