@@ -417,6 +417,37 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_holds_the_resolved_config() {
+        let mut cfg = RunConfig::with_sheet(Sheet::new(3, 3));
+        cfg.tasks = "go, dms".into();
+        let plan = cfg.resolve().unwrap();
+        assert_eq!(plan.config(), &cfg);
+        assert_eq!(plan.tasks().names(), ["go", "dms"]);
+        assert_eq!((plan.net().n_inputs, plan.net().n_outputs), (35, 17));
+        assert_eq!(plan.n_inputs(), 35);
+        assert_eq!(plan.seq_len(), 100);
+        assert_eq!(plan.net(), &cfg.net_config().unwrap());
+        // The network built from the plan is the one `Network::new` builds.
+        let net = plan.network().unwrap();
+        let again = Network::new(plan.net(), cfg.seed).unwrap();
+        assert_eq!(net.params(), again.params());
+        assert_eq!(net.structure(), again.structure());
+        // What a run folder keeps resolves to the same plan (the window length written out).
+        let back: RunConfig = toml::from_str(&plan.to_toml().unwrap()).unwrap();
+        assert_eq!(back.seq_len, Some(100));
+        let replan = back.resolve().unwrap();
+        assert_eq!(
+            (replan.tasks(), replan.net(), replan.seq_len()),
+            (plan.tasks(), plan.net(), plan.seq_len())
+        );
+        cfg.tasks = "modcog".into();
+        assert_eq!(cfg.resolve().unwrap().seq_len(), 350);
+        cfg.net.alpha = 0.0;
+        let e = cfg.resolve().unwrap_err().to_string();
+        assert!(e.contains("alpha"), "{e}");
+    }
+
+    #[test]
     fn utc_text_is_the_civil_date() {
         assert_eq!(utc_text(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc_text(951_782_400), "2000-02-29T00:00:00Z");
