@@ -159,138 +159,40 @@ fn axpy_block<const L: usize>(acc: &mut [f32; L], w: f32, x: &[f32; L]) {
     }
 }
 
-/// A kernel written once for every register width over full blocks of L = 64 or 32 values (an
-/// instance pair of `gather_rows_simd!` or `gather_dw_simd!`), with its other arguments.
-#[cfg(target_arch = "x86_64")]
-trait Blocks {
-    /// Runs the instance of `width` on `acc`.
-    ///
-    /// # Safety
-    /// The CPU supports the target features of `width` ([`Width::detect`]).
-    unsafe fn run<const L: usize>(&mut self, width: Width, acc: &mut [f32; L]);
-}
-
-/// The register width of a [`Blocks`] kernel.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-enum Width {
-    /// 256-bit registers (AVX2 and FMA).
-    Avx2,
-    /// 512-bit registers (AVX-512F).
-    Avx512,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Width {
-    /// The widest the CPU supports, if any.
-    #[inline(always)]
-    fn detect() -> Option<Width> {
-        if crate::simd::has_avx512() {
-            Some(Width::Avx512)
-        } else if crate::simd::has_avx2_fma() {
-            Some(Width::Avx2)
-        } else {
-            None
-        }
-    }
-}
-
-/// Runs `k` on `acc` at the widest register width the CPU has, if it has one and `acc` is a
-/// block of 64 or 32 values; returns whether it ran (otherwise the caller takes the portable
-/// loop).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn run_blocks(acc: &mut [f32], mut k: impl Blocks) -> bool {
-    let Some(width) = Width::detect() else {
-        return false;
-    };
-    if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
-        // SAFETY: `Width::detect` found the CPU features of `width`.
-        unsafe { k.run(width, block) };
-        return true;
-    }
-    if let Ok(block) = <&mut [f32; 32]>::try_from(&mut *acc) {
-        // SAFETY: as above.
-        unsafe { k.run(width, block) };
-        return true;
-    }
-    false
-}
-
-/// The arguments of [`gather_rows`] but the accumulator.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-struct RowsArgs<'a> {
-    idx: &'a [u32],
-    vals: &'a [f32],
-    src: &'a [f32],
-    stride: usize,
-    c0: usize,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Blocks for RowsArgs<'_> {
-    #[inline(always)]
-    unsafe fn run<const L: usize>(&mut self, width: Width, acc: &mut [f32; L]) {
-        let r = *self;
-        // SAFETY: the caller guarantees the CPU features of `width`.
-        unsafe {
-            match width {
-                Width::Avx512 => gather_rows_avx512(acc, r.idx, r.vals, r.src, r.stride, r.c0),
-                Width::Avx2 => gather_rows_avx(acc, r.idx, r.vals, r.src, r.stride, r.c0),
-            }
-        }
-    }
-}
-
 /// acc += sum_k vals[k] * src[idx[k] * stride + c0 ..][..acc.len()], in k order (one fused
 /// multiply-add per value, so the AVX paths give the same bits as the plain loop).
 #[inline(always)]
 fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: usize, c0: usize) {
     #[cfg(target_arch = "x86_64")]
-    if run_blocks(
-        acc,
-        RowsArgs {
-            idx,
-            vals,
-            src,
-            stride,
-            c0,
-        },
-    ) {
-        return;
+    if crate::simd::has_avx512() {
+        if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
+            return;
+        }
+        if let Ok(block) = <&mut [f32; 32]>::try_from(&mut *acc) {
+            // SAFETY: as above.
+            unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
+            return;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx2_fma() {
+        if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
+            // SAFETY: the CPU supports AVX and FMA (checked just above).
+            unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
+            return;
+        }
+        if let Ok(block) = <&mut [f32; 32]>::try_from(&mut *acc) {
+            // SAFETY: as above.
+            unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
+            return;
+        }
     }
     let len = acc.len();
     for (&i, &w) in idx.iter().zip(vals) {
         let r = i as usize * stride + c0;
         axpy(acc, w, &src[r..r + len]);
-    }
-}
-
-/// The arguments of [`gather_rows_dw`] but the accumulator (`hs` as long as it).
-#[cfg(target_arch = "x86_64")]
-struct DwArgs<'a> {
-    rows: RowsArgs<'a>,
-    hs: &'a [f32],
-    lanes: &'a mut [f32],
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Blocks for DwArgs<'_> {
-    #[inline(always)]
-    unsafe fn run<const L: usize>(&mut self, width: Width, acc: &mut [f32; L]) {
-        let r = self.rows;
-        let hs = <&[f32; L]>::try_from(self.hs).expect("hs is as long as acc (checked)");
-        let lanes = &mut *self.lanes;
-        // SAFETY: the caller guarantees the CPU features of `width`.
-        unsafe {
-            match width {
-                Width::Avx512 => {
-                    gather_dw_avx512(acc, r.idx, r.vals, r.src, r.stride, r.c0, hs, lanes)
-                }
-                Width::Avx2 => gather_dw_avx(acc, r.idx, r.vals, r.src, r.stride, r.c0, hs, lanes),
-            }
-        }
     }
 }
 
@@ -312,21 +214,42 @@ fn gather_rows_dw(
 ) {
     assert!(hs.len() == acc.len() && lanes.len() == LANES * idx.len());
     #[cfg(target_arch = "x86_64")]
-    if run_blocks(
-        acc,
-        DwArgs {
-            rows: RowsArgs {
-                idx,
-                vals,
-                src,
-                stride,
-                c0,
-            },
-            hs,
-            lanes: &mut *lanes,
-        },
-    ) {
-        return;
+    if crate::simd::has_avx512() {
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 64]>::try_from(&mut *acc),
+            <&[f32; 64]>::try_from(hs),
+        ) {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 32]>::try_from(&mut *acc),
+            <&[f32; 32]>::try_from(hs),
+        ) {
+            // SAFETY: as above.
+            unsafe { gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx2_fma() {
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 64]>::try_from(&mut *acc),
+            <&[f32; 64]>::try_from(hs),
+        ) {
+            // SAFETY: the CPU supports AVX and FMA (checked just above).
+            unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
+        if let (Ok(block), Ok(h)) = (
+            <&mut [f32; 32]>::try_from(&mut *acc),
+            <&[f32; 32]>::try_from(hs),
+        ) {
+            // SAFETY: as above.
+            unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
+            return;
+        }
     }
     gather_dw_plain(acc, idx, vals, src, stride, c0, hs, lanes);
 }
