@@ -23,6 +23,7 @@
 
 use crate::model::{Activation, Network, Sheet, Structure};
 use crate::npz::{self, Array};
+use crate::tasks::Tasks;
 use crate::train::config::RunConfig;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::tensor::{Dtype, TensorView};
@@ -655,7 +656,7 @@ pub fn module_doc(layout: NameLayout) -> &'static str {
 /// readout (`readout.weight`, `readout.bias`), the mask (`mask`, 0/1) and the positions
 /// (`positions`, row and column); the metadata holds the activation, alpha, tasks, sheet and the
 /// whole run config.
-pub fn state_dict(cfg: &RunConfig, net: &Network) -> Result<StateDict> {
+pub fn state_dict(cfg: &RunConfig, tasks: &Tasks, net: &Network) -> Result<StateDict> {
     let c = net.config();
     let (n, n_in, n_out) = (net.n_hidden(), c.n_inputs, c.n_outputs);
     let layout = export_layout(cfg);
@@ -704,7 +705,6 @@ pub fn state_dict(cfg: &RunConfig, net: &Network) -> Result<StateDict> {
         ("mask".into(), vec![n, n], mask),
         ("positions".into(), vec![n, 2], positions),
     ];
-    let tasks = cfg.task_list()?;
     let meta = BTreeMap::from([
         (FORMAT_KEY.to_string(), FORMAT.to_string()),
         ("layout".into(), layout.name().to_string()),

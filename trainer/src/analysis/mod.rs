@@ -271,9 +271,9 @@ pub struct LoadedRun {
 pub fn load_run(dir: &Path, untrained: bool) -> Result<LoadedRun> {
     let config = RunConfig::load(&dir.join(CONFIG_FILE))
         .with_context(|| format!("{} does not hold a run", dir.display()))?;
-    config.validate()?;
-    let tasks = config.task_list()?;
-    let mut network = Network::new(&config.net_config()?, config.seed)?;
+    let plan = config.resolve()?;
+    let mut network = plan.network()?;
+    let (config, tasks) = plan.into_parts();
     let path = dir.join(CHECKPOINT_FILE);
     let mut step = 0;
     if path.exists() {

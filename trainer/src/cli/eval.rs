@@ -86,8 +86,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
         // More trials than the run evaluates with: refuse clearly if they cannot fit.
         let mut with = cfg.clone();
         with.eval_trials = trials;
-        with.validate()?;
-        with.memory_estimate()?
+        with.resolve()?
+            .memory_estimate()?
             .check(&format!("evaluating {trials} trials per task"))?;
     }
     let (seed, trials) = (

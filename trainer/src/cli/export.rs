@@ -277,7 +277,7 @@ fn export_torch(args: &ExportArgs) -> Result<()> {
         bail!("--quantize applies to model blobs, not to --format torch");
     }
     let run = crate::analysis::load_run(&args.run, args.untrained)?;
-    let sd = crate::torch::state_dict(&run.config, &run.network)?;
+    let sd = crate::torch::state_dict(&run.config, &run.tasks, &run.network)?;
     crate::torch::save_state_dict(&args.out, &sd)?;
     let c = run.network.config();
     println!(

@@ -10,7 +10,7 @@
 use super::train::TrainArgs;
 use crate::model::{Activation, Family, Network, Sheet};
 use crate::torch::{self, DenseNet, NameLayout};
-use crate::train::config::{RunConfig, Tasks};
+use crate::train::config::{RunConfig, RunPlan, Tasks};
 use crate::train::run::Run;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
@@ -52,8 +52,8 @@ fn written<'a>(table: Option<&'a toml::Table>, path: &[&str]) -> Option<&'a toml
 
 /// The import as far as it is decided: the config and the network, plus the report lines.
 pub struct Imported {
-    /// The run config (flags applied, validated).
-    pub config: RunConfig,
+    /// The run config (flags applied), resolved.
+    pub plan: RunPlan,
     /// The network holding the imported weights.
     pub network: Network,
     /// What was read and decided, one line each.
@@ -411,7 +411,8 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
             Family::from_mask(n, |i, j| dense.mask[i * n + j])
         };
     }
-    let cfg = args.run.config_over(Some(base))?;
+    let plan = args.run.plan_over(Some(base))?;
+    let cfg = plan.config();
     report.push(format!(
         "family {}{}",
         cfg.net.family_label(),
@@ -421,10 +422,10 @@ pub fn prepare(args: &ImportArgs) -> Result<Imported> {
             format!(" (mask {mask_name})")
         }
     ));
-    let mut network = Network::new(&cfg.net_config()?, cfg.seed)?;
+    let mut network = plan.network()?;
     dense.load_into(&mut network, &parts.w_rec, &mask_name)?;
     Ok(Imported {
-        config: cfg,
+        plan,
         network,
         report,
     })
@@ -444,7 +445,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     for line in &imported.report {
         println!("{line}");
     }
-    Run::create_from(&out, imported.config, &imported.network)?;
+    Run::create_from(&out, imported.plan, &imported.network)?;
     println!(
         "wrote {}: config.toml, checkpoint.safetensors (step 0); open it with gyrus eval, export, \
          analyze, or fine-tune it with gyrus train --resume",

@@ -1,7 +1,7 @@
 //! `gyrus train`: train a network from a TOML config and/or flags, or resume a run.
 
 use crate::model::{Activation, Family, Sheet};
-use crate::train::config::RunConfig;
+use crate::train::config::{RunConfig, RunPlan};
 use crate::train::device::DeviceSpec;
 use crate::train::run::{Run, Schedule};
 use anyhow::{bail, Context, Result};
@@ -200,17 +200,22 @@ impl TrainArgs {
         Ok(())
     }
 
-    /// The merged config: file (if any), then flags.
+    /// The merged config: file (if any), then flags, validated.
     pub fn config(&self) -> Result<RunConfig> {
+        self.plan().map(RunPlan::into_config)
+    }
+
+    /// The merged config ([`TrainArgs::config`]), resolved.
+    pub fn plan(&self) -> Result<RunPlan> {
         let base = match &self.config {
             Some(path) => Some(RunConfig::load(path)?),
             None => None,
         };
-        self.config_over(base)
+        self.plan_over(base)
     }
 
-    /// The flags applied over `base` (without one: the defaults for `--sheet`), validated.
-    pub fn config_over(&self, base: Option<RunConfig>) -> Result<RunConfig> {
+    /// The flags applied over `base` (without one: the defaults for `--sheet`), resolved.
+    pub fn plan_over(&self, base: Option<RunConfig>) -> Result<RunPlan> {
         let mut cfg = match base {
             Some(cfg) => cfg,
             None => RunConfig::with_sheet(self.sheet.context(
@@ -275,8 +280,7 @@ impl TrainArgs {
         if self.seq_len.is_some() {
             cfg.seq_len = self.seq_len;
         }
-        cfg.validate()?;
-        Ok(cfg)
+        cfg.resolve()
     }
 }
 
@@ -325,12 +329,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
             run
         }
         None => {
-            let cfg = args.config()?;
+            let plan = args.plan()?;
             let out = args
                 .out
                 .clone()
                 .context("give --out DIR for the run folder")?;
-            Run::create(&out, cfg)?
+            Run::start(&out, plan)?
         }
     };
     if let Some(dev) = device {
@@ -347,7 +351,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         cfg.steps,
         cfg.batch,
         cfg.chunk,
-        cfg.seq_len(),
+        run.plan().seq_len(),
         cfg.seed,
         args.device,
         source.describe()

@@ -35,7 +35,8 @@ pub struct NetConfig {
     #[serde(default)]
     pub noise_std: Option<f32>,
     /// Inputs per step (33 + number of rules; 53 for cog20). In a run config it follows from the
-    /// tasks, so it is neither read nor written there (see `RunConfig::net_config`).
+    /// tasks, so it is neither read nor written there: it stays 0 in `RunConfig::net`, and the
+    /// complete config is the run's plan's (`RunPlan::net`, from `RunConfig::resolve`).
     #[serde(default, skip_serializing)]
     pub n_inputs: usize,
     /// Output classes (17); like `n_inputs`, derived in a run config.

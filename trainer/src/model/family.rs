@@ -325,6 +325,16 @@ impl Family {
     pub fn structure(&self, sheet: &Sheet, net_seed: u64) -> anyhow::Result<Structure> {
         sheet.validate()?;
         self.validate()?;
+        self.valid_structure(sheet, net_seed)
+    }
+
+    /// [`Family::structure`] for a sheet and family validated already ([`Sheet::validate`],
+    /// [`Family::validate`]; [`crate::model::NetConfig::validate`] checks both).
+    pub(crate) fn valid_structure(
+        &self,
+        sheet: &Sheet,
+        net_seed: u64,
+    ) -> anyhow::Result<Structure> {
         let n = sheet.n_units();
         let seed_of = |s: &Option<u64>| s.unwrap_or_else(|| derive_seed(net_seed, MASK_DOMAIN, 0));
         Ok(match self {

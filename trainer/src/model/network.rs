@@ -73,7 +73,13 @@ impl Network {
     /// its own. Deterministic in (`cfg`, `seed`).
     pub fn new(cfg: &NetConfig, seed: u64) -> anyhow::Result<Self> {
         cfg.validate()?;
-        let structure = cfg.family.structure(&cfg.sheet, seed)?;
+        Self::new_valid(cfg, seed)
+    }
+
+    /// [`Network::new`] for a config validated already ([`NetConfig::validate`], as
+    /// [`crate::train::config::RunPlan`] holds it): the same network, without checking again.
+    pub(crate) fn new_valid(cfg: &NetConfig, seed: u64) -> anyhow::Result<Self> {
+        let structure = cfg.family.valid_structure(&cfg.sheet, seed)?;
         let n = cfg.n_hidden();
         let n_rec = match &structure {
             Structure::Dense => n * n,

@@ -301,7 +301,7 @@ pub fn table(plan: &Plan, runs: &[RunData]) -> Result<Vec<ConditionRow>> {
             .iter()
             .find(|r| r.condition == c)
             .context("a condition without runs")?;
-        let net = crate::model::Network::new(&run.config.net_config()?, run.seed)?;
+        let net = crate::model::Network::new_valid(run.config.resolve()?.net(), run.seed)?;
         rows.push(ConditionRow {
             label: cond.label.clone(),
             paper: cond.paper.clone(),

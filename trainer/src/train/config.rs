@@ -1,7 +1,7 @@
 //! The run configuration: what `gyrus train` reads from `--config run.toml` and flags, and writes
 //! into the run folder as `config.toml`.
 
-use crate::model::{NetConfig, Sheet};
+use crate::model::{NetConfig, Network, Sheet};
 pub use crate::tasks::Tasks;
 use anyhow::{bail, Context};
 use gyrus_runtime::tasks;
@@ -198,7 +198,8 @@ impl RunConfig {
         Ok(toml::to_string_pretty(&full)?)
     }
 
-    /// The resolved task list.
+    /// The task list, parsed from `tasks` (each call parses again: downstream code reads
+    /// [`RunPlan::tasks`]).
     pub fn task_list(&self) -> anyhow::Result<Tasks> {
         Tasks::parse(&self.tasks)
     }
@@ -208,14 +209,8 @@ impl RunConfig {
     pub fn seq_len(&self) -> usize {
         self.seq_len
             .unwrap_or_else(|| match Tasks::parse(&self.tasks) {
-                Ok(t)
-                    if t.tasks()
-                        .iter()
-                        .all(|t| t.interval.is_none() && t.seq.is_none()) =>
-                {
-                    100
-                }
-                _ => 350,
+                Ok(t) => default_seq_len(&t),
+                Err(_) => 350,
             })
     }
 
@@ -227,18 +222,22 @@ impl RunConfig {
         }
     }
 
-    /// The full network config (inputs = 33 + rules, 17 outputs).
+    /// The full network config (inputs = 33 + rules, 17 outputs) of a valid config: the one of
+    /// [`RunConfig::resolve`].
     pub fn net_config(&self) -> anyhow::Result<NetConfig> {
-        let tasks = self.task_list()?;
-        Ok(NetConfig {
-            n_inputs: tasks::n_inputs(tasks.len()),
-            n_outputs: tasks::N_CLASSES,
-            ..self.net.clone()
-        })
+        Ok(self.resolve()?.net)
     }
 
-    /// Checks every field, with messages that say what is allowed.
+    /// Checks every field, with messages that say what is allowed ([`RunConfig::resolve`]
+    /// without keeping the plan).
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.resolve().map(drop)
+    }
+
+    /// Resolves the config into the plan everything downstream reads: parses the tasks once,
+    /// completes the network config (inputs and outputs follow from the tasks), fixes the window
+    /// length, and checks every field once, with messages that say what is allowed.
+    pub fn resolve(&self) -> anyhow::Result<RunPlan> {
         if self.net.n_inputs != 0 || self.net.n_outputs != 0 {
             bail!(
                 "[net] n_inputs and n_outputs cannot be set in a run config: they follow from the \
@@ -246,6 +245,7 @@ impl RunConfig {
             );
         }
         let tasks = self.task_list()?;
+        let seq_len = self.seq_len.unwrap_or_else(|| default_seq_len(&tasks));
         self.generator().validate().map_err(|e| {
             anyhow::anyhow!(
                 "{e} (dt_ms = {}, input_noise = {})",
@@ -253,30 +253,34 @@ impl RunConfig {
                 self.input_noise
             )
         })?;
-        self.net_config()?.validate()?;
+        let n_inputs = tasks::n_inputs(tasks.len());
+        let net = NetConfig {
+            n_inputs,
+            n_outputs: tasks::N_CLASSES,
+            ..self.net.clone()
+        };
+        net.validate()?;
         if self.steps == 0 {
             bail!("steps must be positive");
         }
         if self.chunk == 0 {
             bail!("chunk must be positive (streams per chunk of the batch)");
         }
-        if self.batch == 0 || self.seq_len() == 0 {
+        if self.batch == 0 || seq_len == 0 {
             bail!(
-                "batch and seq_len must be positive (got {} and {})",
+                "batch and seq_len must be positive (got {} and {seq_len})",
                 self.batch,
-                self.seq_len()
             );
         }
         let elements = self
             .batch
-            .checked_mul(self.seq_len())
-            .and_then(|x| x.checked_mul(tasks::n_inputs(tasks.len())));
+            .checked_mul(seq_len)
+            .and_then(|x| x.checked_mul(n_inputs));
         if elements.is_none_or(|e| e > MAX_BATCH_ELEMENTS) {
             bail!(
-                "batch {} x seq_len {} x {} inputs is too large (limit {MAX_BATCH_ELEMENTS} values)",
+                "batch {} x seq_len {seq_len} x {n_inputs} inputs is too large (limit \
+                 {MAX_BATCH_ELEMENTS} values)",
                 self.batch,
-                self.seq_len(),
-                tasks::n_inputs(tasks.len())
             );
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
@@ -291,7 +295,95 @@ impl RunConfig {
         if self.checkpoint_every == 0 {
             bail!("checkpoint_every must be positive");
         }
-        Ok(())
+        Ok(RunPlan {
+            config: self.clone(),
+            tasks,
+            net,
+            seq_len,
+        })
+    }
+}
+
+/// The default window length of a task list: 100 when every task is a base task, else 350.
+fn default_seq_len(tasks: &Tasks) -> usize {
+    if tasks
+        .tasks()
+        .iter()
+        .all(|t| t.interval.is_none() && t.seq.is_none())
+    {
+        100
+    } else {
+        350
+    }
+}
+
+/// A [`RunConfig`] resolved once ([`RunConfig::resolve`]): the config as given, its parsed
+/// task list, the complete network config and the window length, every field checked. Only
+/// `resolve` makes one, so holding a plan means holding a valid config; the training loop,
+/// evaluation, analysis, export and the memory estimate read it instead of parsing the tasks
+/// again. It is derived, never written: the files keep the [`RunConfig`]
+/// ([`RunPlan::to_toml`]), and resolving a loaded config gives the same plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunPlan {
+    config: RunConfig,
+    tasks: Tasks,
+    net: NetConfig,
+    seq_len: usize,
+}
+
+impl RunPlan {
+    /// The config it was resolved from.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// The config, giving the plan up.
+    pub fn into_config(self) -> RunConfig {
+        self.config
+    }
+
+    /// The config and its task list, giving the plan up.
+    pub fn into_parts(self) -> (RunConfig, Tasks) {
+        (self.config, self.tasks)
+    }
+
+    /// The task list (rule-input order).
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
+    /// The complete network config: the config's `[net]` with `n_inputs = 33 + rules` and
+    /// `n_outputs = 17`, validated.
+    pub fn net(&self) -> &NetConfig {
+        &self.net
+    }
+
+    /// Inputs per step (33 + one rule input per task).
+    pub fn n_inputs(&self) -> usize {
+        self.net.n_inputs
+    }
+
+    /// The window length T (the configured one or the tasks' default).
+    pub fn seq_len(&self) -> usize {
+        self.seq_len
+    }
+
+    /// The generator settings.
+    pub fn generator(&self) -> tasks::Config {
+        self.config.generator()
+    }
+
+    /// The seeded initial network of the run (the plan's network config is valid already).
+    pub fn network(&self) -> anyhow::Result<Network> {
+        Network::new_valid(&self.net, self.config.seed)
+    }
+
+    /// The TOML text of the config (every field written out, defaults included; the window
+    /// length as resolved).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        let mut full = self.config.clone();
+        full.seq_len = Some(self.seq_len);
+        Ok(toml::to_string_pretty(&full)?)
     }
 }
 
@@ -322,6 +414,37 @@ mod tests {
         assert_eq!(cfg.seq_len(), 350);
         assert!(matches!(cfg.net.family, Family::Local { .. }));
         assert_eq!(cfg.net_config().unwrap().n_inputs, 115);
+    }
+
+    #[test]
+    fn a_plan_holds_the_resolved_config() {
+        let mut cfg = RunConfig::with_sheet(Sheet::new(3, 3));
+        cfg.tasks = "go, dms".into();
+        let plan = cfg.resolve().unwrap();
+        assert_eq!(plan.config(), &cfg);
+        assert_eq!(plan.tasks().names(), ["go", "dms"]);
+        assert_eq!((plan.net().n_inputs, plan.net().n_outputs), (35, 17));
+        assert_eq!(plan.n_inputs(), 35);
+        assert_eq!(plan.seq_len(), 100);
+        assert_eq!(plan.net(), &cfg.net_config().unwrap());
+        // The network built from the plan is the one `Network::new` builds.
+        let net = plan.network().unwrap();
+        let again = Network::new(plan.net(), cfg.seed).unwrap();
+        assert_eq!(net.params(), again.params());
+        assert_eq!(net.structure(), again.structure());
+        // What a run folder keeps resolves to the same plan (the window length written out).
+        let back: RunConfig = toml::from_str(&plan.to_toml().unwrap()).unwrap();
+        assert_eq!(back.seq_len, Some(100));
+        let replan = back.resolve().unwrap();
+        assert_eq!(
+            (replan.tasks(), replan.net(), replan.seq_len()),
+            (plan.tasks(), plan.net(), plan.seq_len())
+        );
+        cfg.tasks = "modcog".into();
+        assert_eq!(cfg.resolve().unwrap().seq_len(), 350);
+        cfg.net.alpha = 0.0;
+        let e = cfg.resolve().unwrap_err().to_string();
+        assert!(e.contains("alpha"), "{e}");
     }
 
     #[test]

@@ -13,10 +13,10 @@
 //! What the machine has: `MemAvailable` of `/proc/meminfo` (Linux). Where that cannot be read,
 //! only runs above [`FALLBACK_LIMIT`] bytes are refused.
 
-use super::config::RunConfig;
+use super::config::{RunConfig, RunPlan};
 use crate::model::{Family, NetConfig};
 use anyhow::bail;
-use gyrus_runtime::tasks::{self, length_range, Trial, N_CLASSES};
+use gyrus_runtime::tasks::{length_range, Trial, N_CLASSES};
 
 /// The limit used where `/proc/meminfo` cannot be read: 2^47 bytes (128 TiB), the user address
 /// space of x86-64 and arm64, which no allocation can exceed.
@@ -165,12 +165,12 @@ fn workspace_bytes(net: &NetConfig, t: u128, b: u128) -> u128 {
 /// Peak bytes of evaluating `trials` trials per task (one task at a time, as
 /// `train::eval::evaluate` does): each trial's inputs, their padded batch [T_max, n, I], the logits
 /// and a workspace with the trials as the batch.
-fn eval_bytes(cfg: &RunConfig, net: &NetConfig, trials: u32) -> anyhow::Result<u128> {
-    let gen = cfg.generator();
+fn eval_bytes(plan: &RunPlan, trials: u32) -> anyhow::Result<u128> {
+    let (gen, net) = (plan.generator(), plan.net());
     let mut t_max = 0u128;
-    for &task in cfg.task_list()?.tasks() {
+    for &task in plan.tasks().tasks() {
         let (_, hi) = length_range(task, &gen)
-            .ok_or_else(|| anyhow::anyhow!("invalid generator settings dt_ms = {}", cfg.dt_ms))?;
+            .ok_or_else(|| anyhow::anyhow!("invalid generator settings dt_ms = {}", gen.dt_ms))?;
         t_max = t_max.max(hi as u128);
     }
     let n = u128::from(trials);
@@ -181,17 +181,30 @@ fn eval_bytes(cfg: &RunConfig, net: &NetConfig, trials: u32) -> anyhow::Result<u
     Ok(trials_kept + batch + logits + workspace_bytes(net, t_max, n))
 }
 
-impl RunConfig {
-    /// The memory a training run of this config needs at its peak (a validated config).
+impl RunPlan {
+    /// The memory a training run of this plan needs at its peak.
     pub fn memory_estimate(&self) -> anyhow::Result<Estimate> {
-        let net = self.net_config()?;
-        let (t, b) = (self.seq_len() as u128, self.batch as u128);
-        let n_in = tasks::n_inputs(self.task_list()?.len()) as u128;
-        let mut parts = network_parts(&net, true);
-        parts.push(("BPTT workspace", workspace_bytes(&net, t, b)));
+        let net = self.net();
+        let (t, b) = (self.seq_len() as u128, self.config().batch as u128);
+        let n_in = self.n_inputs() as u128;
+        let mut parts = network_parts(net, true);
+        parts.push(("BPTT workspace", workspace_bytes(net, t, b)));
         parts.push(("batch", t * b * (n_in * F32 + 1)));
-        parts.push(("evaluation", eval_bytes(self, &net, self.eval_trials)?));
+        parts.push(("evaluation", eval_bytes(self, self.config().eval_trials)?));
         Ok(Estimate { parts })
+    }
+
+    /// Refuses a run that cannot fit in this machine's memory ([`RunPlan::memory_estimate`]).
+    pub fn check_memory(&self) -> anyhow::Result<()> {
+        self.memory_estimate()?.check("this run")
+    }
+}
+
+impl RunConfig {
+    /// The memory a training run of this config needs at its peak ([`RunPlan::memory_estimate`]
+    /// of its plan; an invalid config is refused).
+    pub fn memory_estimate(&self) -> anyhow::Result<Estimate> {
+        self.resolve()?.memory_estimate()
     }
 
     /// Refuses a run that cannot fit in this machine's memory ([`RunConfig::memory_estimate`]).

@@ -2,6 +2,7 @@
 //! [`crate::optim`], the regularisers in [`crate::regularize`], which the loop calls).
 //!
 //! - [`Trainer`]: one network, its Adam state and buffers; [`Trainer::train_step`].
+//! - [`config`]: the run config, and the plan it resolves into once ([`config::RunPlan`]).
 //! - [`forward`]: noise-free evaluation returning logits and (optionally) every hidden state.
 //! - [`oracle`]: the same forward pass with candle autograd, to check the gradients.
 //! - [`bench`]: ms per gradient step against candle and the dense-times-mask step.

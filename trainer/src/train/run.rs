@@ -14,7 +14,7 @@
 //! of each interval is printed as a warning, the rest are counted. A non-finite loss stops the run.
 
 use super::checkpoint::{self, Named};
-use super::config::{Extension, RunConfig, Tasks};
+use super::config::{Extension, RunConfig, RunPlan, Tasks};
 use super::device::DeviceTrainer;
 use super::eval::{evaluate, Evaluation};
 use super::lock::RunLock;
@@ -23,7 +23,7 @@ use super::trainer::{Engine, StepStats, Trainer};
 use crate::fsio;
 use crate::model::Network;
 use anyhow::{bail, Context};
-use gyrus_runtime::tasks::{self, derive_seed, fill_batch, Rng, Stream};
+use gyrus_runtime::tasks::{derive_seed, fill_batch, Rng, Stream};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -168,8 +168,8 @@ pub fn noise_rng(cfg: &RunConfig) -> Rng {
 /// A training run: the trainer plus everything needed to continue it exactly.
 pub struct Run {
     dir: PathBuf,
-    cfg: RunConfig,
-    tasks: Tasks,
+    /// The resolved config (tasks parsed, network config complete).
+    plan: RunPlan,
     trainer: Trainer,
     streams: Vec<Stream>,
     noise_rng: Rng,
@@ -204,7 +204,11 @@ impl Run {
     /// written: a refused run leaves no folder or config behind. Holds the folder's lock from the
     /// start.
     pub fn create(dir: &Path, cfg: RunConfig) -> anyhow::Result<Self> {
-        cfg.validate()?;
+        Self::start(dir, cfg.resolve()?)
+    }
+
+    /// [`Run::create`] for a config resolved already.
+    pub fn start(dir: &Path, plan: RunPlan) -> anyhow::Result<Self> {
         let exists = || dir.join(CHECKPOINT_FILE).exists() || dir.join(CONFIG_FILE).exists();
         let refuse = || {
             anyhow::anyhow!(
@@ -216,9 +220,9 @@ impl Run {
         if exists() {
             return Err(refuse());
         }
-        cfg.check_memory()?;
-        let toml = cfg.to_toml()?;
-        let mut run = Self::fresh(dir, cfg)?;
+        plan.check_memory()?;
+        let toml = plan.to_toml()?;
+        let mut run = Self::fresh(dir, plan)?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let lock = RunLock::acquire(dir)?;
         if exists() {
@@ -233,17 +237,17 @@ impl Run {
     /// Starts a run in `dir` from the weights of `net` instead of the seeded initialisation
     /// (`gyrus import`): writes `config.toml` and the step-0 checkpoint (fresh Adam state and task
     /// streams), so that evaluation, export and `train --resume` (fine-tuning) open it like any
-    /// run. `net` must have the config's shape and structure. Everything is checked before the
-    /// first file is written; on a failure while writing, the files written so far are removed.
-    pub fn create_from(dir: &Path, cfg: RunConfig, net: &Network) -> anyhow::Result<Self> {
-        cfg.validate()?;
+    /// run. `net` must have the plan's shape and structure. Everything is checked before the
+    /// first file is written (the config when it was resolved); on a failure while writing, the
+    /// files written so far are removed.
+    pub fn create_from(dir: &Path, plan: RunPlan, net: &Network) -> anyhow::Result<Self> {
         if dir.join(CHECKPOINT_FILE).exists() || dir.join(CONFIG_FILE).exists() {
             bail!(
                 "{} already holds a run; choose another --out",
                 dir.display()
             );
         }
-        let mut run = Self::fresh(dir, cfg)?;
+        let mut run = Self::fresh(dir, plan)?;
         let own = run.trainer.network();
         if own.config() != net.config() || own.structure() != net.structure() {
             bail!("internal error: the imported network does not have the run config's shape");
@@ -254,7 +258,7 @@ impl Run {
             .copy_from_slice(net.params());
         let created = !dir.exists();
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let written = crate::fsio::write_atomic(&dir.join(CONFIG_FILE), run.cfg.to_toml()?)
+        let written = crate::fsio::write_atomic(&dir.join(CONFIG_FILE), run.plan.to_toml()?)
             .and_then(|()| run.save_checkpoint());
         if let Err(e) = written {
             let _ = std::fs::remove_file(dir.join(CONFIG_FILE));
@@ -267,18 +271,18 @@ impl Run {
         Ok(run)
     }
 
-    fn fresh(dir: &Path, cfg: RunConfig) -> anyhow::Result<Self> {
-        let tasks = cfg.task_list()?;
-        let net = Network::new(&cfg.net_config()?, cfg.seed)?;
-        let (t, b) = (cfg.seq_len(), cfg.batch);
+    fn fresh(dir: &Path, plan: RunPlan) -> anyhow::Result<Self> {
+        let cfg = plan.config();
+        let net = plan.network()?;
+        let (t, b) = (plan.seq_len(), cfg.batch);
         let mut trainer = Trainer::with_chunk(net, t, b, cfg.chunk)?;
         trainer.max_grad_norm = cfg.clip;
         trainer.adam_mut().lr = cfg.lr;
-        let n_in = tasks::n_inputs(tasks.len());
+        let n_in = plan.n_inputs();
         Ok(Run {
             dir: dir.to_path_buf(),
-            streams: batch_streams(&cfg),
-            noise_rng: noise_rng(&cfg),
+            streams: batch_streams(cfg),
+            noise_rng: noise_rng(cfg),
             step: 0,
             inputs: vec![0.0; t * b * n_in],
             targets: vec![0; t * b],
@@ -287,8 +291,7 @@ impl Run {
             log: LogState::default(),
             trained: false,
             lock: None,
-            cfg,
-            tasks,
+            plan,
             trainer,
         })
     }
@@ -299,9 +302,9 @@ impl Run {
     pub fn resume(dir: &Path) -> anyhow::Result<Self> {
         let cfg = RunConfig::load(&dir.join(CONFIG_FILE))
             .with_context(|| format!("{} does not hold a run", dir.display()))?;
-        cfg.validate()?;
-        cfg.check_memory()?;
-        let mut run = Self::fresh(dir, cfg)?;
+        let plan = cfg.resolve()?;
+        plan.check_memory()?;
+        let mut run = Self::fresh(dir, plan)?;
         let path = dir.join(CHECKPOINT_FILE);
         if path.exists() {
             run.load_checkpoint(&path)?;
@@ -339,7 +342,7 @@ impl Run {
     /// the new count from the start takes: the weights end bit-identical.
     pub fn extend(dir: &Path, schedule: Schedule) -> anyhow::Result<Self> {
         let mut run = Self::resume_locked(dir)?;
-        let old = run.cfg.clone();
+        let old = run.plan.config().clone();
         let mut cfg = old.clone();
         if let Some(steps) = schedule.steps {
             if steps < old.steps {
@@ -370,7 +373,7 @@ impl Run {
             from_checkpoint_every: old.checkpoint_every,
             when: super::config::utc_now(),
         });
-        cfg.validate()?;
+        let plan = cfg.resolve()?;
         if cfg.steps != old.steps {
             // Not finished any more: a sweep must not take the old final evaluation for the new.
             match std::fs::remove_file(dir.join(EVAL_FILE)) {
@@ -381,8 +384,8 @@ impl Run {
                 _ => {}
             }
         }
-        fsio::write_atomic(&dir.join(CONFIG_FILE), cfg.to_toml()?)?;
-        run.cfg = cfg;
+        fsio::write_atomic(&dir.join(CONFIG_FILE), plan.to_toml()?)?;
+        run.plan = plan;
         Ok(run)
     }
 
@@ -405,12 +408,17 @@ impl Run {
 
     /// The run's config.
     pub fn config(&self) -> &RunConfig {
-        &self.cfg
+        self.plan.config()
+    }
+
+    /// The run's resolved config.
+    pub fn plan(&self) -> &RunPlan {
+        &self.plan
     }
 
     /// The task list.
     pub fn tasks(&self) -> &Tasks {
-        &self.tasks
+        self.plan.tasks()
     }
 
     /// The network in its current state.
@@ -437,10 +445,10 @@ impl Run {
     pub fn evaluate(&self) -> anyhow::Result<Evaluation> {
         evaluate(
             self.network(),
-            &self.tasks,
-            &self.cfg.generator(),
-            eval_seed(self.cfg.seed),
-            self.cfg.eval_trials,
+            self.plan.tasks(),
+            &self.plan.generator(),
+            eval_seed(self.plan.config().seed),
+            self.plan.config().eval_trials,
         )
     }
 
@@ -456,15 +464,20 @@ impl Run {
         if self.lock.is_none() {
             self.lock = Some(RunLock::acquire(&self.dir)?);
         }
-        let until = until.min(self.cfg.steps);
+        let until = until.min(self.config().steps);
         // A killed run may have logged past its checkpoint; those lines are redone now.
         self.truncate_metrics()?;
-        let bar = progress.then(|| progress_bar(self.step, self.cfg.steps));
+        let bar = progress.then(|| progress_bar(self.step, self.config().steps));
         let say = |text: &str| match &bar {
             Some(b) if !b.is_hidden() => b.suspend(|| eprintln!("{text}")),
             _ => eprintln!("{text}"),
         };
-        let gen = self.cfg.generator();
+        let gen = self.plan.generator();
+        let (steps, eval_every, checkpoint_every) = {
+            let c = self.plan.config();
+            (c.steps, c.eval_every, c.checkpoint_every)
+        };
+        let bimt = crate::regularize::Bimt::from_family(&self.plan.config().net.family);
         let started = Instant::now();
         let start_step = self.step;
         // Steps timed in this process since the last line (steps/s), and the first spike's step.
@@ -476,7 +489,7 @@ impl Run {
         while self.step < until {
             fill_batch(
                 &mut self.streams,
-                &self.tasks.list(),
+                &self.plan.tasks().list(),
                 &gen,
                 &mut self.inputs,
                 &mut self.targets,
@@ -504,12 +517,10 @@ impl Run {
                 );
             }
             self.step += 1;
-            let at_end = self.step == self.cfg.steps;
-            let eval_now = at_end
-                || (self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every));
-            let checkpoint_now = at_end || self.step.is_multiple_of(self.cfg.checkpoint_every);
-            let swap_now = crate::regularize::Bimt::from_family(&self.cfg.net.family)
-                .is_some_and(|b| b.swap_due(self.step));
+            let at_end = self.step == steps;
+            let eval_now = at_end || (eval_every > 0 && self.step.is_multiple_of(eval_every));
+            let checkpoint_now = at_end || self.step.is_multiple_of(checkpoint_every);
+            let swap_now = bimt.as_ref().is_some_and(|b| b.swap_due(self.step));
             let stop_now = stop::requested();
             if eval_now || checkpoint_now || swap_now || self.step == until || stop_now.is_some() {
                 self.sync_host()?;
@@ -607,7 +618,7 @@ impl Run {
         if let Some(b) = bar {
             b.finish();
         }
-        if self.step == self.cfg.steps {
+        if self.step == steps {
             let ev = match &last_eval {
                 Some(ev) => ev.clone(),
                 None => self.evaluate()?,
@@ -640,7 +651,7 @@ impl Run {
                 "noise_rng".to_string(),
                 serde_json::to_string(&self.noise_rng)?,
             ),
-            ("config".to_string(), self.cfg.to_toml()?),
+            ("config".to_string(), self.plan.to_toml()?),
             (LOG_KEY.to_string(), serde_json::to_string(&self.log)?),
         ]);
         checkpoint::save(&self.dir.join(CHECKPOINT_FILE), &tensors, meta)
@@ -648,7 +659,8 @@ impl Run {
 
     fn load_checkpoint(&mut self, path: &Path) -> anyhow::Result<()> {
         let ck = checkpoint::load(path)?;
-        let step = check_checkpoint_config(&ck, &self.cfg, path, &self.dir.join(CONFIG_FILE))?;
+        let step =
+            check_checkpoint_config(&ck, self.plan.config(), path, &self.dir.join(CONFIG_FILE))?;
         ck.load_network(self.trainer.network_mut())?;
         let (net, adam) = self.trainer.parts_mut();
         let adam_specs: Vec<(String, Vec<usize>)> = adam
