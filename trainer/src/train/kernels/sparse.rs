@@ -159,36 +159,45 @@ fn axpy_block<const L: usize>(acc: &mut [f32; L], w: f32, x: &[f32; L]) {
     }
 }
 
+/// The register-width dispatch of the gathers, written once: on an AVX-512F machine, then on an
+/// AVX2 + FMA one, views `$acc` (and each slice in the brackets, of the same length) as a block of
+/// 64, else 32 values, binds them to the names after `|`, runs that width's kernel call on them
+/// and returns; falls through when no width or block size fits (the caller's portable loop
+/// follows). Expands to one `if let` per (width, block), as the gathers were written by hand.
+macro_rules! dispatch_blocks {
+    ($acc:expr, [$($x:expr),*], |$b:ident $(, $xb:ident)*| avx512: $avx512:expr, avx2: $avx2:expr) => {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx512() {
+            dispatch_blocks!(@block 64, $acc, [$($x),*], |$b $(, $xb)*| $avx512);
+            dispatch_blocks!(@block 32, $acc, [$($x),*], |$b $(, $xb)*| $avx512);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            dispatch_blocks!(@block 64, $acc, [$($x),*], |$b $(, $xb)*| $avx2);
+            dispatch_blocks!(@block 32, $acc, [$($x),*], |$b $(, $xb)*| $avx2);
+        }
+    };
+    (@block $n:literal, $acc:expr, [$($x:expr),*], |$b:ident $(, $xb:ident)*| $call:expr) => {
+        if let (Ok($b), $(Ok($xb),)*) = (
+            <&mut [f32; $n]>::try_from(&mut *$acc),
+            $(<&[f32; $n]>::try_from($x),)*
+        ) {
+            // SAFETY: the CPU has the features of the width whose kernel `$call` runs (the
+            // `has_avx512` / `has_avx2_fma` check around this block), and the blocks are exactly
+            // the length that kernel's `L` expects; the kernels check the rows they read.
+            unsafe { $call };
+            return;
+        }
+    };
+}
+
 /// acc += sum_k vals[k] * src[idx[k] * stride + c0 ..][..acc.len()], in k order (one fused
 /// multiply-add per value, so the AVX paths give the same bits as the plain loop).
 #[inline(always)]
 fn gather_rows(acc: &mut [f32], idx: &[u32], vals: &[f32], src: &[f32], stride: usize, c0: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::has_avx512() {
-        if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
-            return;
-        }
-        if let Ok(block) = <&mut [f32; 32]>::try_from(&mut *acc) {
-            // SAFETY: as above.
-            unsafe { gather_rows_avx512(block, idx, vals, src, stride, c0) };
-            return;
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::has_avx2_fma() {
-        if let Ok(block) = <&mut [f32; 64]>::try_from(&mut *acc) {
-            // SAFETY: the CPU supports AVX and FMA (checked just above).
-            unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
-            return;
-        }
-        if let Ok(block) = <&mut [f32; 32]>::try_from(&mut *acc) {
-            // SAFETY: as above.
-            unsafe { gather_rows_avx(block, idx, vals, src, stride, c0) };
-            return;
-        }
-    }
+    dispatch_blocks!(acc, [], |block|
+        avx512: gather_rows_avx512(block, idx, vals, src, stride, c0),
+        avx2: gather_rows_avx(block, idx, vals, src, stride, c0));
     let len = acc.len();
     for (&i, &w) in idx.iter().zip(vals) {
         let r = i as usize * stride + c0;
@@ -213,44 +222,9 @@ fn gather_rows_dw(
     lanes: &mut [f32],
 ) {
     assert!(hs.len() == acc.len() && lanes.len() == LANES * idx.len());
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::has_avx512() {
-        if let (Ok(block), Ok(h)) = (
-            <&mut [f32; 64]>::try_from(&mut *acc),
-            <&[f32; 64]>::try_from(hs),
-        ) {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            unsafe { gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes) };
-            return;
-        }
-        if let (Ok(block), Ok(h)) = (
-            <&mut [f32; 32]>::try_from(&mut *acc),
-            <&[f32; 32]>::try_from(hs),
-        ) {
-            // SAFETY: as above.
-            unsafe { gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes) };
-            return;
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::has_avx2_fma() {
-        if let (Ok(block), Ok(h)) = (
-            <&mut [f32; 64]>::try_from(&mut *acc),
-            <&[f32; 64]>::try_from(hs),
-        ) {
-            // SAFETY: the CPU supports AVX and FMA (checked just above).
-            unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
-            return;
-        }
-        if let (Ok(block), Ok(h)) = (
-            <&mut [f32; 32]>::try_from(&mut *acc),
-            <&[f32; 32]>::try_from(hs),
-        ) {
-            // SAFETY: as above.
-            unsafe { gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes) };
-            return;
-        }
-    }
+    dispatch_blocks!(acc, [hs], |block, h|
+        avx512: gather_dw_avx512(block, idx, vals, src, stride, c0, h, lanes),
+        avx2: gather_dw_avx(block, idx, vals, src, stride, c0, h, lanes));
     gather_dw_plain(acc, idx, vals, src, stride, c0, hs, lanes);
 }
 
