@@ -96,9 +96,11 @@ pub(crate) struct Int8Wire<'a> {
     pub out_scale: Section<'a>,
 }
 
-/// The body: everything between the fixed header and the CRC.
+/// The body: everything between the fixed header and the CRC. `F` is the wire form of the f32
+/// weights: [`F32Wire`] (the recurrent layout chosen per blob) from version 5 on, [`F32WireV4`]
+/// in version 4 ([`BodyV4`]); every other field is the same in both versions.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
-pub(crate) struct Body<'a> {
+pub(crate) struct Body<'a, F = F32Wire<'a>> {
     pub n_inputs: u32,
     pub n_hidden: u32,
     pub n_outputs: u32,
@@ -119,8 +121,7 @@ pub(crate) struct Body<'a> {
     pub b_h: Section<'a>,
     #[serde(borrow)]
     pub b_o: Section<'a>,
-    #[serde(borrow)]
-    pub f32: Option<F32Wire<'a>>,
+    pub f32: Option<F>,
     #[serde(borrow)]
     pub int8: Option<Int8Wire<'a>>,
 }
@@ -137,32 +138,7 @@ pub(crate) struct F32WireV4<'a> {
 }
 
 /// The body of a version-4 blob: [`Body`] without the choice of the f32 recurrent layout.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
-pub(crate) struct BodyV4<'a> {
-    pub n_inputs: u32,
-    pub n_hidden: u32,
-    pub n_outputs: u32,
-    pub sheet_rows: u16,
-    pub sheet_cols: u16,
-    pub pitch: f32,
-    pub activation: u8,
-    pub alpha: f32,
-    pub readout: u8,
-    pub tasks: &'a str,
-    pub wiring_length: f64,
-    pub active_connections: u32,
-    pub seed: u64,
-    #[serde(borrow)]
-    pub positions: Section<'a>,
-    #[serde(borrow)]
-    pub b_h: Section<'a>,
-    #[serde(borrow)]
-    pub b_o: Section<'a>,
-    #[serde(borrow)]
-    pub f32: Option<F32WireV4<'a>>,
-    #[serde(borrow)]
-    pub int8: Option<Int8Wire<'a>>,
-}
+pub(crate) type BodyV4<'a> = Body<'a, F32WireV4<'a>>;
 
 impl<'a> From<BodyV4<'a>> for Body<'a> {
     /// The same arrays, the recurrent lane groups as [`RecWire::Rows`].
