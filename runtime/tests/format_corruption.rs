@@ -34,21 +34,7 @@ fn valid() -> &'static [u8] {
 /// groups of 16 rows and a partial one), int8 weights too.
 fn valid_diag() -> &'static [u8] {
     static BLOB: OnceLock<Vec<u8>> = OnceLock::new();
-    BLOB.get_or_init(|| {
-        random_model(
-            12,
-            Spec {
-                rows: 6,
-                cols: 7,
-                radius: 2.0,
-                prune_every: 5,
-                int8: true,
-                layout: RecLayout::Diagonal,
-                ..Spec::default()
-            },
-        )
-        .emit()
-    })
+    BLOB.get_or_init(|| random_model(12, Spec::partial_diagonals()).emit())
 }
 
 /// Steps an accepted model a few times with both kernels; must not panic. The f32 recurrent

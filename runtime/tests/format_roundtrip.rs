@@ -18,15 +18,7 @@ fn specs() -> Vec<Spec> {
         layout: RecLayout::Diagonal,
         ..s
     }));
-    v.push(Spec {
-        rows: 6,
-        cols: 7,
-        radius: 2.0,
-        prune_every: 5,
-        int8: true,
-        layout: RecLayout::Diagonal,
-        ..Spec::default()
-    });
+    v.push(Spec::partial_diagonals());
     v
 }
 

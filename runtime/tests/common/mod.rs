@@ -24,6 +24,22 @@ pub struct Spec {
     pub layout: RecLayout,
 }
 
+impl Spec {
+    /// A pruned, int8-carrying local model on a 6 x 7 sheet stored in diagonals: 42 units, so its
+    /// groups of 16 rows end in a partial one (the corruption and round-trip tests share it).
+    pub fn partial_diagonals() -> Self {
+        Spec {
+            rows: 6,
+            cols: 7,
+            radius: 2.0,
+            prune_every: 5,
+            int8: true,
+            layout: RecLayout::Diagonal,
+            ..Spec::default()
+        }
+    }
+}
+
 impl Default for Spec {
     fn default() -> Self {
         Spec {
