@@ -413,8 +413,9 @@ fn header_errors() {
     assert!(v2.to_string().contains("re-export"), "{v2}");
     assert!(v2.to_string().contains("gyrus export"), "{v2}");
     // A version-3 blob (int8 recurrent weights as i16) is refused the same way, CRC intact
-    // (version 4 is still read: `version_4_blobs_open_as_lane_groups`).
-    assert_eq!(gyrus_runtime::format::VERSION, 5);
+    // (versions 4 and 5 are still read: `version_4_blobs_open_as_lane_groups`,
+    // `version_5_blobs_open_with_inputs_by_row`).
+    assert_eq!(gyrus_runtime::format::VERSION, 6);
     let mut v3 = blob.clone();
     v3[4..6].copy_from_slice(&3u16.to_le_bytes());
     fix_crc(&mut v3);
@@ -423,7 +424,7 @@ fn header_errors() {
         e3,
         FormatError::UnsupportedVersion {
             found: 3,
-            supported: 5
+            supported: 6
         }
     );
     assert!(e3.to_string().contains("gyrus export RUN_DIR"), "{e3}");
@@ -482,6 +483,58 @@ fn header_errors() {
     );
 }
 
+/// Where the variant tag of the matrix whose data is at `data` lies: the body writes the tag,
+/// the pad's length (0-3) and zero pad bytes, the data's length (varint), then the data.
+fn matrix_tag(blob: &[u8], data: &std::ops::Range<usize>) -> usize {
+    let varint = |mut n: usize| {
+        let mut k = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            k += 1;
+        }
+        k
+    };
+    let p = data.start - varint(data.len());
+    (0..4)
+        .map(|pad| (pad, p - pad - 2))
+        .find(|&(pad, tag)| {
+            blob[p - pad - 1] == pad as u8
+                && blob[p - pad..p].iter().all(|&b| b == 0)
+                && blob[tag] == 2
+        })
+        .expect("a matrix stored by column")
+        .1
+}
+
+/// A version-5 blob, written out here from a version-6 one: each dense input matrix (stored by
+/// column, `MatWire` variant 2) back in rows (variant 0, the data transposed in place, so every
+/// length and alignment stays), version 5, CRC fixed.
+fn as_version_5(v6: &[u8]) -> Vec<u8> {
+    let view = ModelView::from_bytes(v6).unwrap();
+    let (rows, cols) = (view.n_hidden(), view.n_inputs());
+    let mut v5 = v6.to_vec();
+    for (name, range) in view.sections() {
+        if !name.ends_with("input: weights (dense, by column)") {
+            continue;
+        }
+        let tag = matrix_tag(v6, &range);
+        v5[tag] = 0;
+        let size = range.len() / (rows * cols);
+        for r in 0..rows {
+            for c in 0..cols {
+                let (to, from) = (
+                    range.start + size * (r * cols + c),
+                    range.start + size * (c * rows + r),
+                );
+                v5[to..to + size].copy_from_slice(&v6[from..from + size]);
+            }
+        }
+    }
+    v5[4..6].copy_from_slice(&5u16.to_le_bytes());
+    fix_crc(&mut v5);
+    v5
+}
+
 /// A version-4 blob, written out here from a version-5 one in lane groups: the same body without
 /// the f32 recurrent layout's variant tag (the byte after the `Some` of the f32 part), version 4,
 /// length and CRC fixed (its arrays are then misaligned by one byte, which the reader allows).
@@ -506,6 +559,106 @@ fn as_version_4(v5: &[u8]) -> Vec<u8> {
     v4
 }
 
+/// The same steps (f32, and int8 when the blob has it) on two views: equal bits.
+fn same_steps(a: &ModelView<'_>, b: &ModelView<'_>, repr: &ModelRepr) {
+    let n = repr.n_hidden;
+    for int8 in [false, true] {
+        if int8 && repr.int8.is_none() {
+            continue;
+        }
+        let (mut b1, mut b2) = (
+            vec![0.0; State::buffer_len(n)],
+            vec![0.0; State::buffer_len(n)],
+        );
+        let (mut s1, mut s2) = (
+            State::new(n, &mut b1).unwrap(),
+            State::new(n, &mut b2).unwrap(),
+        );
+        let (mut o1, mut o2) = (vec![0.0; repr.n_outputs], vec![0.0; repr.n_outputs]);
+        for t in 0..3 {
+            // Mostly zero inputs, as the tasks give, and one step with none.
+            let u: Vec<f32> = (0..repr.n_inputs)
+                .map(|j| {
+                    if (j + t) % 3 == 0 && t < 2 {
+                        0.25 + j as f32 * 0.125
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let step = if int8 {
+                kernel::step_int8
+            } else {
+                kernel::step
+            };
+            step(a, &mut s1, &u, &mut o1).unwrap();
+            step(b, &mut s2, &u, &mut o2).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&o1), bits(&o2), "int8 {int8}, step {t}");
+            assert_eq!(
+                bits(s1.hidden()),
+                bits(s2.hidden()),
+                "int8 {int8}, step {t}"
+            );
+        }
+    }
+}
+
+/// Version-5 blobs (dense input matrices in rows) still open: the same model (re-encoding writes
+/// the version-6 blob byte for byte) and the same steps, f32 and int8; a matrix by column under a
+/// version-5 header, or an output matrix by column in any version, is refused.
+#[test]
+fn version_5_blobs_open_with_inputs_by_row() {
+    let mut by_column = 0;
+    for (k, spec) in specs().into_iter().enumerate() {
+        let repr = random_model(k as u64, spec);
+        let v6 = repr.to_bytes().unwrap();
+        let v6view = ModelView::from_bytes(&v6).unwrap();
+        assert_eq!(v6view.version(), 6);
+        let v5 = as_version_5(&v6);
+        let view = ModelView::from_bytes(&v5).unwrap();
+        assert_eq!(view.version(), 5);
+        assert_eq!(ModelRepr::parse(&view), repr, "spec {k}");
+        assert_eq!(ModelRepr::parse(&view).emit(), v6, "spec {k}");
+        same_steps(&view, &v6view, &repr);
+        let cols: Vec<_> = v6view
+            .sections()
+            .into_iter()
+            .filter(|(n, _)| n.ends_with("(dense, by column)"))
+            .collect();
+        if cols.is_empty() {
+            continue;
+        }
+        by_column += 1;
+        let mut wrong = v6.clone();
+        wrong[4..6].copy_from_slice(&5u16.to_le_bytes());
+        fix_crc(&mut wrong);
+        let e = ModelView::from_bytes(&wrong).unwrap_err();
+        assert!(matches!(e, FormatError::ByColumn { .. }), "{e}");
+        assert!(e.to_string().contains("version 6"), "{e}");
+        // The output matrix by column: the f32 or int8 output's dense tag (0) turned into 2.
+        for (name, range) in v6view.sections() {
+            if !name.ends_with("output: weights (dense)") {
+                continue;
+            }
+            let mut out = v6.clone();
+            let p = range.start - if range.len() >= 128 { 2 } else { 1 };
+            let tag = (0..4)
+                .map(|pad| p - pad - 2)
+                .find(|&t| out[t] == 0 && out[t + 1] <= 3)
+                .unwrap();
+            out[tag] = 2;
+            fix_crc(&mut out);
+            let e = ModelView::from_bytes(&out).unwrap_err();
+            assert!(matches!(e, FormatError::ByColumn { .. }), "{name}: {e}");
+        }
+    }
+    assert!(
+        by_column >= 3,
+        "specs with a dense input matrix: {by_column}"
+    );
+}
+
 /// Version-4 blobs still open, as lane groups: the same model (re-encoding writes the version-5
 /// blob byte for byte) and the same steps; a version-5 body under a version-4 header, or the
 /// reverse, is refused as malformed.
@@ -513,7 +666,7 @@ fn as_version_4(v5: &[u8]) -> Vec<u8> {
 fn version_4_blobs_open_as_lane_groups() {
     for (k, spec) in base_specs().into_iter().enumerate() {
         let repr = random_model(k as u64, spec);
-        let v5 = repr.to_bytes().unwrap();
+        let v5 = as_version_5(&repr.to_bytes().unwrap());
         let v4 = as_version_4(&v5);
         assert_eq!(v4.len() + 1, v5.len());
         let view = ModelView::from_bytes(&v4).unwrap();
@@ -521,7 +674,7 @@ fn version_4_blobs_open_as_lane_groups() {
         assert_eq!(view.version(), 4);
         assert_eq!(ModelView::from_bytes(&v5).unwrap().version(), 5);
         assert_eq!(ModelRepr::parse(&view), repr, "spec {k}");
-        assert_eq!(ModelRepr::parse(&view).emit(), v5, "spec {k}");
+        assert_eq!(ModelRepr::parse(&view).emit(), repr.emit(), "spec {k}");
         let n = repr.n_hidden;
         let (mut b1, mut b2) = (
             vec![0.0; State::buffer_len(n)],

@@ -23,7 +23,7 @@ pub struct Csr<F, U, H> {
     pub values: F,
 }
 
-/// A weight matrix stored dense (row-major) or in compressed rows.
+/// A weight matrix stored dense (row-major or column-major) or in compressed rows.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Matrix<F, U, H> {
     /// Row-major `rows * cols` values.
@@ -37,13 +37,23 @@ pub enum Matrix<F, U, H> {
     },
     /// Compressed rows.
     Csr(Csr<F, U, H>),
+    /// Column-major `rows * cols` values: entry `(r, c)` at `c * rows + r` (format version 6: the
+    /// input matrix, so that the input product over a step's nonzero inputs reads whole columns).
+    ByColumn {
+        /// Number of rows.
+        rows: usize,
+        /// Number of columns.
+        cols: usize,
+        /// The values, column-major.
+        values: F,
+    },
 }
 
 impl<F, U, H> Matrix<F, U, H> {
     /// Number of rows.
     pub fn rows(&self) -> usize {
         match self {
-            Matrix::Dense { rows, .. } => *rows,
+            Matrix::Dense { rows, .. } | Matrix::ByColumn { rows, .. } => *rows,
             Matrix::Csr(c) => c.rows,
         }
     }
@@ -51,8 +61,18 @@ impl<F, U, H> Matrix<F, U, H> {
     /// Number of columns.
     pub fn cols(&self) -> usize {
         match self {
-            Matrix::Dense { cols, .. } => *cols,
+            Matrix::Dense { cols, .. } | Matrix::ByColumn { cols, .. } => *cols,
             Matrix::Csr(c) => c.cols,
+        }
+    }
+
+    /// Where a dense matrix (either order) stores entry `(r, c)`; `None` for compressed rows or
+    /// out of range.
+    pub fn dense_index(&self, r: usize, c: usize) -> Option<usize> {
+        match self {
+            Matrix::Dense { rows, cols, .. } if r < *rows && c < *cols => Some(r * cols + c),
+            Matrix::ByColumn { rows, cols, .. } if r < *rows && c < *cols => Some(c * rows + r),
+            _ => None,
         }
     }
 }
@@ -135,7 +155,7 @@ impl<'a> MatrixView<'a> {
     /// Number of stored values (dense: rows * cols).
     pub fn stored(&self) -> usize {
         match self {
-            Matrix::Dense { values, .. } => values.len(),
+            Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. } => values.len(),
             Matrix::Csr(c) => c.nnz(),
         }
     }
@@ -143,13 +163,10 @@ impl<'a> MatrixView<'a> {
     /// Entry `(r, c)` (0 where not stored or out of range).
     pub fn get(&self, r: usize, c: usize) -> f32 {
         match self {
-            Matrix::Dense { rows, cols, values } => {
-                if r < *rows && c < *cols {
-                    values.get(r * cols + c).unwrap_or(0.0)
-                } else {
-                    0.0
-                }
-            }
+            Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. } => self
+                .dense_index(r, c)
+                .and_then(|k| values.get(k))
+                .unwrap_or(0.0),
             Matrix::Csr(m) => m.row(r).find(|&(j, _)| j == c).map_or(0.0, |(_, v)| v),
         }
     }
@@ -162,6 +179,11 @@ impl<'a> MatrixView<'a> {
                 values: values.as_slice()?,
             },
             Matrix::Csr(c) => Matrix::Csr(c.fast()?),
+            Matrix::ByColumn { rows, cols, values } => Matrix::ByColumn {
+                rows: *rows,
+                cols: *cols,
+                values: values.as_slice()?,
+            },
         })
     }
 }
@@ -181,6 +203,11 @@ impl<'a> QMatrixView<'a> {
                 col_idx: c.col_idx.as_slice()?,
                 values: c.values,
             }),
+            Matrix::ByColumn { rows, cols, values } => Matrix::ByColumn {
+                rows: *rows,
+                cols: *cols,
+                values,
+            },
         })
     }
 }

@@ -158,6 +158,12 @@ pub enum FormatError {
     ActivationFormat(u8),
     /// The blob carries neither f32 nor int8 weights.
     NoWeights,
+    /// A matrix stored column-major where the format does not allow it (only the input
+    /// matrices, and only from version 6 on).
+    ByColumn {
+        /// Which matrix.
+        part: Part,
+    },
     /// A size above one of the runtime's limits ([`Limit`]).
     Limit {
         /// Which limit.
@@ -248,6 +254,11 @@ impl fmt::Display for FormatError {
                 super::MAX_ACT_FRAC_BITS
             ),
             NoWeights => f.write_str("model blob has neither f32 nor int8 weights"),
+            ByColumn { part } => write!(
+                f,
+                "{}: stored by column, which only the input matrices of format version 6 may be",
+                part.name()
+            ),
             Limit { limit, value } => write!(
                 f,
                 "{}: {value}, above the runtime's limit {} = {}",

@@ -428,6 +428,10 @@ fn i8_bytes(v: &[i8]) -> Vec<u8> {
     v.iter().map(|&x| x as u8).collect()
 }
 
+/// A dense input matrix is written column-major (format version 6): the input product over a
+/// step's nonzero inputs then reads whole columns (`kernel::sparse::input`, `kernel::qio`).
+const INPUT_BY_COLUMN: bool = true;
+
 /// Little-endian bytes of every array, in serialization order.
 struct Arrays {
     positions: Vec<u8>,
@@ -437,9 +441,25 @@ struct Arrays {
     int8: Option<[Vec<Vec<u8>>; 6]>,
 }
 
-fn mat_bytes(m: &MatrixRepr) -> Vec<Vec<u8>> {
+/// A dense matrix (row-major `values`) by column, or as it is.
+fn order<T: Copy>(rows: usize, cols: usize, values: &[T], by_column: bool) -> Vec<T> {
+    if by_column {
+        (0..rows * cols)
+            .filter_map(|k| values.get((k % rows) * cols + k / rows).copied())
+            .collect()
+    } else {
+        values.to_vec()
+    }
+}
+
+/// The arrays of an f32 matrix: one for a dense one (`by_column`: stored column-major, the
+/// input matrix from format version 6 on), three for compressed rows.
+fn mat_bytes(m: &MatrixRepr, by_column: bool) -> Vec<Vec<u8>> {
     match m {
-        MatrixRepr::Dense { values, .. } => vec![le_bytes(values, f32::to_le_bytes)],
+        MatrixRepr::Dense { rows, cols, values } => vec![le_bytes(
+            &order(*rows, *cols, values, by_column),
+            f32::to_le_bytes,
+        )],
         MatrixRepr::Csr(c) => vec![
             le_bytes(&c.row_ptr, u32::to_le_bytes),
             le_bytes(&c.col_idx, u16::to_le_bytes),
@@ -448,9 +468,12 @@ fn mat_bytes(m: &MatrixRepr) -> Vec<Vec<u8>> {
     }
 }
 
-fn qmat_bytes(m: &MatrixRepr<i8>) -> Vec<Vec<u8>> {
+/// [`mat_bytes`] of an int8 matrix.
+fn qmat_bytes(m: &MatrixRepr<i8>, by_column: bool) -> Vec<Vec<u8>> {
     match m {
-        MatrixRepr::Dense { values, .. } => vec![i8_bytes(values)],
+        MatrixRepr::Dense { rows, cols, values } => {
+            vec![i8_bytes(&order(*rows, *cols, values, by_column))]
+        }
         MatrixRepr::Csr(c) => vec![
             le_bytes(&c.row_ptr, u32::to_le_bytes),
             le_bytes(&c.col_idx, u16::to_le_bytes),
@@ -475,9 +498,12 @@ impl Padder<'_> {
         }
     }
 
-    /// One section for a dense matrix, three for compressed rows.
-    fn mat<'b>(&mut self, b: &'b [Vec<u8>]) -> MatWire<'b> {
-        if b.len() == 1 {
+    /// One section for a dense matrix (`by_column`: written by [`mat_bytes`] with `by_column`),
+    /// three for compressed rows.
+    fn mat<'b>(&mut self, b: &'b [Vec<u8>], by_column: bool) -> MatWire<'b> {
+        if b.len() == 1 && by_column {
+            MatWire::ByColumn(self.sec(&b[0]))
+        } else if b.len() == 1 {
             MatWire::Dense(self.sec(&b[0]))
         } else {
             MatWire::Csr(CsrWire {
@@ -678,7 +704,11 @@ impl ModelRepr {
                     ]
                 }
             };
-            [rec, mat_bytes(&self.input), mat_bytes(&self.output)]
+            [
+                rec,
+                mat_bytes(&self.input, INPUT_BY_COLUMN),
+                mat_bytes(&self.output, false),
+            ]
         });
         let int8 = self
             .int8
@@ -688,9 +718,9 @@ impl ModelRepr {
                 [
                     vec![le_bytes(&pairs::build(&q.recurrent), u32::to_le_bytes)],
                     vec![le_bytes(&q.rec_scale, f32::to_le_bytes)],
-                    qmat_bytes(&q.input),
+                    qmat_bytes(&q.input, INPUT_BY_COLUMN),
                     vec![le_bytes(&q.in_scale, f32::to_le_bytes)],
-                    qmat_bytes(&q.output),
+                    qmat_bytes(&q.output, false),
                     vec![le_bytes(&q.out_scale, f32::to_le_bytes)],
                 ]
             });
@@ -722,8 +752,8 @@ impl ModelRepr {
                     values: p.sec(&f[0][2]),
                 }),
             },
-            w_in: p.mat(&f[1]),
-            w_out: p.mat(&f[2]),
+            w_in: p.mat(&f[1], INPUT_BY_COLUMN),
+            w_out: p.mat(&f[2], false),
         });
         let int8 = a
             .int8
@@ -733,9 +763,9 @@ impl ModelRepr {
                 act_frac_bits: r.act_frac_bits,
                 rec: p.sec(&q[0][0]),
                 rec_scale: p.sec(&q[1][0]),
-                w_in: p.mat(&q[2]),
+                w_in: p.mat(&q[2], INPUT_BY_COLUMN),
                 in_scale: p.sec(&q[3][0]),
-                w_out: p.mat(&q[4]),
+                w_out: p.mat(&q[4], false),
                 out_scale: p.sec(&q[5][0]),
             });
         let tasks = self.tasks.join(",");

@@ -277,7 +277,9 @@ fn open_body(blob: &[u8]) -> Result<Body<'_>, FormatError> {
         return Err(FormatError::Malformed);
     }
     let bytes = &covered[HEADER_LEN..];
-    let body = if version == VERSION {
+    // Versions 5 and 6 share the body (6 added a variant, `MatWire::ByColumn`, at the end of an
+    // enum, which `validate` refuses in a version-5 blob).
+    let body = if version >= 5 {
         match postcard::take_from_bytes::<Body<'_>>(bytes) {
             Ok((body, [])) => body,
             _ => return Err(FormatError::Malformed),
@@ -390,20 +392,48 @@ fn check_rows(
     Ok(())
 }
 
+/// Whether a matrix may be stored by column: the input matrices of a version-6 blob.
+#[derive(Clone, Copy)]
+struct ByColumnOk(bool);
+
+impl ByColumnOk {
+    fn check(self, part: Part) -> Result<(), FormatError> {
+        if self.0 {
+            Ok(())
+        } else {
+            Err(FormatError::ByColumn { part })
+        }
+    }
+}
+
 fn matrix<'a>(
     w: &MatWire<'a>,
     part: Part,
     rows: usize,
     cols: usize,
+    by_column: ByColumnOk,
 ) -> Result<MatrixView<'a>, FormatError> {
+    let dense = |s: &Section<'a>| {
+        let n = rows.checked_mul(cols).ok_or(FormatError::Dimensions)?;
+        let values = le(s, part, n)?;
+        finite(values, part)?;
+        Ok(values)
+    };
     match w {
-        MatWire::Dense(s) => {
-            let n = rows.checked_mul(cols).ok_or(FormatError::Dimensions)?;
-            let values = le(s, part, n)?;
-            finite(values, part)?;
-            Ok(Matrix::Dense { rows, cols, values })
-        }
+        MatWire::Dense(s) => Ok(Matrix::Dense {
+            rows,
+            cols,
+            values: dense(s)?,
+        }),
         MatWire::Csr(c) => Ok(Matrix::Csr(csr(c, part, rows, cols)?)),
+        MatWire::ByColumn(s) => {
+            by_column.check(part)?;
+            Ok(Matrix::ByColumn {
+                rows,
+                cols,
+                values: dense(s)?,
+            })
+        }
     }
 }
 
@@ -432,6 +462,7 @@ fn qmatrix<'a>(
     part: Part,
     rows: usize,
     cols: usize,
+    by_column: ByColumnOk,
 ) -> Result<super::arrays::QMatrixView<'a>, FormatError> {
     let in_range = |q: &[i8], sparse: bool| {
         q.iter()
@@ -443,19 +474,32 @@ fn qmatrix<'a>(
                 })
             })
     };
+    let dense = |s: &Section<'a>| {
+        let n = rows.checked_mul(cols).ok_or(FormatError::Dimensions)?;
+        if s.data.len() != n {
+            return Err(FormatError::Length {
+                part,
+                expected: n,
+                got: s.data.len(),
+            });
+        }
+        let values: &'a [i8] = bytemuck::cast_slice(s.data);
+        in_range(values, false)?;
+        Ok(values)
+    };
     match w {
-        MatWire::Dense(s) => {
-            let n = rows.checked_mul(cols).ok_or(FormatError::Dimensions)?;
-            if s.data.len() != n {
-                return Err(FormatError::Length {
-                    part,
-                    expected: n,
-                    got: s.data.len(),
-                });
-            }
-            let values: &'a [i8] = bytemuck::cast_slice(s.data);
-            in_range(values, false)?;
-            Ok(Matrix::Dense { rows, cols, values })
+        MatWire::Dense(s) => Ok(Matrix::Dense {
+            rows,
+            cols,
+            values: dense(s)?,
+        }),
+        MatWire::ByColumn(s) => {
+            by_column.check(part)?;
+            Ok(Matrix::ByColumn {
+                rows,
+                cols,
+                values: dense(s)?,
+            })
         }
         MatWire::Csr(c) => {
             let row_ptr: LeSlice<'a, u32> = le(&c.row_ptr, part, rows + 1)?;
@@ -555,6 +599,8 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
     }
     let n_tasks = check_tasks(b.tasks)?;
     check_task_shape(n_tasks, n_in, n_out)?;
+    // Version 6 added the input matrices stored by column.
+    let by_column = ByColumnOk(matches!(blob.get(4..6), Some(&[v, 0]) if v >= 6));
 
     let positions: LeSlice<'a, u16> = le(&b.positions, Part::Positions, 2 * n_h)?;
     let mut prev: Option<usize> = None;
@@ -593,8 +639,8 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
             f32_stored = nnz;
             Some(F32Net {
                 rec,
-                w_in: matrix(&f.w_in, Part::Input, n_h, n_in)?,
-                w_out: matrix(&f.w_out, Part::Output, n_out, n_h)?,
+                w_in: matrix(&f.w_in, Part::Input, n_h, n_in, by_column)?,
+                w_out: matrix(&f.w_out, Part::Output, n_out, n_h, ByColumnOk(false))?,
             })
         }
     };
@@ -610,9 +656,9 @@ fn validate<'a>(blob: &'a [u8], b: &Body<'a>) -> Result<ModelView<'a>, FormatErr
                 act_frac_bits: q.act_frac_bits,
                 rec,
                 rec_scale: scales(&q.rec_scale, Part::Int8Recurrent, n_h)?,
-                w_in: qmatrix(&q.w_in, Part::Int8Input, n_h, n_in)?,
+                w_in: qmatrix(&q.w_in, Part::Int8Input, n_h, n_in, by_column)?,
                 in_scale: scales(&q.in_scale, Part::Int8Input, n_h)?,
-                w_out: qmatrix(&q.w_out, Part::Int8Output, n_out, n_h)?,
+                w_out: qmatrix(&q.w_out, Part::Int8Output, n_out, n_h, ByColumnOk(false))?,
                 out_scale: scales(&q.out_scale, Part::Int8Output, n_out)?,
             })
         }

@@ -109,7 +109,7 @@ impl<'a> WeightsView<'a> {
 
     pub(crate) fn f32(m: MatrixView<'a>) -> Self {
         let stored = match &m {
-            Matrix::Dense { values, .. } => values.len(),
+            Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. } => values.len(),
             Matrix::Csr(c) => c.values.len(),
         };
         WeightsView {
@@ -122,7 +122,7 @@ impl<'a> WeightsView<'a> {
 
     pub(crate) fn int8(m: QMatrixView<'a>, scale: LeSlice<'a, f32>) -> Self {
         let stored = match &m {
-            Matrix::Dense { values, .. } => values.len(),
+            Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. } => values.len(),
             Matrix::Csr(c) => c.values.len(),
         };
         WeightsView {
@@ -153,9 +153,9 @@ impl<'a> WeightsView<'a> {
     /// nonzero weights, so this is [`WeightsView::stored`] for them; a dense matrix is counted.
     pub fn nnz(&self) -> usize {
         match &self.src {
-            Src::F32(Matrix::Dense { .. })
+            Src::F32(Matrix::Dense { .. } | Matrix::ByColumn { .. })
             | Src::Int8 {
-                m: Matrix::Dense { .. },
+                m: Matrix::Dense { .. } | Matrix::ByColumn { .. },
                 ..
             } => {
                 let mut n = 0;
@@ -202,9 +202,9 @@ impl<'a> WeightsView<'a> {
                 let s = scale.get(r).unwrap_or(0.0);
                 pairs::for_each(words, self.rows, Some(r), |_, c, q| f(c, f32::from(q) * s))
             }
-            Src::F32(Matrix::Dense { cols, values, .. }) => {
-                for c in 0..*cols {
-                    match values.get(r * cols + c) {
+            Src::F32(m @ (Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. })) => {
+                for c in 0..self.cols {
+                    match m.dense_index(r, c).and_then(|k| values.get(k)) {
                         Some(v) if v != 0.0 => f(c, v),
                         _ => {}
                     }
@@ -218,9 +218,9 @@ impl<'a> WeightsView<'a> {
             Src::Int8 { m, scale } => {
                 let s = scale.get(r).unwrap_or(0.0);
                 match m {
-                    Matrix::Dense { cols, values, .. } => {
-                        for c in 0..*cols {
-                            match values.get(r * cols + c) {
+                    Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. } => {
+                        for c in 0..self.cols {
+                            match m.dense_index(r, c).and_then(|k| values.get(k)) {
                                 Some(&q) if q != 0 => f(c, f32::from(q) * s),
                                 _ => {}
                             }
@@ -297,24 +297,31 @@ impl<'a> WeightsView<'a> {
     /// dequantised).
     #[cfg(feature = "std")]
     pub fn f32_matrix(&self) -> super::MatrixRepr {
+        let (rows, cols) = (self.rows, self.cols);
+        // Row-major, from either dense order.
+        let dense = |at: &dyn Fn(usize) -> f32| super::MatrixRepr::Dense {
+            rows,
+            cols,
+            values: (0..rows * cols).map(at).collect(),
+        };
         match &self.src {
-            Src::F32(Matrix::Dense { rows, cols, values }) => super::MatrixRepr::Dense {
-                rows: *rows,
-                cols: *cols,
-                values: values.iter().collect(),
-            },
+            Src::F32(m @ (Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. })) => {
+                dense(&|k| {
+                    m.dense_index(k / cols, k % cols)
+                        .and_then(|i| values.get(i))
+                        .unwrap_or(0.0)
+                })
+            }
             Src::Int8 {
-                m: Matrix::Dense { rows, cols, values },
+                m: m @ (Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. }),
                 scale,
-            } => super::MatrixRepr::Dense {
-                rows: *rows,
-                cols: *cols,
-                values: values
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &q)| f32::from(q) * scale.get(k / cols).unwrap_or(0.0))
-                    .collect(),
-            },
+            } => dense(&|k| {
+                let q = m
+                    .dense_index(k / cols, k % cols)
+                    .and_then(|i| values.get(i))
+                    .map_or(0, |&q| q);
+                f32::from(q) * scale.get(k / cols).unwrap_or(0.0)
+            }),
             _ => super::MatrixRepr::Csr(super::CsrRepr::from_weights(self)),
         }
     }
@@ -326,12 +333,18 @@ impl<'a> WeightsView<'a> {
         let (rows, cols) = (self.rows, self.cols);
         match &self.src {
             Src::Int8 {
-                m: Matrix::Dense { values, .. },
+                m: m @ (Matrix::Dense { values, .. } | Matrix::ByColumn { values, .. }),
                 ..
             } => super::MatrixRepr::Dense {
                 rows,
                 cols,
-                values: values.to_vec(),
+                values: (0..rows * cols)
+                    .map(|k| {
+                        m.dense_index(k / cols, k % cols)
+                            .and_then(|i| values.get(i))
+                            .map_or(0, |&q| q)
+                    })
+                    .collect(),
             },
             Src::Int8 {
                 m: Matrix::Csr(c), ..

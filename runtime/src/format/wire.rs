@@ -57,11 +57,13 @@ pub(crate) enum RecWire<'a> {
     Diagonal(#[serde(borrow)] DiagWire<'a>),
 }
 
-/// Input or output weights: dense row-major, or compressed rows.
+/// Input or output weights: dense row-major, compressed rows, or (from version 6 on) dense
+/// column-major. A new variant goes last, so that the earlier ones keep their encoding.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub(crate) enum MatWire<'a> {
     Dense(#[serde(borrow)] Section<'a>),
     Csr(#[serde(borrow)] CsrWire<'a>),
+    ByColumn(#[serde(borrow)] Section<'a>),
 }
 
 /// The f32 weights, each matrix once, in the layout its kernel reads.
@@ -174,7 +176,7 @@ impl<'a> Body<'a> {
     /// `f(name, section)` for every section, in serialization order (the encoder pads them in
     /// this order; `gyrus inspect` reports their sizes).
     pub fn for_each_section(&self, mut f: impl FnMut(&'static str, Section<'a>)) {
-        let mat = |name: [&'static str; 4],
+        let mat = |name: [&'static str; 5],
                    m: &MatWire<'a>,
                    f: &mut dyn FnMut(&'static str, Section<'a>)| match m {
             MatWire::Dense(s) => f(name[0], *s),
@@ -183,6 +185,7 @@ impl<'a> Body<'a> {
                 f(name[2], c.col_idx);
                 f(name[3], c.values);
             }
+            MatWire::ByColumn(s) => f(name[4], *s),
         };
         f("positions", self.positions);
         f("b_h", self.b_h);
@@ -206,6 +209,7 @@ impl<'a> Body<'a> {
                     "f32 input: row offsets",
                     "f32 input: columns",
                     "f32 input: weights",
+                    "f32 input: weights (dense, by column)",
                 ],
                 &w.w_in,
                 &mut f,
@@ -216,6 +220,7 @@ impl<'a> Body<'a> {
                     "f32 output: row offsets",
                     "f32 output: columns",
                     "f32 output: weights",
+                    "f32 output: weights (dense, by column)",
                 ],
                 &w.w_out,
                 &mut f,
@@ -230,6 +235,7 @@ impl<'a> Body<'a> {
                     "int8 input: row offsets",
                     "int8 input: columns",
                     "int8 input: weights",
+                    "int8 input: weights (dense, by column)",
                 ],
                 &q.w_in,
                 &mut f,
@@ -241,6 +247,7 @@ impl<'a> Body<'a> {
                     "int8 output: row offsets",
                     "int8 output: columns",
                     "int8 output: weights",
+                    "int8 output: weights (dense, by column)",
                 ],
                 &q.w_out,
                 &mut f,

@@ -42,6 +42,7 @@
 //! `#[inline(never)]` entry points so firmware can measure them.
 
 mod activation;
+mod columns;
 pub mod delta;
 pub mod dense;
 mod diag;

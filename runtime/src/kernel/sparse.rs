@@ -13,6 +13,7 @@
 use crate::format::{Activation, Csr, Diag, Ell, Load, Matrix, Net, Rec};
 
 use super::activation::leaky_update;
+use super::columns::ColumnInput;
 use super::diag::{DiagKernel, Hidden};
 use super::ell::RecKernel;
 use super::pairs::{self, PairKernel, Pairs};
@@ -42,7 +43,7 @@ unsafe fn gather_dot<H: Load<u16>>(
 /// # Safety
 /// `term` must be safe to call for every `k` in `s..e`.
 #[inline(always)]
-unsafe fn seq_dot(s: usize, e: usize, term: impl Fn(usize) -> f32) -> f32 {
+pub(super) unsafe fn seq_dot(s: usize, e: usize, term: impl Fn(usize) -> f32) -> f32 {
     let mut acc = 0.0f32;
     for k in s..e {
         acc += term(k);
@@ -74,7 +75,7 @@ unsafe fn csr_dot<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
 
 /// A dense f32 row dot product `sum_j w[base + j] x[j]` over `j < x.len()`, one accumulator, in
 /// order (the order of [`seq_dot`]).
-pub(crate) trait DenseDot: Load<f32> {
+pub(crate) trait DenseDot: ColumnInput {
     /// # Safety
     /// `base + x.len()` within the array.
     #[inline(always)]
@@ -158,6 +159,9 @@ unsafe fn mat_dot<F: DenseDot, U: Load<u32>, H: Load<u16>>(
         match m {
             Matrix::Dense { cols, values, .. } => values.dense_dot(r * cols, x),
             Matrix::Csr(c) => csr_dot(c, r, x),
+            Matrix::ByColumn { rows, values, .. } => seq_dot(0, x.len(), |j| {
+                values.at(j * rows + r) * *x.get_unchecked(j)
+            }),
         }
     }
 }
@@ -230,7 +234,8 @@ fn nonzero_inputs(u: &[f32]) -> Option<([u16; MAX_SPARSE_INPUTS], usize)> {
 /// Input part and bias: `acc_i = acc_i + W_in,i. u + b_h,i` (int8: `acc_i + s'_i (q'_i. u) + b_h,i`).
 /// With a dense input matrix the row dot product runs over the nonzero inputs only, in increasing
 /// input order (task inputs are mostly zero: about 20% nonzero on cog20); a skipped term is
-/// `w * 0 = +-0`, so the sum differs from the dense one at most in the sign of a zero.
+/// `w * 0 = +-0`, so the sum differs from the dense one at most in the sign of a zero. A matrix
+/// stored by column (format version 6) runs the same sums column by column (`kernel::columns`).
 ///
 /// # Safety
 /// Validated `net`; `acc` of length n_hidden, `u` of length n_inputs; with `int8`, `net.int8`
@@ -248,6 +253,12 @@ pub(crate) unsafe fn input<F: DenseDot, U: Load<u32>, H: Load<u16>>(
         // `qio::input` needs.
         (Some(q), _, true) => unsafe { qio::input(&q.w_in, q.in_scale, net.b_h, u, acc) },
         (_, Some(f), false) => match (&f.w_in, nonzero_inputs(u)) {
+            // SAFETY: validated net (the caller's promise): a column-major W_in of n_hidden =
+            // `acc.len()` rows and n_inputs = `u.len()` columns, every listed index below
+            // `u.len()`, `b_h` of n_hidden entries, as `column_input` needs.
+            (Matrix::ByColumn { values, .. }, Some((nz, m))) => unsafe {
+                values.column_input(&nz[..m], u, net.b_h, acc)
+            },
             (Matrix::Dense { cols, values, .. }, Some((nz, m))) => {
                 let nz = &nz[..m];
                 for (i, a) in acc.iter_mut().enumerate() {
