@@ -20,11 +20,14 @@
 //! input, then `uxtah` for the address, one `ldrd` of the 8 rows' weights, 4 `sxtb16` and 8
 //! `smlabt`/`smlatt` (17 instructions per 8 products, with the loop).
 
-use super::sparse::seq_dot;
 use crate::format::Load;
 
+/// Rows summed side by side by the portable loops: a block's sums live in a stack array, and each
+/// listed column adds to all of them (contiguous weights: the compiler vectorises the inner loop).
+const CHUNK: usize = 64;
+
 /// The f32 input product by column of rows `first..`, portable: `acc_i = (acc_i + s_i) + b_i`
-/// (module doc).
+/// (module doc), [`CHUNK`] rows at a time, each row's terms in the listed order.
 ///
 /// # Safety
 /// `values` holds `acc.len() * cols` weights column-major, every `nz[k] < cols == u.len()`, `b`
@@ -39,17 +42,30 @@ pub(crate) unsafe fn f32_rows<F: Load<f32>>(
     first: usize,
 ) {
     let rows = acc.len();
-    for i in first..rows {
-        // SAFETY: `j < cols`, so `j rows + i < rows cols`; `i < rows`, one bias per row (this
-        // fn's contract).
-        unsafe {
-            let s = seq_dot(0, nz.len(), |k| {
-                let j = usize::from(*nz.get_unchecked(k));
-                values.at(j * rows + i) * *u.get_unchecked(j)
-            });
-            let a = acc.get_unchecked_mut(i);
-            *a = *a + s + b.at(i);
+    let mut i0 = first;
+    while i0 < rows {
+        let len = (rows - i0).min(CHUNK);
+        let mut s = [0.0f32; CHUNK];
+        for &j in nz {
+            let j = usize::from(j);
+            // SAFETY: `j < cols == u.len()`, so `j rows + i0 + l < rows cols` for `l < len`
+            // (this fn's contract).
+            unsafe {
+                let x = *u.get_unchecked(j);
+                let col = j * rows + i0;
+                for (l, a) in s.iter_mut().enumerate().take(len) {
+                    *a += values.at(col + l) * x;
+                }
+            }
         }
+        for (l, &v) in s.iter().enumerate().take(len) {
+            // SAFETY: `i0 + l < rows`, one bias per row (this fn's contract).
+            unsafe {
+                let a = acc.get_unchecked_mut(i0 + l);
+                *a = *a + v + b.at(i0 + l);
+            }
+        }
+        i0 += len;
     }
 }
 
@@ -81,18 +97,37 @@ impl ColumnInput for &[f32] {
     }
 }
 
-/// The int8 sum `S_i = sum_k q[j_k rows + i] x_k` of row `i` of a column-major matrix of `rows`
-/// rows over a list of `(x_k, j_k)` (portable; an exact i32, module doc).
+/// The int8 sums `S_i = sum_k q[j_k rows + i] x_k` of rows `first..rows` of a column-major
+/// matrix over a list of `(x_k, j_k)` (portable; exact i32, module doc), [`CHUNK`] rows at a
+/// time; `done(i, S_i)` for each row in order.
 ///
 /// # Safety
-/// Every listed `j < cols`, `i < rows`, `values` of `rows * cols` entries.
+/// Every listed `j < cols`, `values` of `rows * cols` entries.
 #[inline(always)]
-pub(crate) unsafe fn q_row(values: &[i8], rows: usize, list: &[(i16, u16)], i: usize) -> i32 {
-    list.iter().fold(0i32, |s, &(x, j)| {
-        // SAFETY: `j rows + i < cols rows` (this fn's contract).
-        let q = unsafe { *values.get_unchecked(usize::from(j) * rows + i) };
-        s.wrapping_add(i32::from(q) * i32::from(x))
-    })
+pub(crate) unsafe fn q_rows(
+    values: &[i8],
+    rows: usize,
+    list: &[(i16, u16)],
+    first: usize,
+    mut done: impl FnMut(usize, i32),
+) {
+    let mut i0 = first;
+    while i0 < rows {
+        let len = (rows - i0).min(CHUNK);
+        let mut s = [0i32; CHUNK];
+        for &(x, j) in list {
+            let col = usize::from(j) * rows + i0;
+            // SAFETY: `j < cols`, so `col + len <= rows cols` (this fn's contract).
+            let q = unsafe { values.get_unchecked(col..col + len) };
+            for (a, &q) in s.iter_mut().zip(q) {
+                *a = a.wrapping_add(i32::from(q) * i32::from(x));
+            }
+        }
+        for (l, &v) in s.iter().enumerate().take(len) {
+            done(i0 + l, v);
+        }
+        i0 += len;
+    }
 }
 
 /// Whether the int8 blocks of [`arm_q_blocks`] apply: rows a multiple of 4, `rows * cols <=

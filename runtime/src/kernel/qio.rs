@@ -148,13 +148,12 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
             };
             #[cfg(not(target_arch = "arm"))]
             let first = 0;
-            for i in first..rows {
-                // SAFETY: every listed `j < cols`, `i < rows` (the validated matrix); `acc`,
-                // `scale` and `bias` have `rows` entries (this fn's contract).
-                unsafe {
-                    let s = super::columns::q_row(values, rows, list, i);
-                    finish(acc, i, s as f32, d, scale, bias);
-                }
+            // SAFETY: every listed `j < cols` (the validated matrix); `acc`, `scale` and `bias`
+            // have `rows` entries (this fn's contract), and `q_rows` passes rows below `rows`.
+            unsafe {
+                super::columns::q_rows(values, rows, list, first, |i, s| {
+                    finish(acc, i, s as f32, d, scale, bias)
+                });
             }
         }
         Matrix::ByColumn { rows, cols, values } => {

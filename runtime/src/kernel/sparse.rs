@@ -43,7 +43,7 @@ unsafe fn gather_dot<H: Load<u16>>(
 /// # Safety
 /// `term` must be safe to call for every `k` in `s..e`.
 #[inline(always)]
-pub(super) unsafe fn seq_dot(s: usize, e: usize, term: impl Fn(usize) -> f32) -> f32 {
+unsafe fn seq_dot(s: usize, e: usize, term: impl Fn(usize) -> f32) -> f32 {
     let mut acc = 0.0f32;
     for k in s..e {
         acc += term(k);
