@@ -18,7 +18,8 @@
 //! recurrent product (`hq = sat16(trunc(h 2^f))`, `kernel::pairs`), but stored with each group of
 //! 4 units in the order `0, 2, 1, 3` (the last `n mod 4` units in place): then one `sxtb16` of a
 //! word of 4 weights `q_0..q_3` gives `(q_0, q_2)` and another (rotated by 8) `(q_1, q_3)`, each the
-//! partner of one word of the state for `smlad`. `S_r = sum_c q_rc hq_c` exactly (i32 up to 512
+//! partner of one word of the state for `smlad`. Within `kernel::step_int8` the same pass also
+//! stores the new state in order in the recurrent product's scratch, for the next step. `S_r = sum_c q_rc hq_c` exactly (i32 up to 512
 //! columns, else i64), `o_r = ((S_r as f32) 2^-f) s_r + b_o,r`. On Cortex-M4F dense rows run in
 //! inline assembly 3 at a time, sharing each load of the state: per 8 columns one `ldmia` of 4
 //! state words, then per row one `ldrd` of 2 weight words, 4 `sxtb16` and 4 `smlad` (28
@@ -183,19 +184,27 @@ fn perm(c: usize, n4: usize) -> usize {
     }
 }
 
-/// Quantises `h` into `hq` in the readout's order (module doc).
+/// Quantises `h` into `hq` in the readout's order (module doc) and, given `plain`, into `plain`
+/// in order as `kernel::pairs::quantize` does (`plain[n] = 0`), in the same pass.
 ///
 /// # Safety
-/// `hq.len() >= h.len()`.
+/// `hq.len() >= h.len()`; `plain.len() > h.len()`.
 #[inline(always)]
-unsafe fn quantize_perm(h: &[f32], k: f32, hq: &mut [i16]) {
+unsafe fn quantize_perm(h: &[f32], k: f32, hq: &mut [i16], plain: Option<&mut [i16]>) {
     #[cfg(target_arch = "arm")]
-    let first = if (hq.as_ptr() as usize).is_multiple_of(4) {
-        // SAFETY: `hq.len() >= h.len()` (this fn's contract) and `hq` is 4-aligned (just checked),
-        // as `quantize_arm` needs.
-        unsafe { super::pairs::quantize_arm(h, k, hq, true) }
-    } else {
-        0
+    let (first, plain) = {
+        let aligned = |q: &[i16]| (q.as_ptr() as usize).is_multiple_of(4);
+        // SAFETY: `hq.len() >= h.len()` and `plain.len() > h.len()` (this fn's contract), both
+        // 4-aligned where used (just checked), as `quantize_arm` and `quantize_both_arm` need.
+        unsafe {
+            match plain {
+                Some(p) if aligned(hq) && aligned(p) => {
+                    (super::pairs::quantize_both_arm(h, k, p, hq), Some(p))
+                }
+                None if aligned(hq) => (super::pairs::quantize_arm(h, k, hq, true), None),
+                p => (0, p),
+            }
+        }
     };
     #[cfg(not(target_arch = "arm"))]
     let first = 0;
@@ -203,6 +212,10 @@ unsafe fn quantize_perm(h: &[f32], k: f32, hq: &mut [i16]) {
     for j in first..h.len() {
         // SAFETY: `perm(j) < h.len() <= hq.len()`.
         unsafe { *hq.get_unchecked_mut(perm(j, n4)) = quant_one(*h.get_unchecked(j), k) };
+    }
+    if let Some(p) = plain {
+        // SAFETY: `plain.len() > h.len()` (this fn's contract).
+        unsafe { super::pairs::quantize_portable(h, k, p, first) };
     }
 }
 
@@ -240,11 +253,12 @@ unsafe fn row_rest(
 }
 
 /// The int8 readout (module doc): `o_r = ((sum_c q_rc hq_c as f32) 2^-f) s_r + b_r`, `h` quantised
-/// into the scratch `hq`.
+/// into the scratch `hq` and, given `plain`, also into `plain` in order (the recurrent product's
+/// scratch, `kernel::pairs`), in the same pass.
 ///
 /// # Safety
 /// A validated matrix `w` of `o.len()` rows and `h.len()` columns; `scale` and `bias` with one
-/// entry per row; `hq.len() >= h.len()`.
+/// entry per row; `hq.len() >= h.len()`; `plain.len() > h.len()`.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
@@ -254,13 +268,15 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     frac_bits: u8,
     h: &[f32],
     hq: &mut [i16],
+    plain: Option<&mut [i16]>,
     o: &mut [f32],
 ) {
     let (k, d) = super::pairs::factors(frac_bits);
     let n = h.len();
     let n4 = n & !3;
-    // SAFETY: `hq.len() >= h.len()` (this fn's contract), what `quantize_perm` needs.
-    unsafe { quantize_perm(h, k, hq) };
+    // SAFETY: `hq.len() >= h.len()` and `plain.len() > h.len()` (this fn's contract), what
+    // `quantize_perm` needs.
+    unsafe { quantize_perm(h, k, hq, plain) };
     let hq = &*hq;
     let x = |c: usize| {
         // SAFETY: every caller passes a column `c < n` (the matrix's stored columns are below
