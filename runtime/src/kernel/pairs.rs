@@ -28,8 +28,8 @@
 //! rows, 2,716 stored weights, 1,871 pairs, 2,136 pair slots with padding),
 //! `COST kernel=int8 part=recurrent` (`phase::recurrent`, which always quantises): 12,168
 //! instructions, 4.48 per stored weight, quantisation included; the whole int8 step
-//! (`COST kernel=int8 instr_per_step`) is 735 instructions cheaper since it quantises once (30,814
-//! -> 30,079). With the weights stored as i16 (format version 3, 8 bytes more per step: 4,272
+//! (`COST kernel=int8 instr_per_step`) is about 735 instructions cheaper since it quantises once
+//! (30,814 -> 30,080). With the weights stored as i16 (format version 3, 8 bytes more per step: 4,272
 //! bytes more for this model) the product took 10,027, 3.69 per weight; the f32 kernel
 //! (`kernel::ell`) takes 3.82.
 

@@ -28,8 +28,9 @@
 //! alone (`ldmia` of 2 weight words and 4 state words, 4 `sxtb16`, 4 `smlad`, loop: 12 per 8).
 //! The last `cols mod 8` columns, compressed rows and misaligned rows run in the portable loops,
 //! which compute the same integers (the sums are exact, so the order does not matter).
-//! Measured on the default model (17 x 256 dense, `COST kernel=int8 part=readout`, quantisation
-//! included): 8,799 instructions with every row alone, 7,001 with 3 rows at a time.
+//! Measured on the default model (17 x 256 dense, `COST kernel=int8 part=readout`, i.e.
+//! `phase::readout`, quantisation included): 8,799 instructions with every row alone, 7,015 with
+//! 3 rows at a time.
 
 use super::pairs::{pow2, quant_one};
 use crate::format::{Csr, Load, Matrix};
