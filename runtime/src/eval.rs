@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! let mut tasks = [Task::base(Base::Go); 132];
-//! let mut state = [0.0; 2 * 625 + 48 + 313];   // State::buffer_len(625)
+//! let mut state = [0.0; 2 * 625 + 48 + 313 + 313];   // State::buffer_len(625)
 //! let (mut input, mut output) = ([0.0; 33 + 20], [0.0; 17]);
 //! let mut decisions = [0u8; 512];           // >= eval::max_trial_len(&model, &cfg)
 //! let mut bufs = EvalBuffers { tasks: &mut tasks, state: &mut state, input: &mut input,

@@ -204,7 +204,7 @@ fn sizes_are_checked() {
     );
     let n = with.n_hidden;
     let len = State::buffer_len(n);
-    assert_eq!(len, 2 * n + 3 * State::PAD + (n + 2) / 2);
+    assert_eq!(len, 2 * n + 3 * State::PAD + (n + 2) / 2 + n.div_ceil(2));
     let mut small = vec![0.0; len - 1];
     assert_eq!(
         State::new(n, &mut small).unwrap_err(),

@@ -7,7 +7,7 @@
 //! (`docs/models.md`, "The network"). Use:
 //! ```text
 //! let model = ModelView::from_bytes(BLOB)?;
-//! let mut buf = [0.0f32; 2 * 625 + 48 + 313];           // State::buffer_len(n_hidden)
+//! let mut buf = [0.0f32; 2 * 625 + 48 + 313 + 313];     // State::buffer_len(n_hidden)
 //! let mut state = State::new(model.n_hidden(), &mut buf)?;
 //! kernel::step(&model, &mut state, &input, &mut output)?;   // state.hidden() is h'
 //! ```
@@ -26,7 +26,11 @@
 //!   on integers too (`kernel::qio`): the inputs are quantised once per step to i16 with a
 //!   power-of-two scale chosen from the step's largest input, the new state with the blob's
 //!   format, each row's `sum q x` is exact, then one f32 scale per row. Biases and the state stay
-//!   f32.
+//!   f32. The whole step quantises the hidden state once: the readout quantises the new state in
+//!   its own order and, in the same pass, in order into the recurrent product's scratch, and the
+//!   [`State`] records that this scratch matches `h`, so the next `step_int8` skips quantising
+//!   `h` (anything else that changes the state clears the record; the results are the same bits
+//!   either way). The [`phase`] functions each quantise what they need, as before.
 //! - Both run the input product over the nonzero inputs only when the input matrix is dense (up
 //!   to 256 inputs; task inputs are mostly zero), in increasing input order.
 //! - [`dense::step_dense`]: the same network with dense matrices, the baseline of the benchmark.
@@ -192,25 +196,40 @@ fn run(
         return Err(KernelError::NoF32);
     }
     let (act, alpha) = (model.activation(), model.alpha());
-    let (hp, next, hq) = state.padded_parts();
-    let h = Hidden::Padded(hp);
-    // SAFETY: the model was validated when opened, and the sizes were just checked (the state's
-    // padded `h` has n_hidden + 2 DIAG_PAD floats, its next half n_hidden, its int8 scratch
-    // n_hidden + 1 entries). One call per case, so that the f32 step is compiled without the
-    // int8 branches.
-    unsafe {
-        match (&model.fast, int8) {
-            (Some(net), false) => sparse::step_net(net, act, alpha, h, input, next, output, None),
-            (Some(net), true) => {
-                sparse::step_net(net, act, alpha, h, input, next, output, Some(hq))
-            }
-            (None, false) => sparse::step_net(&model.le, act, alpha, h, input, next, output, None),
-            (None, true) => {
-                sparse::step_net(&model.le, act, alpha, h, input, next, output, Some(hq))
+    let frac_bits = match (&model.le.int8, int8) {
+        (Some(q), true) => Some(q.act_frac_bits),
+        _ => None,
+    };
+    let Some(f) = frac_bits else {
+        let (hp, next, _) = state.padded_parts();
+        let h = Hidden::Padded(hp);
+        // SAFETY: the model was validated when opened, the sizes were just checked (the state's
+        // padded `h` has n_hidden + 2 DIAG_PAD floats, its next half n_hidden) and the f32
+        // weights are present.
+        unsafe {
+            match &model.fast {
+                Some(net) => sparse::step_net(net, act, alpha, h, input, next, output, None),
+                None => sparse::step_net(&model.le, act, alpha, h, input, next, output, None),
             }
         }
+        state.swap();
+        return Ok(());
+    };
+    let (hp, next, scratch) = state.int8_parts(f);
+    let h = Hidden::Padded(hp);
+    // SAFETY: as above, with the int8 weights present (`frac_bits` is theirs), the state's
+    // int8 scratches of n_hidden + 1 and n_hidden entries, and the first marked current only if
+    // it holds `h` quantised with this blob's format (`State`). One call per case, so that the
+    // f32 step is compiled without the int8 branches.
+    unsafe {
+        match &model.fast {
+            Some(net) => sparse::step_net(net, act, alpha, h, input, next, output, Some(scratch)),
+            None => sparse::step_net(&model.le, act, alpha, h, input, next, output, Some(scratch)),
+        }
     }
+    // The readout left the new state quantised in the recurrent product's scratch.
     state.swap();
+    state.set_quantised(frac_bits);
     Ok(())
 }
 

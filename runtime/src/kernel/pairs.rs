@@ -17,15 +17,21 @@
 //! products: 17 instructions per 4 pairs, the loop unrolled twice. Per group: the degree, the
 //! first step with `smuad` (no zeroing), then `vcvt`/`vmul`/`vmul` per row, one `vldmia` for the 4
 //! row scales and one `vstmia` for the 4 sums. The quantisation is a loop of 8 units (`vldmia`,
-//! 8 `vmul`, 8 `vcvt`, 4 `vmov`, 4 `pkhbt`, `stmia`). A partial last group, the last `n mod 8`
-//! units and misaligned buffers run in the portable loops below, which compute the same integers
-//! and floats.
+//! 8 `vmul`, 8 `vcvt`, 4 `vmov`, 4 `pkhbt`, `stmia`: 28 instructions). A partial last group, the
+//! last `n mod 8` units and misaligned buffers run in the portable loops below, which compute the
+//! same integers and floats. Within `kernel::step_int8` the recurrent product quantises `h` only
+//! when the state's scratch does not hold it already: the readout quantises the new state in its
+//! own order (`kernel::qio`) and into this scratch in the same loop (`quantize_both`: 4
+//! `pkhbt`/`pkhtb` and a second `stmia` more, 33 instructions per 8 units against 2 x 28).
 //!
 //! Measured on the emulated Cortex-M4F (`cd firmware && cargo run --release`, default model: 256
 //! rows, 2,716 stored weights, 1,871 pairs, 2,136 pair slots with padding),
-//! `COST kernel=int8 part=recurrent`: 12,151 instructions, 4.47 per stored weight, quantisation
-//! included; with the weights stored as i16 (format version 3, 8 bytes more per step: 4,272 bytes
-//! more for this model) it took 10,027, 3.69 per weight; the f32 kernel (`kernel::ell`) takes 3.82.
+//! `COST kernel=int8 part=recurrent` (`phase::recurrent`, which always quantises): 12,168
+//! instructions, 4.48 per stored weight, quantisation included; the whole int8 step
+//! (`COST kernel=int8 instr_per_step`) is about 735 instructions cheaper since it quantises once
+//! (30,814 -> 30,080). With the weights stored as i16 (format version 3, 8 bytes more per step: 4,272
+//! bytes more for this model) the product took 10,027, 3.69 per weight; the f32 kernel
+//! (`kernel::ell`) takes 3.82.
 
 use crate::format::{Load, QLANES, STEP_WORDS};
 
@@ -51,7 +57,7 @@ pub(crate) fn quant_one(x: f32, k: f32) -> i16 {
 /// # Safety
 /// `hq.len() > h.len()`.
 #[inline(always)]
-unsafe fn quantize_portable(h: &[f32], k: f32, hq: &mut [i16], first: usize) {
+pub(crate) unsafe fn quantize_portable(h: &[f32], k: f32, hq: &mut [i16], first: usize) {
     for j in first..h.len() {
         // SAFETY: `j < h.len() < hq.len()`.
         unsafe { *hq.get_unchecked_mut(j) = quant_one(*h.get_unchecked(j), k) };
@@ -172,37 +178,80 @@ impl PairKernel for Pairs<&[u32], &[f32]> {
 }
 
 #[cfg(target_arch = "arm")]
-pub(crate) use arm::quantize as quantize_arm;
+pub(crate) use arm::{quantize as quantize_arm, quantize_both as quantize_both_arm};
 
 #[cfg(target_arch = "arm")]
 mod arm {
     use super::QLANES;
 
     /// Packs the 8 quantised units of s0-s7 into the 4 words r0-r3: in order (`r0 = (h0, h1)`,
-    /// ...) or in the readout's order (`r0 = (h0, h2)`, `r1 = (h1, h3)`, ..., `kernel::qio`).
+    /// ...) or in the readout's order (`r0 = (h0, h2)`, `r1 = (h1, h3)`, ..., `kernel::qio`);
+    /// `$t` and `$u` are scratch.
     macro_rules! pack {
-        (plain) => {
+        (plain, $t:literal, $u:literal) => {
             concat!(
                 "vmov r0, r1, s0, s1\n",
                 "vmov r2, r3, s2, s3\n",
                 "pkhbt r0, r0, r1, lsl #16\n",
                 "pkhbt r1, r2, r3, lsl #16\n",
                 "vmov r2, r3, s4, s5\n",
-                "vmov {t}, {u}, s6, s7\n",
+                "vmov ",
+                $t,
+                ", ",
+                $u,
+                ", s6, s7\n",
                 "pkhbt r2, r2, r3, lsl #16\n",
-                "pkhbt r3, {t}, {u}, lsl #16\n",
+                "pkhbt r3, ",
+                $t,
+                ", ",
+                $u,
+                ", lsl #16\n",
             )
         };
-        (readout) => {
+        (readout, $t:literal, $u:literal) => {
             concat!(
                 "vmov r0, r1, s0, s1\n",
                 "vmov r2, r3, s2, s3\n",
                 "pkhbt r0, r0, r2, lsl #16\n",
                 "pkhbt r1, r1, r3, lsl #16\n",
                 "vmov r2, r3, s4, s5\n",
-                "vmov {t}, {u}, s6, s7\n",
-                "pkhbt r2, r2, {t}, lsl #16\n",
-                "pkhbt r3, r3, {u}, lsl #16\n",
+                "vmov ",
+                $t,
+                ", ",
+                $u,
+                ", s6, s7\n",
+                "pkhbt r2, r2, ",
+                $t,
+                ", lsl #16\n",
+                "pkhbt r3, r3, ",
+                $u,
+                ", lsl #16\n",
+            )
+        };
+    }
+
+    /// Loads 8 floats from `{h}` (post-incremented) into s0-s7 and quantises them in place
+    /// (`vmul` by s8, then `vcvt.s16.f32 ..., #16`).
+    macro_rules! scale8 {
+        () => {
+            concat!(
+                "vldmia {h}!, {{s0-s7}}\n",
+                "vmul.f32 s0, s0, s8\n",
+                "vmul.f32 s1, s1, s8\n",
+                "vmul.f32 s2, s2, s8\n",
+                "vmul.f32 s3, s3, s8\n",
+                "vmul.f32 s4, s4, s8\n",
+                "vmul.f32 s5, s5, s8\n",
+                "vmul.f32 s6, s6, s8\n",
+                "vmul.f32 s7, s7, s8\n",
+                "vcvt.s16.f32 s0, s0, #16\n",
+                "vcvt.s16.f32 s1, s1, #16\n",
+                "vcvt.s16.f32 s2, s2, #16\n",
+                "vcvt.s16.f32 s3, s3, #16\n",
+                "vcvt.s16.f32 s4, s4, #16\n",
+                "vcvt.s16.f32 s5, s5, #16\n",
+                "vcvt.s16.f32 s6, s6, #16\n",
+                "vcvt.s16.f32 s7, s7, #16\n",
             )
         };
     }
@@ -213,24 +262,8 @@ mod arm {
             core::arch::asm!(
                 "vmov s8, {k}",
                 "2:",
-                "vldmia {h}!, {{s0-s7}}",
-                "vmul.f32 s0, s0, s8",
-                "vmul.f32 s1, s1, s8",
-                "vmul.f32 s2, s2, s8",
-                "vmul.f32 s3, s3, s8",
-                "vmul.f32 s4, s4, s8",
-                "vmul.f32 s5, s5, s8",
-                "vmul.f32 s6, s6, s8",
-                "vmul.f32 s7, s7, s8",
-                "vcvt.s16.f32 s0, s0, #16",
-                "vcvt.s16.f32 s1, s1, #16",
-                "vcvt.s16.f32 s2, s2, #16",
-                "vcvt.s16.f32 s3, s3, #16",
-                "vcvt.s16.f32 s4, s4, #16",
-                "vcvt.s16.f32 s5, s5, #16",
-                "vcvt.s16.f32 s6, s6, #16",
-                "vcvt.s16.f32 s7, s7, #16",
-                pack!($order),
+                scale8!(),
+                pack!($order, "{t}", "{u}"),
                 "stmia {q}!, {{r0-r3}}",
                 "subs {n}, {n}, #1",
                 "bne 2b",
@@ -266,6 +299,51 @@ mod arm {
                 (_, false) => quantize_loop!(plain, hp, qp, n8, k),
                 (_, true) => quantize_loop!(readout, hp, qp, n8, k),
             }
+        }
+        8 * n8
+    }
+
+    /// Quantises the first `8 * (n / 8)` units into `hq` in order and into `hr` in the readout's
+    /// order (`kernel::qio`) in one pass: the plain words, then 4 `pkhbt`/`pkhtb` for the
+    /// readout's words and a second `stmia` (33 instructions per 8 units, against 28 for one
+    /// order); returns how many.
+    ///
+    /// # Safety
+    /// `hq.len() >= 8 * (h.len() / 8)` and `hr.len() >= 8 * (h.len() / 8)`, both 4-aligned.
+    #[inline(always)]
+    pub(crate) unsafe fn quantize_both(h: &[f32], k: f32, hq: &mut [i16], hr: &mut [i16]) -> usize {
+        let n8 = h.len() / 8;
+        if n8 == 0 {
+            return 0;
+        }
+        // SAFETY: reads `8 * n8` floats of `h`, writes as many i16 of `hq` and of `hr` (16 bytes
+        // per round each, 4-aligned); touches only the registers listed.
+        unsafe {
+            core::arch::asm!(
+                "vmov s8, r4",
+                "2:",
+                scale8!(),
+                pack!(plain, "r4", "r5"),
+                "pkhbt r4, r0, r1, lsl #16",
+                "pkhtb r5, r1, r0, asr #16",
+                "pkhbt r8, r2, r3, lsl #16",
+                "pkhtb r9, r3, r2, asr #16",
+                "stmia {q}!, {{r0-r3}}",
+                "stmia {r}!, {{r4, r5, r8, r9}}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                h = inout(reg) h.as_ptr() => _,
+                q = inout(reg) hq.as_mut_ptr() => _,
+                r = inout(reg) hr.as_mut_ptr() => _,
+                n = inout(reg) n8 => _,
+                inout("r4") k.to_bits() => _,
+                out("s8") _,
+                out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                out("r5") _, out("r8") _, out("r9") _,
+                out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+                out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+                options(nostack),
+            );
         }
         8 * n8
     }

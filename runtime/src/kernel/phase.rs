@@ -15,7 +15,10 @@
 //! `kernel::pairs`); its cost includes the quantisation. The int8 readout takes the same scratch
 //! (`phase::readout(&model, next, out, Some(hq))`), where it quantises `next`; the int8 input
 //! product quantises the inputs on the stack (`kernel::qio`). [`super::step_int8`] uses the
-//! state's scratch ([`super::State`]).
+//! state's scratches ([`super::State`]) and quantises the hidden state once per step instead of
+//! twice (its readout writes the new state in both orders, and the next step's recurrent
+//! product reuses it); the phases keep quantising what each needs, so their costs stay
+//! comparable, and chained they give the same bits.
 //!
 //! Every function checks the lengths of its vectors (and, with `int8`, that the blob has the int8
 //! variant) and is an `#[inline(never)]` entry point.
@@ -109,7 +112,7 @@ fn recurrent_of(
             // only by validation), `x` of n_hidden values (plain or padded: checked by the
             // callers), `acc` of length n_hidden (checked above) and, without `hq`, the f32
             // weights (`int8_present` just checked them).
-            with_net!(model, net => unsafe { sparse::recurrent(net, x, acc, None) })
+            with_net!(model, net => unsafe { sparse::recurrent(net, x, acc, None, false) })
         }
         Some(hq) => {
             int8_present(model, true)?;
@@ -121,7 +124,7 @@ fn recurrent_of(
             }
             // SAFETY: as above, with `hq` longer than n_hidden (checked just before) and the int8
             // weights present (`int8_present`).
-            with_net!(model, net => unsafe { sparse::recurrent(net, x, acc, Some(hq)) });
+            with_net!(model, net => unsafe { sparse::recurrent(net, x, acc, Some(hq), false) });
         }
     }
     Ok(())
@@ -185,6 +188,6 @@ pub fn readout(
         }
     }
     // SAFETY: as in `recurrent`.
-    with_net!(model, net => unsafe { sparse::readout(net, h, out, int8) });
+    with_net!(model, net => unsafe { sparse::readout(net, h, out, int8, None) });
     Ok(())
 }

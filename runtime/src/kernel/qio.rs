@@ -20,11 +20,19 @@
 //! recurrent product (`hq = sat16(trunc(h 2^f))`, `kernel::pairs`), but stored with each group of
 //! 4 units in the order `0, 2, 1, 3` (the last `n mod 4` units in place): then one `sxtb16` of a
 //! word of 4 weights `q_0..q_3` gives `(q_0, q_2)` and another (rotated by 8) `(q_1, q_3)`, each the
-//! partner of one word of the state for `smlad`. `S_r = sum_c q_rc hq_c` exactly (i32 up to 512
-//! columns, else i64), `o_r = ((S_r as f32) 2^-f) s_r + b_o,r`. On Cortex-M4F a dense row runs in
-//! inline assembly, 8 weights per 12 instructions (`ldmia` of 2 weight words and 4 state words,
-//! 4 `sxtb16`, 4 `smlad`, loop); the last `cols mod 8` columns, compressed rows and misaligned
-//! rows run in the portable loops, which compute the same integers.
+//! partner of one word of the state for `smlad`. Within `kernel::step_int8` the same pass also
+//! stores the new state in order in the recurrent product's scratch, for the next step. `S_r = sum_c q_rc hq_c` exactly (i32 up to 512
+//! columns, else i64), `o_r = ((S_r as f32) 2^-f) s_r + b_o,r`. On Cortex-M4F dense rows run in
+//! inline assembly 3 at a time, sharing each load of the state: per 8 columns one `ldmia` of 4
+//! state words, then per row one `ldrd` of 2 weight words, 4 `sxtb16` and 4 `smlad` (28
+//! instructions per 24 weights), the loop unrolled twice (3 instructions of loop control per 16
+//! columns); the last 2 rows run together the same way (19 per 16 weights), a last single row
+//! alone (`ldmia` of 2 weight words and 4 state words, 4 `sxtb16`, 4 `smlad`, loop: 12 per 8).
+//! The last `cols mod 8` columns, compressed rows and misaligned rows run in the portable loops,
+//! which compute the same integers (the sums are exact, so the order does not matter).
+//! Measured on the default model (17 x 256 dense, `COST kernel=int8 part=readout`, i.e.
+//! `phase::readout`, quantisation included): 8,799 instructions with every row alone, 7,015 with
+//! 3 rows at a time.
 
 use super::pairs::{pow2, quant_one};
 use crate::format::{Csr, Load, Matrix};
@@ -35,6 +43,9 @@ pub(crate) const MAX_LIST: usize = 256;
 
 /// Columns up to which a readout row's sum fits an i32 (`512 * 127 * 32768 < 2^31`).
 const MAX_I32_COLS: usize = 512;
+
+/// Dense readout rows summed side by side (sharing each load of the state) on Cortex-M4F.
+const ROWS: usize = 3;
 
 /// The inputs' fraction bits for one step (see the module doc); `None` when every input is 0.
 fn input_frac_bits(u: &[f32]) -> Option<i32> {
@@ -239,19 +250,27 @@ fn perm(c: usize, n4: usize) -> usize {
     }
 }
 
-/// Quantises `h` into `hq` in the readout's order (module doc).
+/// Quantises `h` into `hq` in the readout's order (module doc) and, given `plain`, into `plain`
+/// in order as `kernel::pairs::quantize` does (`plain[n] = 0`), in the same pass.
 ///
 /// # Safety
-/// `hq.len() >= h.len()`.
+/// `hq.len() >= h.len()`; `plain.len() > h.len()`.
 #[inline(always)]
-unsafe fn quantize_perm(h: &[f32], k: f32, hq: &mut [i16]) {
+unsafe fn quantize_perm(h: &[f32], k: f32, hq: &mut [i16], plain: Option<&mut [i16]>) {
     #[cfg(target_arch = "arm")]
-    let first = if (hq.as_ptr() as usize).is_multiple_of(4) {
-        // SAFETY: `hq.len() >= h.len()` (this fn's contract) and `hq` is 4-aligned (just checked),
-        // as `quantize_arm` needs.
-        unsafe { super::pairs::quantize_arm(h, k, hq, true) }
-    } else {
-        0
+    let (first, plain) = {
+        let aligned = |q: &[i16]| (q.as_ptr() as usize).is_multiple_of(4);
+        // SAFETY: `hq.len() >= h.len()` and `plain.len() > h.len()` (this fn's contract), both
+        // 4-aligned where used (just checked), as `quantize_arm` and `quantize_both_arm` need.
+        unsafe {
+            match plain {
+                Some(p) if aligned(hq) && aligned(p) => {
+                    (super::pairs::quantize_both_arm(h, k, p, hq), Some(p))
+                }
+                None if aligned(hq) => (super::pairs::quantize_arm(h, k, hq, true), None),
+                p => (0, p),
+            }
+        }
     };
     #[cfg(not(target_arch = "arm"))]
     let first = 0;
@@ -260,14 +279,52 @@ unsafe fn quantize_perm(h: &[f32], k: f32, hq: &mut [i16]) {
         // SAFETY: `perm(j) < h.len() <= hq.len()`.
         unsafe { *hq.get_unchecked_mut(perm(j, n4)) = quant_one(*h.get_unchecked(j), k) };
     }
+    if let Some(p) = plain {
+        // SAFETY: `plain.len() > h.len()` (this fn's contract).
+        unsafe { super::pairs::quantize_portable(h, k, p, first) };
+    }
+}
+
+/// `s` plus `sum_c q_c hq_c` over the columns `first..n` of the dense readout row at
+/// `values[base..base + n]` (`hq` in the readout's order, `n4 = 4 * (n / 4)`).
+///
+/// # Safety
+/// `base + n <= values.len()`, `first <= n4`, `first` a multiple of 4, `hq.len() >= n`.
+#[inline(always)]
+unsafe fn row_rest(
+    values: &[i8],
+    base: usize,
+    n: usize,
+    hq: &[i16],
+    first: usize,
+    n4: usize,
+    mut s: i32,
+) -> i32 {
+    // SAFETY: every `a < n` and `b < n <= hq.len()` below, and `base + n <= values.len()` (this
+    // fn's contract).
+    let t = |a: usize, b: usize| unsafe {
+        i32::from(*values.get_unchecked(base + a)) * i32::from(*hq.get_unchecked(b))
+    };
+    // Whole groups of 4 (stored as 0, 2, 1, 3), then the units in place.
+    let mut c = first;
+    while c < n4 {
+        s += t(c, c) + t(c + 1, c + 2) + t(c + 2, c + 1) + t(c + 3, c + 3);
+        c += 4;
+    }
+    while c < n {
+        s += t(c, c);
+        c += 1;
+    }
+    s
 }
 
 /// The int8 readout (module doc): `o_r = ((sum_c q_rc hq_c as f32) 2^-f) s_r + b_r`, `h` quantised
-/// into the scratch `hq`.
+/// into the scratch `hq` and, given `plain`, also into `plain` in order (the recurrent product's
+/// scratch, `kernel::pairs`), in the same pass.
 ///
 /// # Safety
 /// A validated matrix `w` of `o.len()` rows and `h.len()` columns; `scale` and `bias` with one
-/// entry per row; `hq.len() >= h.len()`.
+/// entry per row; `hq.len() >= h.len()`; `plain.len() > h.len()`.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
@@ -277,13 +334,15 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     frac_bits: u8,
     h: &[f32],
     hq: &mut [i16],
+    plain: Option<&mut [i16]>,
     o: &mut [f32],
 ) {
     let (k, d) = super::pairs::factors(frac_bits);
     let n = h.len();
     let n4 = n & !3;
-    // SAFETY: `hq.len() >= h.len()` (this fn's contract), what `quantize_perm` needs.
-    unsafe { quantize_perm(h, k, hq) };
+    // SAFETY: `hq.len() >= h.len()` and `plain.len() > h.len()` (this fn's contract), what
+    // `quantize_perm` needs.
+    unsafe { quantize_perm(h, k, hq, plain) };
     let hq = &*hq;
     let x = |c: usize| {
         // SAFETY: every caller passes a column `c < n` (the matrix's stored columns are below
@@ -296,27 +355,23 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     };
     match w {
         Matrix::Dense { cols, values, .. } if *cols <= MAX_I32_COLS => {
-            for r in 0..o.len() {
-                let row = &values[r * cols..(r + 1) * cols];
+            let rows = o.len();
+            let mut r = 0;
+            while r < rows {
                 #[cfg(target_arch = "arm")]
-                // SAFETY: `row` has `cols` weights, `hq` at least `cols` entries.
-                let (first, s) = unsafe { arm::row_dot(row, hq) };
+                // SAFETY: `values` holds `rows` rows of `cols` weights, `r < rows`, and `hq` has at
+                // least `cols` (= `n`) entries, as `arm::rows_dot` needs.
+                let (m, first, s) = unsafe { arm::rows_dot(values, *cols, r, rows, hq) };
                 #[cfg(not(target_arch = "arm"))]
-                let (first, s) = (0, 0i32);
-                // Whole groups of 4 (stored as 0, 2, 1, 3), then the units in place.
-                let (q4, hq4) = (&row[first..n4], &hq[first..n4]);
-                let mut s = q4
-                    .chunks_exact(4)
-                    .zip(hq4.chunks_exact(4))
-                    .fold(s, |s, (q, x)| {
-                        let t = |a: usize, b: usize| i32::from(q[a]) * i32::from(x[b]);
-                        s + t(0, 0) + t(1, 2) + t(2, 1) + t(3, 3)
-                    });
-                let rest = n4.max(first);
-                for (c, &q) in row.iter().enumerate().skip(rest) {
-                    s += i32::from(q) * x(c) as i32;
+                let (m, first, s) = (1, 0, [0i32; ROWS]);
+                for (l, &s) in s[..m].iter().enumerate() {
+                    // SAFETY: row `r + l < rows` is inside `values`; `first` is 0 or
+                    // `8 * (cols / 8)`, so a multiple of 4 and at most `n4` (`cols == n`);
+                    // `hq.len() >= n`.
+                    let s = unsafe { row_rest(values, (r + l) * cols, n, hq, first, n4, s) };
+                    out(o, r + l, s as f32);
                 }
-                out(o, r, s as f32);
+                r += m;
             }
         }
         Matrix::Dense { cols, values, .. } => {
@@ -352,7 +407,7 @@ pub(crate) unsafe fn readout<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
 
 #[cfg(target_arch = "arm")]
 mod arm {
-    use super::finish;
+    use super::{finish, ROWS};
     use crate::format::Load;
 
     /// Rows `0..4 * (rows / 4)` of the dense input product over `list` (`(x, j)` pairs ending with
@@ -415,6 +470,153 @@ mod arm {
             }
         }
         4 * blocks
+    }
+
+    /// 8 columns of one row (weights at `$p`, post-incremented) into the sum `$s`, the state's
+    /// 4 words (readout order) in r0-r3; r8, r9 and r10 are scratch.
+    macro_rules! row8 {
+        ($p:literal, $s:literal) => {
+            concat!(
+                "ldrd r8, r9, [",
+                $p,
+                "], #8\n",
+                "sxtb16 r10, r8\n",
+                "smlad ",
+                $s,
+                ", r10, r0, ",
+                $s,
+                "\n",
+                "sxtb16 r8, r8, ror #8\n",
+                "smlad ",
+                $s,
+                ", r8, r1, ",
+                $s,
+                "\n",
+                "sxtb16 r10, r9\n",
+                "smlad ",
+                $s,
+                ", r10, r2, ",
+                $s,
+                "\n",
+                "sxtb16 r9, r9, ror #8\n",
+                "smlad ",
+                $s,
+                ", r9, r3, ",
+                $s,
+                "\n",
+            )
+        };
+    }
+
+    /// 8 columns of 3 rows (at r4, r6, r7; sums in r11, r12, lr), the state at r5.
+    macro_rules! half3 {
+        () => {
+            concat!(
+                "ldmia r5!, {{r0-r3}}\n",
+                row8!("r4", "r11"),
+                row8!("r6", "r12"),
+                row8!("r7", "lr"),
+            )
+        };
+    }
+
+    /// 8 columns of 2 rows (at r4, r6; sums in r11, r12), the state at r5.
+    macro_rules! half2 {
+        () => {
+            concat!(
+                "ldmia r5!, {{r0-r3}}\n",
+                row8!("r4", "r11"),
+                row8!("r6", "r12"),
+            )
+        };
+    }
+
+    /// The loop over the first `8 n8` columns of 2 or 3 rows (`$half`: [`half2`] or [`half3`]):
+    /// rows at `$base` (row 0), `+ $cols`, `+ 2 $cols`, the state at `$hq`; evaluates to the 3
+    /// sums (the third 0 for 2 rows). Unrolled twice, an odd `n8` entering at the second half;
+    /// it stops when the state pointer reaches `$hq + 8 n8` (kept in `s0`).
+    ///
+    /// # Safety
+    /// `n8 >= 1`; the rows hold `8 n8` bytes or more each and are 4-aligned, as is `$hq`, which
+    /// holds `8 n8` entries or more.
+    macro_rules! rows_loop {
+        ($half:ident, $base:expr, $cols:expr, $hq:expr, $n8:expr) => {{
+            let (a, b, c): (i32, i32, i32);
+            // SAFETY: the macro's contract: the loop reads `8 n8` bytes of each row and as many
+            // i16 of the state, all 4-aligned, and stops after `n8` halves (the state pointer
+            // advances 8 units per half). r6 and r7 (reserved by the compiler) hold rows 1 and
+            // 2 and are saved and restored on the stack; otherwise only the registers listed
+            // are touched.
+            unsafe {
+                core::arch::asm!(
+                    "push {{r6, r7}}",
+                    "vmov s0, r10",
+                    "add r6, r4, r9",
+                    "add r7, r6, r9",
+                    "cmp r8, #0",
+                    "bne 3f",
+                    "2:",
+                    $half!(),
+                    "3:",
+                    $half!(),
+                    "vmov r10, s0",
+                    "cmp r5, r10",
+                    "bne 2b",
+                    "pop {{r6, r7}}",
+                    inout("r4") $base => _,
+                    inout("r5") $hq.as_ptr() => _,
+                    inout("r8") $n8 & 1 => _,
+                    inout("r9") $cols => _,
+                    inout("r10") $hq.as_ptr().add(8 * $n8) => _,
+                    inout("r11") 0i32 => a,
+                    inout("r12") 0i32 => b,
+                    inout("lr") 0i32 => c,
+                    out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                    out("s0") _,
+                );
+            }
+            [a, b, c]
+        }};
+    }
+
+    /// `sum_c q_c hq_c` over the first `8 * (cols / 8)` columns of readout rows `r..r + m`:
+    /// returns `m`, that column count and the `m` sums (the rest 0). With `hq`, `values` and
+    /// `cols` 4-aligned (so every row is), [`ROWS`] = 3 rows at a time, or the last 2 rows
+    /// together; else `m = 1` (row `r` alone, [`row_dot`]).
+    ///
+    /// Per 8 columns: one `ldmia` of 4 words of the state, then per row one `ldrd` of 2 words of
+    /// weights, 4 `sxtb16` and 4 `smlad` (28 instructions for 3 rows, 19 for 2); the loop is
+    /// unrolled twice and ends on the state pointer (3 instructions per 16 columns).
+    ///
+    /// # Safety
+    /// `values` holds `rows` rows of `cols` weights, `r < rows`, `hq.len() >= cols`.
+    #[inline(always)]
+    pub(super) unsafe fn rows_dot(
+        values: &[i8],
+        cols: usize,
+        r: usize,
+        rows: usize,
+        hq: &[i16],
+    ) -> (usize, usize, [i32; ROWS]) {
+        let n8 = cols / 8;
+        // SAFETY: `r < rows`, so row `r` is inside `values`.
+        let base = unsafe { values.as_ptr().add(r * cols) };
+        let aligned = (base as usize).is_multiple_of(4)
+            && cols.is_multiple_of(4)
+            && (hq.as_ptr() as usize).is_multiple_of(4);
+        let m = (rows - r).min(ROWS);
+        // SAFETY (both loops): rows `r..r + m` are inside `values` (`r + m <= rows`), hold
+        // `cols >= 8 n8` bytes each and are 4-aligned (`aligned`), as is `hq`, which holds
+        // `cols >= 8 n8` entries; `n8 >= 1`.
+        match (n8 > 0 && aligned, m) {
+            (true, 3) => (3, 8 * n8, rows_loop!(half3, base, cols, hq, n8)),
+            (true, 2) => (2, 8 * n8, rows_loop!(half2, base, cols, hq, n8)),
+            _ => {
+                // SAFETY: row `r` is inside `values` (`r < rows`) and `hq.len() >= cols`.
+                let (first, s) = unsafe { row_dot(core::slice::from_raw_parts(base, cols), hq) };
+                (1, first, [s, 0, 0])
+            }
+        }
     }
 
     /// `sum_c q_c hq_c` over the first `8 * (row.len() / 8)` columns of a readout row (`hq` in

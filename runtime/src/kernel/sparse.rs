@@ -286,7 +286,8 @@ unsafe fn mat_dot<F: DenseDot, U: Load<u32>, H: Load<u16>>(
 
 /// Recurrent part of the pre-activation: `acc_i = W_i. h` (f32, over the lane-grouped layout,
 /// `kernel::ell`, or the diagonal one, `kernel::diag`) or, given the int8 scratch `hq`, `acc_i = (q_i. hq) 2^-f s_i` with `hq` the
-/// quantised `h` (`kernel::pairs`).
+/// quantised `h` (`kernel::pairs`); with `quantised`, `hq` already holds `h` quantised with the
+/// blob's format (and `hq[n] = 0`), and the quantisation is skipped.
 ///
 /// # Safety
 /// Validated `net`; `h` of length n_hidden (plain, or padded with `DIAG_PAD` values each side),
@@ -297,6 +298,7 @@ pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     x: Hidden<'_>,
     acc: &mut [f32],
     hq: Option<&mut [i16]>,
+    quantised: bool,
 ) where
     Ell<F, H>: RecKernel,
     Diag<F, H>: DiagKernel,
@@ -310,7 +312,9 @@ pub(crate) unsafe fn recurrent<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
         match (hq, &net.int8, &net.f32) {
             (Some(hq), Some(q), _) => {
                 let (k, d) = pairs::factors(q.act_frac_bits);
-                pairs::quantize(h, k, hq);
+                if !quantised {
+                    pairs::quantize(h, k, hq);
+                }
                 let p = Pairs {
                     words: q.rec,
                     scale: q.rec_scale,
@@ -407,25 +411,30 @@ pub(crate) unsafe fn input<F: DenseDot, U: Load<u32>, H: Load<u16>>(
 }
 
 /// Output `o = W_out h + b_o`; with the int8 scratch `hq`, the int8 readout on integers
-/// (`kernel::qio`), which quantises `h` into `hq`.
+/// (`kernel::qio`), which quantises `h` into `hq` (and, given `plain`, into `plain` for the
+/// next recurrent product, in the same pass).
 ///
 /// # Safety
 /// Validated `net`; `h` of length n_hidden, `o` of length n_outputs; with `hq` (length >=
-/// n_hidden), `net.int8` present, else `net.f32`.
+/// n_hidden), `net.int8` present, else `net.f32`; `plain` (length > n_hidden) only with `hq`.
 #[inline(always)]
 pub(crate) unsafe fn readout<F: DenseDot, U: Load<u32>, H: Load<u16>>(
     net: &Net<'_, F, U, H>,
     h: &[f32],
     o: &mut [f32],
     hq: Option<&mut [i16]>,
+    plain: Option<&mut [i16]>,
 ) {
     // The match outside the loops, so that each loop is straight-line code.
     match (&net.int8, &net.f32, hq) {
         (Some(q), _, Some(hq)) => {
             // SAFETY: validated net (the caller's promise): the int8 W_out's stored columns are
-            // below n_hidden = `h.len()` <= `hq.len()`, and `o`, `out_scale` and `b_o` have
-            // n_outputs entries, as `qio::readout` needs.
-            unsafe { qio::readout(&q.w_out, q.out_scale, net.b_o, q.act_frac_bits, h, hq, o) }
+            // below n_hidden = `h.len()` <= `hq.len()` (< `plain.len()`), and `o`, `out_scale`
+            // and `b_o` have n_outputs entries, as `qio::readout` needs.
+            unsafe {
+                let (s, b, f) = (q.out_scale, net.b_o, q.act_frac_bits);
+                qio::readout(&q.w_out, s, b, f, h, hq, plain, o)
+            }
         }
         (_, Some(f), None) => {
             let mut first = 0;
@@ -454,12 +463,26 @@ pub(crate) unsafe fn readout<F: DenseDot, U: Load<u32>, H: Load<u16>>(
     }
 }
 
+/// The int8 step's scratches (held by `kernel::State`).
+pub(crate) struct Int8Scratch<'s> {
+    /// `h` quantised in order for the recurrent product (`n_hidden + 1` entries, the last 0);
+    /// the step leaves the new state quantised here.
+    pub plain: &'s mut [i16],
+    /// `plain` already holds the current `h` quantised with the blob's format.
+    pub current: bool,
+    /// The readout's scratch, the new state quantised in the readout's order (`n_hidden`
+    /// entries).
+    pub readout: &'s mut [i16],
+}
+
 /// One whole step: `next = (1 - alpha) h + alpha phi(W h + W_in u + b_h)`, `o = W_out next + b_o`;
-/// the same phases, in the same order, as the public `kernel::phase` functions.
+/// the same phases, in the same order, as the public `kernel::phase` functions. With the int8
+/// scratches, `h` is quantised only when `plain` is not current, and the readout quantises the
+/// new state into both scratches at once, so that `plain` is current for the next step.
 ///
 /// # Safety
-/// As [`recurrent`] and [`input`] plus `o` of length n_outputs; the int8 weights when `hq` (the
-/// int8 scratch) is given.
+/// As [`recurrent`] and [`input`] plus `o` of length n_outputs; the int8 weights when the int8
+/// scratches are given.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn step_net<F: DenseDot, U: Load<u32>, H: Load<u16>>(
@@ -470,7 +493,7 @@ pub(crate) unsafe fn step_net<F: DenseDot, U: Load<u32>, H: Load<u16>>(
     u: &[f32],
     next: &mut [f32],
     o: &mut [f32],
-    hq: Option<&mut [i16]>,
+    int8: Option<Int8Scratch<'_>>,
 ) where
     Ell<F, H>: RecKernel,
     Diag<F, H>: DiagKernel,
@@ -479,20 +502,20 @@ pub(crate) unsafe fn step_net<F: DenseDot, U: Load<u32>, H: Load<u16>>(
     let h = x.h();
     // SAFETY: the caller's promise (this fn's `# Safety`) is what `recurrent`, `input` and
     // `readout` need: a validated net, `h`, `next` of length n_hidden, `u` of n_inputs, `o` of
-    // n_outputs, the int8 weights present when `hq` is given.
+    // n_outputs, the int8 weights present when the scratches are given.
     unsafe {
-        match hq {
-            Some(hq) => {
-                recurrent(net, x, next, Some(&mut *hq));
+        match int8 {
+            Some(s) => {
+                recurrent(net, x, next, Some(&mut *s.plain), s.current);
                 input(net, u, next, true);
                 leaky_update(act, alpha, h, next);
-                readout(net, next, o, Some(hq));
+                readout(net, next, o, Some(s.readout), Some(s.plain));
             }
             None => {
-                recurrent(net, x, next, None);
+                recurrent(net, x, next, None, false);
                 input(net, u, next, false);
                 leaky_update(act, alpha, h, next);
-                readout(net, next, o, None);
+                readout(net, next, o, None, None);
             }
         }
     }
