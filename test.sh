@@ -18,5 +18,8 @@ phase "install tools" .ci/install-tools
 # Runtime, trainer (unit and command-line tests), and the cross-crate parity tests, among them
 # tests/tests/firmware_parity.rs, which builds the firmware and runs it under QEMU.
 phase "cargo test --workspace" cargo test --workspace
+# The runtime as the firmware builds it (without its default feature `misaligned`).
+phase "runtime without misaligned" cargo test -p gyrus-runtime --no-default-features \
+    --features std,tasks --test misaligned
 
 echo "all tests passed"

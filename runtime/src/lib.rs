@@ -3,7 +3,7 @@
 //! `no_std` and allocation-free. Modules:
 //! - [`tasks`] (feature `tasks`): the Yang et al. 2019 cognitive tasks and the Mod-Cog battery,
 //!   generated from a seed into caller-provided buffers, so that host and board see the same trials.
-//! - [`format`]: the model blob: [`format::ModelView`] (validated, zero-copy reader) and, with
+//! - [`format`](mod@format): the model blob: [`format::ModelView`] (validated, zero-copy reader) and, with
 //!   feature `std`, `format::ModelRepr` (owned, `emit`).
 //! - [`kernel`]: one step of an exported network (sparse f32, int8, dense baseline) over a
 //!   caller-owned [`kernel::State`].

@@ -9,7 +9,7 @@
 //! Naming ([`find_parts`]): which tensor is which part of the network. Two layouts are recognised
 //! by name, under any prefix (`model.`, `module.`):
 //! - PyTorch `nn.RNN` (one layer, one direction): `weight_ih_l0` [N, I], `weight_hh_l0` [N, N],
-//!   `bias_ih_l0` and `bias_hh_l0` [N] (summed into b_h; both optional);
+//!   `bias_ih_l0` and `bias_hh_l0` \[N\] (summed into b_h; both optional);
 //! - the leaky RNN of the multitask literature (the `CTRNN` of the PyTorch ports of Yang et al.,
 //!   h' = (1 - alpha) h + alpha phi(input2h(x) + h2h(h)), alpha = dt / tau): `input2h.weight`
 //!   [N, I], `input2h.bias`, `h2h.weight` [N, N], `h2h.bias`;
@@ -233,11 +233,11 @@ pub struct Parts {
     pub w_rec: String,
     /// Input weights [N, I].
     pub w_in: String,
-    /// Hidden bias: the sum of these [N] tensors (none: zero).
+    /// Hidden bias: the sum of these \[N\] tensors (none: zero).
     pub b_h: Vec<String>,
     /// Readout [O, N].
     pub w_out: String,
-    /// Readout bias [O] (none: zero).
+    /// Readout bias \[O\] (none: zero).
     pub b_o: Option<String>,
     /// 0/1 mask [N, N].
     pub mask: Option<String>,
@@ -481,11 +481,11 @@ pub struct DenseNet {
     pub w_rec: Vec<f32>,
     /// Input weights [N, I].
     pub w_in: Vec<f32>,
-    /// Hidden bias [N].
+    /// Hidden bias \[N\].
     pub b_h: Vec<f32>,
     /// Readout [O, N].
     pub w_out: Vec<f32>,
-    /// Readout bias [O].
+    /// Readout bias \[O\].
     pub b_o: Vec<f32>,
     /// Allowed recurrent connections [N, N] (true = allowed).
     pub mask: Vec<bool>,

@@ -114,6 +114,9 @@ pub enum KernelError {
         /// Floats given.
         got: usize,
     },
+    /// The blob does not start at a 4-aligned address and the runtime was built without its
+    /// feature `misaligned` (copy the blob to an aligned buffer: `aligned::AlignedCopy`).
+    Misaligned,
 }
 
 impl fmt::Display for KernelError {
@@ -141,6 +144,9 @@ impl fmt::Display for KernelError {
             KernelError::DenseBuffer { needed, got } => {
                 write!(f, "dense buffer has {got} floats, {needed} needed")
             }
+            KernelError::Misaligned => f.write_str(
+                "the model blob is not 4-aligned and this runtime was built without its feature `misaligned`: copy it to an aligned buffer",
+            ),
         }
     }
 }
@@ -195,6 +201,9 @@ fn run(
     if !int8 && model.le.f32.is_none() {
         return Err(KernelError::NoF32);
     }
+    if !cfg!(feature = "misaligned") && model.fast.is_none() {
+        return Err(KernelError::Misaligned);
+    }
     let (act, alpha) = (model.activation(), model.alpha());
     let frac_bits = match (&model.le.int8, int8) {
         (Some(q), true) => Some(q.act_frac_bits),
@@ -209,7 +218,10 @@ fn run(
         unsafe {
             match &model.fast {
                 Some(net) => sparse::step_net(net, act, alpha, h, input, next, output, None),
+                #[cfg(feature = "misaligned")]
                 None => sparse::step_net(&model.le, act, alpha, h, input, next, output, None),
+                #[cfg(not(feature = "misaligned"))]
+                None => {}
             }
         }
         state.swap();
@@ -224,7 +236,10 @@ fn run(
     unsafe {
         match &model.fast {
             Some(net) => sparse::step_net(net, act, alpha, h, input, next, output, Some(scratch)),
+            #[cfg(feature = "misaligned")]
             None => sparse::step_net(&model.le, act, alpha, h, input, next, output, Some(scratch)),
+            #[cfg(not(feature = "misaligned"))]
+            None => {}
         }
     }
     // The readout left the new state quantised in the recurrent product's scratch.

@@ -51,15 +51,20 @@ fn int8_present(model: &ModelView<'_>, int8: bool) -> Result<(), KernelError> {
     }
 }
 
-/// Runs `$body` with `$net` bound to the model's arrays (zero-copy slices or little-endian views).
+/// Runs `$body` with `$net` bound to the model's arrays (zero-copy slices or, with the feature
+/// `misaligned`, little-endian views); without the feature a misaligned blob returns
+/// [`KernelError::Misaligned`] from the calling function.
 macro_rules! with_net {
     ($model:expr, $net:ident => $body:expr) => {
         match &$model.fast {
             Some($net) => $body,
+            #[cfg(feature = "misaligned")]
             None => {
                 let $net = &$model.le;
                 $body
             }
+            #[cfg(not(feature = "misaligned"))]
+            None => return Err(KernelError::Misaligned),
         }
     };
 }

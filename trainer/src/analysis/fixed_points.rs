@@ -36,7 +36,7 @@ pub struct Dynamics {
     pub w: DMatrix<f64>,
     /// Input weights [N, I].
     pub w_in: DMatrix<f64>,
-    /// Hidden bias [N].
+    /// Hidden bias \[N\].
     pub b: DVector<f64>,
     /// Leak alpha in (0, 1].
     pub alpha: f64,

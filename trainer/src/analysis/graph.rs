@@ -1,7 +1,7 @@
 //! Graph measures of the recurrent connectivity (Khona et al.; `docs/models.md`, "Graph
 //! measures"), next to Erdos-Renyi graphs with the same node and edge counts.
 //!
-//! The graph is directed: an edge j -> i for every allowed (or active) recurrent weight W[i][j]
+//! The graph is directed: an edge j -> i for every allowed (or active) recurrent weight W\[i\]\[j\]
 //! with i != j (self-loops are dropped). Distances follow the edge directions (breadth-first
 //! search, every edge of length 1).
 //!

@@ -7,8 +7,8 @@
 //!
 //! `analysis.json`: `run`, `step`, `seed`, `sheet`, `tasks`; `connections` (threshold,
 //! recurrent_allowed, recurrent_active, input_active, output_active, wiring_length);
-//! `task_variance` (trials, alignment, steps per task, values [unit][task]); `important_units`
-//! (threshold, count, units, normalised_variance [important unit][task]); `clusters` (k,
+//! `task_variance` (trials, alignment, steps per task, values \[unit\]\[task\]); `important_units`
+//! (threshold, count, units, normalised_variance \[important unit\]\[task\]); `clusters` (k,
 //! silhouette, sizes, labels per important unit, silhouette_by_k; null with < 3 important units);
 //! `modularity` (isolated_fraction, mean_group_size, groups, baseline: permutations, seed and
 //! mean/sd/percentile of both numbers); `figures` (paths). Figures: `clusters_sheet` (Fig. 1c of

@@ -32,7 +32,7 @@ pub struct EvalArgs {
     pub untrained: bool,
     /// Also write the scored trials for NumPy/PyTorch (.npz): `inputs` float32 [T, n, I]
     /// (time-major, zero after each trial's end), `targets` int64 [T, n] (-1 after the end),
-    /// `lengths` and `rules` int64 [n], `tasks` (names in rule order). Trial k of task r is
+    /// `lengths` and `rules` int64 \[n\], `tasks` (names in rule order). Trial k of task r is
     /// column r * trials + k.
     #[arg(long, value_name = "FILE")]
     pub dump_trials: Option<PathBuf>,

@@ -24,7 +24,7 @@ pub struct ImportArgs {
     /// or a NumPy `.npz`.
     pub weights: PathBuf,
     /// Read a part of the network from a tensor of any name: ROLE=TENSOR, ROLE one of w_rec
-    /// [N, N], w_in [N, I], b_h [N] (A+B sums two), w_out [17, N], b_o [17], mask [N, N],
+    /// \[N, N\], w_in \[N, I\], b_h \[N\] (A+B sums two), w_out \[17, N\], b_o \[17\], mask \[N, N\],
     /// positions [N, 2]. Repeatable.
     #[arg(long = "map", value_name = "ROLE=TENSOR")]
     pub map: Vec<String>,

@@ -30,11 +30,11 @@ pub struct DenseWeights {
     pub w_rec: Vec<f32>,
     /// W_in [n, I].
     pub w_in: Vec<f32>,
-    /// b_h [n].
+    /// b_h \[n\].
     pub b_h: Vec<f32>,
     /// W_out [O, n].
     pub w_out: Vec<f32>,
-    /// b_o [O].
+    /// b_o \[O\].
     pub b_o: Vec<f32>,
 }
 
@@ -50,8 +50,8 @@ pub fn dense_weights(model: &ModelView<'_>) -> DenseWeights {
     }
 }
 
-/// The arrays `--npz` writes: `w_rec` [n, n], `w_in` [n, I], `b_h` [n], `w_out` [O, n], `b_o`
-/// [O] (float32), `positions` [n, 2] (int64 sheet row, column), `tasks` (names in rule order),
+/// The arrays `--npz` writes: `w_rec` \[n, n\], `w_in` \[n, I\], `b_h` \[n\], `w_out` \[O, n\], `b_o`
+/// \[O\] (float32), `positions` \[n, 2\] (int64 sheet row, column), `tasks` (names in rule order),
 /// `activation` (one string), `alpha`, `pitch` (float32 scalars), `sheet` (int64 rows, columns),
 /// and `metadata` (one string: a JSON object with these and the seed, readout, format version,
 /// wiring length and active connections).

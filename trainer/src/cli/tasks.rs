@@ -198,7 +198,7 @@ pub fn check_batch_size(batch: usize, seq_len: usize, n_inputs: usize) -> Result
 }
 
 /// The arrays of a dumped batch: `inputs` float32 [T, B, I], `targets` int64 [T, B] and `tasks`
-/// (the rule names, unicode [n_rules]); the same values as [`fill_batch`] on streams
+/// (the rule names, unicode \[n_rules\]); the same values as [`fill_batch`] on streams
 /// `Stream::new(seed, b)` for b in 0..B.
 pub fn batch_arrays(
     tasks: &Tasks,

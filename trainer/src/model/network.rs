@@ -15,11 +15,11 @@ pub struct Layout {
     pub w_rec: Range<usize>,
     /// Input weights [N, I] row-major.
     pub w_in: Range<usize>,
-    /// Hidden bias [N].
+    /// Hidden bias \[N\].
     pub b_h: Range<usize>,
     /// Readout weights [O, N] row-major.
     pub w_out: Range<usize>,
-    /// Output bias [O].
+    /// Output bias \[O\].
     pub b_o: Range<usize>,
 }
 
@@ -159,7 +159,7 @@ impl Network {
         &self.params[self.layout.w_in.clone()]
     }
 
-    /// Hidden bias [N].
+    /// Hidden bias \[N\].
     pub fn b_h(&self) -> &[f32] {
         &self.params[self.layout.b_h.clone()]
     }
@@ -169,7 +169,7 @@ impl Network {
         &self.params[self.layout.w_out.clone()]
     }
 
-    /// Output bias [O].
+    /// Output bias \[O\].
     pub fn b_o(&self) -> &[f32] {
         &self.params[self.layout.b_o.clone()]
     }
@@ -217,7 +217,7 @@ impl Network {
     }
 
     /// Name, shape and range of every tensor of a buffer with this layout. `w_rec` is [N, N] for
-    /// dense structures and [nnz] (mask order) for sparse ones; it is absent for frozen-autapse.
+    /// dense structures and \[nnz\] (mask order) for sparse ones; it is absent for frozen-autapse.
     pub fn tensor_specs(&self) -> Vec<(&'static str, Vec<usize>, Range<usize>)> {
         let (n, i, o) = (self.n_hidden(), self.cfg.n_inputs, self.cfg.n_outputs);
         let l = &self.layout;

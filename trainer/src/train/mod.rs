@@ -5,7 +5,7 @@
 //! - [`config`]: the run config, and the plan it resolves into once ([`config::RunPlan`]).
 //! - [`forward`]: noise-free evaluation returning logits and (optionally) every hidden state.
 //! - [`oracle`]: the same forward pass with candle autograd, to check the gradients.
-//! - [`bench`]: ms per gradient step against candle and the dense-times-mask step.
+//! - [`bench`](mod@bench): ms per gradient step against candle and the dense-times-mask step.
 //! - [`device`]: the same step as candle tensor operations on an accelerator (CUDA).
 //! - [`memory`]: the memory a run needs, estimated and checked before anything is allocated.
 //! - [`threads`]: the thread count of a run, and how a sweep divides the cores.

@@ -9,7 +9,7 @@
 //!   gradient step. The host [`crate::train::Trainer`] stays the owner of record: the run copies
 //!   the state back before it evaluates, checkpoints or swaps neurons, so checkpoints, logs and
 //!   exports are those of a CPU run, and a run may be resumed on another device.
-//! - [`bench`]: ms per gradient step on the device next to the hand-written CPU step.
+//! - [`bench`](mod@bench): ms per gradient step on the device next to the hand-written CPU step.
 //!
 //! On a GPU the recurrent noise is drawn on the device (candle's generator, reseeded every step
 //! from the run's noise stream, so a resumed run draws the same noise); on `candle-cpu` it is the
