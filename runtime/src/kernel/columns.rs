@@ -98,16 +98,16 @@ impl ColumnInput for &[f32] {
 }
 
 /// The int8 sums `S_i = sum_k q[j_k rows + i] x_k` of rows `first..rows` of a column-major
-/// matrix over a list of `(x_k, j_k)` (portable; exact i32, module doc), [`CHUNK`] rows at a
-/// time; `done(i, S_i)` for each row in order.
+/// matrix over a list of words `(x_k << 16) | j_k rows` (portable; exact i32, module doc),
+/// [`CHUNK`] rows at a time; `done(i, S_i)` for each row in order.
 ///
 /// # Safety
-/// Every listed `j < cols`, `values` of `rows * cols` entries.
+/// Every listed `j < cols`, `values` of `rows * cols <= 2^16` entries.
 #[inline(always)]
 pub(crate) unsafe fn q_rows(
     values: &[i8],
     rows: usize,
-    list: &[(i16, u16)],
+    list: &[u32],
     first: usize,
     mut done: impl FnMut(usize, i32),
 ) {
@@ -115,12 +115,12 @@ pub(crate) unsafe fn q_rows(
     while i0 < rows {
         let len = (rows - i0).min(CHUNK);
         let mut s = [0i32; CHUNK];
-        for &(x, j) in list {
-            let col = usize::from(j) * rows + i0;
+        for &w in list {
+            let (x, col) = ((w as i32) >> 16, (w & 0xffff) as usize + i0);
             // SAFETY: `j < cols`, so `col + len <= rows cols` (this fn's contract).
             let q = unsafe { values.get_unchecked(col..col + len) };
             for (a, &q) in s.iter_mut().zip(q) {
-                *a = a.wrapping_add(i32::from(q) * i32::from(x));
+                *a = a.wrapping_add(i32::from(q) * x);
             }
         }
         for (l, &v) in s.iter().enumerate().take(len) {
@@ -130,13 +130,11 @@ pub(crate) unsafe fn q_rows(
     }
 }
 
-/// Whether the int8 blocks of [`arm_q_blocks`] apply: rows a multiple of 4, `rows * cols <=
-/// 65,536` (a list word holds `j rows` in 16 bits), a 4-aligned matrix.
+/// Whether the int8 blocks of [`arm_q_blocks`] apply (the list words need `rows * cols <=
+/// 65,536` besides): rows a multiple of 4 and a 4-aligned matrix, so every `ldrd` is aligned.
 #[cfg(target_arch = "arm")]
-pub(crate) fn q_blocks_apply(values: &[i8], rows: usize, cols: usize) -> bool {
-    rows.is_multiple_of(4)
-        && rows.saturating_mul(cols) <= 1 << 16
-        && (values.as_ptr() as usize).is_multiple_of(4)
+pub(crate) fn q_blocks_apply(values: &[i8], rows: usize) -> bool {
+    rows.is_multiple_of(4) && (values.as_ptr() as usize).is_multiple_of(4)
 }
 
 #[cfg(target_arch = "arm")]

@@ -119,33 +119,29 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
     };
     let (k, d) = (pow2(f), pow2(-f));
     match w {
-        Matrix::ByColumn { rows, cols, values } if u.len() <= MAX_LIST => {
+        Matrix::ByColumn { rows, cols, values }
+            if u.len() <= MAX_LIST && rows.saturating_mul(*cols) <= 1 << 16 =>
+        {
             let rows = *rows;
-            // (x_j, j) for every x_j != 0.
-            let mut list = [(0i16, 0u16); MAX_LIST];
+            // `(x_j << 16) | j rows` for every x_j != 0 (`j rows < 2^16`), then a 0 word.
+            let mut words = [0u32; MAX_LIST + 1];
             let mut m = 0;
             for (j, &v) in u.iter().enumerate() {
                 let x = quant_input(v, k);
                 if x != 0 {
-                    list[m] = (x as i16, j as u16);
+                    words[m] = ((x as u32) << 16) | (j * rows) as u32;
                     m += 1;
                 }
             }
-            let list = &list[..m];
             #[cfg(target_arch = "arm")]
-            let first = if m > 0 && super::columns::q_blocks_apply(values, rows, *cols) {
-                // `(x << 16) | j rows` per listed input, then a 0 word (`x != 0`).
-                let mut words = [0u32; MAX_LIST + 1];
-                for (w, &(x, j)) in words.iter_mut().zip(list) {
-                    *w = (u32::from(x as u16) << 16) | (usize::from(j) * rows) as u32;
-                }
+            let first = if m > 0 && super::columns::q_blocks_apply(values, rows) {
                 let mut sums = [0i32; 8];
                 for b in 0..rows / 8 {
                     // SAFETY: rows `8 b .. 8 b + 8` exist; `q_blocks_apply` holds (rows a
-                    // multiple of 4, `rows cols <= 2^16`, a 4-aligned matrix) and every listed
-                    // `j < cols`, so every read is 4-aligned and inside the matrix; the words end
-                    // with 0 after `m >= 1` entries. `acc`, `scale` and `bias` have `rows`
-                    // entries (this fn's contract).
+                    // multiple of 4, a 4-aligned matrix) and every listed `j < cols`, so every
+                    // read is 4-aligned and inside the matrix; the words end with 0 after
+                    // `m >= 1` entries. `acc`, `scale` and `bias` have `rows` entries (this fn's
+                    // contract).
                     unsafe {
                         super::columns::arm_q_blocks(values, 8 * b, &words, &mut sums);
                         for (l, &s) in sums.iter().enumerate() {
@@ -162,7 +158,7 @@ pub(crate) unsafe fn input<F: Load<f32>, U: Load<u32>, H: Load<u16>>(
             // SAFETY: every listed `j < cols` (the validated matrix); `acc`, `scale` and `bias`
             // have `rows` entries (this fn's contract), and `q_rows` passes rows below `rows`.
             unsafe {
-                super::columns::q_rows(values, rows, list, first, |i, s| {
+                super::columns::q_rows(values, rows, &words[..m], first, |i, s| {
                     finish(acc, i, s as f32, d, scale, bias)
                 });
             }
