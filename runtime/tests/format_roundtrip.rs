@@ -729,6 +729,17 @@ fn version_4_blobs_open_as_lane_groups() {
         let view = ModelView::from_bytes(&v4).unwrap();
         assert_eq!(view.rec_layout(), Some(RecLayout::Rows));
         assert_eq!(view.version(), 4);
+        // Its arrays are misaligned at any address, so a runtime built without the feature
+        // `misaligned` (the firmware) refuses to step it, and says to re-encode it.
+        let aligned = AlignedCopy::new(&v4);
+        assert!(!ModelView::from_bytes(aligned.bytes())
+            .unwrap()
+            .is_zero_copy());
+        let text = kernel::KernelError::Misaligned.to_string();
+        assert!(
+            text.contains("version-4") && text.contains("reencode"),
+            "{text}"
+        );
         assert_eq!(ModelView::from_bytes(&v5).unwrap().version(), 5);
         assert_eq!(ModelRepr::parse(&view), repr, "spec {k}");
         assert_eq!(ModelRepr::parse(&view).emit(), repr.emit(), "spec {k}");
