@@ -307,6 +307,63 @@ fn invalid_models_are_refused_with_the_right_error() {
     assert_eq!(refused(&m), FormatError::Dimensions);
 }
 
+/// A dense input matrix is written by column (format version 6): one whose `values` do not hold
+/// exactly `rows * cols` weights is refused with the length named, as in rows (the reordering
+/// must not drop the extra weights and let the blob open), f32 and int8.
+#[test]
+fn a_dense_input_matrix_of_the_wrong_length_is_refused() {
+    let mut good = random_model(5, Spec::default());
+    good.quantize_int8(1.0);
+    good.weights = Weights::Both;
+    let (n, ni) = (good.n_hidden, good.n_inputs);
+    let dense: Vec<f32> = (0..n * ni).map(|k| 0.01 * (k % 7) as f32 + 0.01).collect();
+    good.input = MatrixRepr::Dense {
+        rows: n,
+        cols: ni,
+        values: dense.clone(),
+    };
+    let q = good.int8.as_mut().unwrap();
+    q.input = MatrixRepr::Dense {
+        rows: n,
+        cols: ni,
+        values: (0..n * ni).map(|k| (k % 5) as i8 + 1).collect(),
+    };
+    let blob = good.to_bytes().unwrap();
+    assert_eq!(ModelRepr::from_bytes(&blob).unwrap(), good);
+    for extra in [1usize, ni, n] {
+        let mut m = good.clone();
+        if let MatrixRepr::Dense { values, .. } = &mut m.input {
+            values.extend(std::iter::repeat_n(0.5, extra));
+        }
+        assert!(
+            matches!(
+                m.to_bytes(),
+                Err(FormatError::Length {
+                    part: Part::Input,
+                    ..
+                })
+            ),
+            "f32, {extra} extra: {:?}",
+            m.to_bytes().map(|b| b.len())
+        );
+        let mut m = good.clone();
+        if let MatrixRepr::Dense { values, .. } = &mut m.int8.as_mut().unwrap().input {
+            values.extend(std::iter::repeat_n(3, extra));
+        }
+        assert!(
+            matches!(
+                m.to_bytes(),
+                Err(FormatError::Length {
+                    part: Part::Int8Input,
+                    ..
+                })
+            ),
+            "int8, {extra} extra: {:?}",
+            m.to_bytes().map(|b| b.len())
+        );
+    }
+}
+
 /// Issue 18.9: a blob whose task list does not fit its inputs (3 tasks, 35 inputs) is refused
 /// when it is opened, by every reader, with the sizes named.
 #[test]
@@ -672,6 +729,17 @@ fn version_4_blobs_open_as_lane_groups() {
         let view = ModelView::from_bytes(&v4).unwrap();
         assert_eq!(view.rec_layout(), Some(RecLayout::Rows));
         assert_eq!(view.version(), 4);
+        // Its arrays are misaligned at any address, so a runtime built without the feature
+        // `misaligned` (the firmware) refuses to step it, and says to re-encode it.
+        let aligned = AlignedCopy::new(&v4);
+        assert!(!ModelView::from_bytes(aligned.bytes())
+            .unwrap()
+            .is_zero_copy());
+        let text = kernel::KernelError::Misaligned.to_string();
+        assert!(
+            text.contains("version-4") && text.contains("reencode"),
+            "{text}"
+        );
         assert_eq!(ModelView::from_bytes(&v5).unwrap().version(), 5);
         assert_eq!(ModelRepr::parse(&view), repr, "spec {k}");
         assert_eq!(ModelRepr::parse(&view).emit(), repr.emit(), "spec {k}");

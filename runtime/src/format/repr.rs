@@ -441,9 +441,10 @@ struct Arrays {
     int8: Option<[Vec<Vec<u8>>; 6]>,
 }
 
-/// A dense matrix (row-major `values`) by column, or as it is.
+/// A dense matrix (row-major `values`) by column, or as it is (also when `values` does not hold
+/// `rows * cols` entries: the reader then refuses the blob with the length, as for one in rows).
 fn order<T: Copy>(rows: usize, cols: usize, values: &[T], by_column: bool) -> Vec<T> {
-    if by_column {
+    if by_column && rows.checked_mul(cols) == Some(values.len()) {
         (0..rows * cols)
             .filter_map(|k| values.get((k % rows) * cols + k / rows).copied())
             .collect()

@@ -60,7 +60,8 @@ impl<'a> ModelView<'a> {
     pub fn blob(&self) -> &'a [u8] {
         self.blob
     }
-    /// True when every array is borrowed as a plain slice (blob 4-aligned, little-endian target);
+    /// True when every array is borrowed as a plain slice (blob 4-aligned, little-endian target,
+    /// version 5 or later: a version-4 blob's arrays are misaligned at any address);
     /// otherwise the kernels read elements with `from_le_bytes` (slower, same results).
     pub fn is_zero_copy(&self) -> bool {
         self.fast.is_some()

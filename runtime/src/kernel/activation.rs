@@ -6,18 +6,21 @@
 //! tanh (`gyrus_trainer::model::Training`, within 2e-6 of libm's); the parity tests (`tests/`)
 //! compare the two within a tolerance.
 //!
-//! relu is `max(x, 0)` computed on the bits: `x & !(x >> 31)` (the sign bit copied over the word),
-//! so a negative number or `-0.0` gives `+0.0`, and a NaN with the sign bit clear stays NaN (as in
-//! PyTorch). On Cortex-M4F the relu leaky update runs 8 units at a time in inline assembly: one
-//! `ldmia` of 8 pre-activations into core registers, 8 `bic ..., asr #31`, 4 `vmov` to the FPU,
-//! one `vldmia` of 8 `h`, 8 `vmul` by `1 - alpha`, 8 `vmla` of `alpha phi`, one `vstmia` (33
-//! instructions per 8 units with the loop); `vmla` rounds the product, then the sum, as the
-//! portable `keep h + alpha phi` does, so the bits are the same.
+//! relu is `max(x, 0)` computed on the bits: `x` where its bits, read as an unsigned integer, are
+//! at most those of `+inf` (`+0.0` up to `+inf`), else `+0.0` (a negative number, `-0.0`, and a
+//! NaN of either sign: the sign of a NaN that an operation creates differs between targets, x86
+//! giving `-NaN` and Arm `+NaN` for `inf - inf`, so a NaN must not survive the activation, or host
+//! and firmware would disagree). On Cortex-M4F the relu leaky update runs 8 units at a time in
+//! inline assembly: one `ldmia` of 8 pre-activations into core registers, 8 times `cmp` with
+//! `0x7f800000`, `it hi`, `movhi 0`, 4 `vmov` to the FPU, one `vldmia` of 8 `h`, 8 `vmul` by
+//! `1 - alpha`, 8 `vmla` of `alpha phi`, one `vstmia` (49 instructions per 8 units with the loop);
+//! `vmla` rounds the product, then the sum, as the portable `keep h + alpha phi` does, so the bits
+//! are the same.
 
 use crate::format::Activation;
 
 impl Activation {
-    /// phi(x): relu = max(x, 0) (`+0.0` for `x <= 0`; a NaN with the sign bit clear stays NaN);
+    /// phi(x): relu = max(x, 0) (`+0.0` for `x <= 0` and for a NaN of either sign);
     /// tanh; softplus = max(x, 0) + ln(1 + e^-|x|) (stable form of ln(1 + e^x)).
     #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
@@ -31,9 +34,16 @@ impl Activation {
 
 #[inline(always)]
 fn relu(x: f32) -> f32 {
-    let b = x.to_bits();
-    f32::from_bits(b & !(((b as i32) >> 31) as u32))
+    // Above the bits of +inf: a positive NaN or any negative (sign bit set) value or NaN.
+    if x.to_bits() <= RELU_MAX_BITS {
+        x
+    } else {
+        0.0
+    }
 }
+
+/// The bits of `+inf`, the largest that relu keeps.
+const RELU_MAX_BITS: u32 = 0x7f80_0000;
 
 #[inline(always)]
 fn softplus(x: f32) -> f32 {
@@ -86,14 +96,30 @@ mod arm {
                 "vmov s16, s17, {k}, {a}",
                 "2:",
                 "ldmia {np}, {{r0-r5, r8, r9}}",
-                "bic r0, r0, r0, asr #31",
-                "bic r1, r1, r1, asr #31",
-                "bic r2, r2, r2, asr #31",
-                "bic r3, r3, r3, asr #31",
-                "bic r4, r4, r4, asr #31",
-                "bic r5, r5, r5, asr #31",
-                "bic r8, r8, r8, asr #31",
-                "bic r9, r9, r9, asr #31",
+                "cmp r0, #0x7f800000",
+                "it hi",
+                "movhi r0, #0",
+                "cmp r1, #0x7f800000",
+                "it hi",
+                "movhi r1, #0",
+                "cmp r2, #0x7f800000",
+                "it hi",
+                "movhi r2, #0",
+                "cmp r3, #0x7f800000",
+                "it hi",
+                "movhi r3, #0",
+                "cmp r4, #0x7f800000",
+                "it hi",
+                "movhi r4, #0",
+                "cmp r5, #0x7f800000",
+                "it hi",
+                "movhi r5, #0",
+                "cmp r8, #0x7f800000",
+                "it hi",
+                "movhi r8, #0",
+                "cmp r9, #0x7f800000",
+                "it hi",
+                "movhi r9, #0",
                 "vmov s0, s1, r0, r1",
                 "vmov s2, s3, r2, r3",
                 "vmov s4, s5, r4, r5",
@@ -154,8 +180,14 @@ mod tests {
             Activation::Relu.apply(f32::MIN_POSITIVE / 2.0),
             f32::MIN_POSITIVE / 2.0
         );
-        assert!(Activation::Relu.apply(f32::NAN).is_nan());
+        // Every NaN gives +0.0, whatever its sign: an operation that creates one gives -NaN on
+        // x86 and +NaN on Arm, so keeping it would make host and firmware disagree.
+        assert_eq!(bits(f32::NAN), 0);
         assert_eq!(bits(-f32::NAN), 0);
+        let inf = std::hint::black_box(f32::INFINITY);
+        assert_eq!(bits(inf - inf), 0);
+        assert_eq!(bits(f32::from_bits(0x7f80_0001)), 0);
+        assert_eq!(bits(f32::MAX), f32::MAX.to_bits());
         assert!((Activation::Tanh.apply(0.5) - 0.5f32.tanh()).abs() < 1e-7);
         for x in [-30.0f32, -2.0, 0.0, 0.7, 15.0, 80.0] {
             let want = (1.0 + (x as f64).exp()).ln();

@@ -9,7 +9,7 @@
 //! bits). On Cortex-M4F the whole blocks of 16 rows of a zero-copy blob run in inline assembly:
 //! per listed input one `ldrh` of `j`, one `vldmia` of `u_j` (the listed inputs' values, copied
 //! once per step), one `mla` for the address of the block's weights in column `j`, two `vldmia` of
-//! 8 weights and 16 `vmla.f32` into s0-s15 (22 instructions per 16 products, with the loop); per
+//! 8 weights and 16 `vmla.f32` into s0-s15 (23 instructions per 16 products, with the loop); per
 //! block a `vldmia` of 16 zeros, then `vldmia`/8 `vadd` for `acc`, `vldmia`/8 `vadd` for `b`,
 //! `vstmia`, twice.
 //!

@@ -114,8 +114,10 @@ pub enum KernelError {
         /// Floats given.
         got: usize,
     },
-    /// The blob does not start at a 4-aligned address and the runtime was built without its
-    /// feature `misaligned` (copy the blob to an aligned buffer: `aligned::AlignedCopy`).
+    /// An array of the blob is not 4-aligned and the runtime was built without its feature
+    /// `misaligned`: the blob does not start at a 4-aligned address (copy it to an aligned buffer:
+    /// `aligned::AlignedCopy`), or it is a version-4 blob, whose arrays are misaligned at any
+    /// address (re-encode it: `cargo run -p gyrus-runtime --example reencode -- IN OUT`).
     Misaligned,
 }
 
@@ -145,7 +147,7 @@ impl fmt::Display for KernelError {
                 write!(f, "dense buffer has {got} floats, {needed} needed")
             }
             KernelError::Misaligned => f.write_str(
-                "the model blob is not 4-aligned and this runtime was built without its feature `misaligned`: copy it to an aligned buffer",
+                "an array of the model blob is not 4-aligned and this runtime was built without its feature `misaligned`: copy the blob to an aligned buffer, or re-encode a version-4 blob (cargo run -p gyrus-runtime --example reencode -- IN OUT)",
             ),
         }
     }

@@ -159,7 +159,7 @@ impl DenseDot for &[f32] {
 
     /// On 32-bit Arm, 8 rows share each load of `x`: per 8 columns one `vldmia` of 8 values of
     /// `x` (s8-s15), then per row one `vldmia` of its 8 weights (s16-s23) and 8 `vmla.f32` into
-    /// its sum (s0-s7): 74 instructions per 64 terms with the loop, against 12 per 8 row by row.
+    /// its sum (s0-s7): 75 instructions per 64 terms with the loop, against 12 per 8 row by row.
     /// Each row's sum starts at `+0.0` and adds its terms in column order, as `dense_dot` does
     /// (the last `n mod 8` columns in the portable loop), so the bits are the same.
     #[inline(always)]
