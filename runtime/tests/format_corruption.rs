@@ -11,6 +11,7 @@ use gyrus_runtime::format::{
 };
 use gyrus_runtime::kernel::{self, State};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use std::sync::OnceLock;
 
 fn valid() -> &'static [u8] {
@@ -76,6 +77,27 @@ fn fix_crc(blob: &mut [u8]) {
     let n = blob.len() - CRC_LEN;
     let c = crc32(&blob[..n]);
     blob[n..].copy_from_slice(&c.to_le_bytes());
+}
+
+/// XORs `edits` into the section `at` of a copy of `blob` (CRC recomputed): the result is refused,
+/// or it steps without panicking and is exactly the canonical encoding of the model it opens as
+/// (re-encoding gives the same bytes).
+fn edited_is_refused_or_canonical(
+    blob: &[u8],
+    at: fn(&[u8]) -> std::ops::Range<usize>,
+    edits: &[(prop::sample::Index, u8)],
+) -> Result<(), TestCaseError> {
+    let mut blob = blob.to_vec();
+    let at = at(&blob);
+    for (i, x) in edits {
+        blob[at.start + i.index(at.len())] ^= *x;
+    }
+    fix_crc(&mut blob);
+    if let Ok(view) = ModelView::from_bytes(&blob) {
+        exercise(&view);
+        prop_assert_eq!(ModelRepr::parse(&view).emit(), blob);
+    }
+    Ok(())
 }
 
 proptest! {
@@ -165,47 +187,20 @@ proptest! {
     /// steps without panicking.
     #[test]
     fn edits_of_the_int8_pair_layout_are_refused_or_canonical(edits in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4)) {
-        let mut blob = valid().to_vec();
-        let at = pair_section(&blob);
-        for (i, x) in &edits {
-            blob[at.start + i.index(at.len())] ^= *x;
-        }
-        fix_crc(&mut blob);
-        if let Ok(view) = ModelView::from_bytes(&blob) {
-            exercise(&view);
-            prop_assert_eq!(ModelRepr::parse(&view).emit(), blob);
-        }
+        edited_is_refused_or_canonical(valid(), pair_section, &edits)?;
     }
 
     /// The same for the f32 recurrent layout: refused, or canonical.
     #[test]
     fn edits_of_the_f32_recurrent_layout_are_refused_or_canonical(edits in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4)) {
-        let mut blob = valid().to_vec();
-        let at = ell_section(&blob);
-        for (i, x) in &edits {
-            blob[at.start + i.index(at.len())] ^= *x;
-        }
-        fix_crc(&mut blob);
-        if let Ok(view) = ModelView::from_bytes(&blob) {
-            exercise(&view);
-            prop_assert_eq!(ModelRepr::parse(&view).emit(), blob);
-        }
+        edited_is_refused_or_canonical(valid(), ell_section, &edits)?;
     }
 
     /// The same for the diagonal layout: refused, or canonical (and stepping reads no byte
     /// outside the padded state: the product on a plain `h` agrees with the padded one).
     #[test]
     fn edits_of_the_f32_diagonal_layout_are_refused_or_canonical(edits in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4)) {
-        let mut blob = valid_diag().to_vec();
-        let at = diag_section(&blob);
-        for (i, x) in &edits {
-            blob[at.start + i.index(at.len())] ^= *x;
-        }
-        fix_crc(&mut blob);
-        if let Ok(view) = ModelView::from_bytes(&blob) {
-            exercise(&view);
-            prop_assert_eq!(ModelRepr::parse(&view).emit(), blob);
-        }
+        edited_is_refused_or_canonical(valid_diag(), diag_section, &edits)?;
     }
 
     /// Any activation format above the maximum is refused.
