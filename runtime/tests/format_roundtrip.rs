@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{random_model, Misaligned, Spec};
+use common::{assert_same_steps, random_model, Misaligned, Spec};
 use gyrus_runtime::aligned::AlignedCopy;
 use gyrus_runtime::format::{
     crc32, Activation, CsrRepr, FormatError, Limit, MatrixRepr, ModelRepr, ModelView, Part,
@@ -616,25 +616,15 @@ fn as_version_4(v5: &[u8]) -> Vec<u8> {
     v4
 }
 
-/// The same steps (f32, and int8 when the blob has it) on two views: equal bits.
-fn same_steps(a: &ModelView<'_>, b: &ModelView<'_>, repr: &ModelRepr) {
-    let n = repr.n_hidden;
+/// The same steps (f32, and int8 when the blob has it) on two views: equal bits, on mostly zero
+/// inputs, as the tasks give, and one step with none.
+fn same_steps(a: &ModelView<'_>, b: &ModelView<'_>, repr: &ModelRepr, what: &str) {
     for int8 in [false, true] {
         if int8 && repr.int8.is_none() {
             continue;
         }
-        let (mut b1, mut b2) = (
-            vec![0.0; State::buffer_len(n)],
-            vec![0.0; State::buffer_len(n)],
-        );
-        let (mut s1, mut s2) = (
-            State::new(n, &mut b1).unwrap(),
-            State::new(n, &mut b2).unwrap(),
-        );
-        let (mut o1, mut o2) = (vec![0.0; repr.n_outputs], vec![0.0; repr.n_outputs]);
-        for t in 0..3 {
-            // Mostly zero inputs, as the tasks give, and one step with none.
-            let u: Vec<f32> = (0..repr.n_inputs)
+        let inputs = (0..3).map(|t| {
+            (0..repr.n_inputs)
                 .map(|j| {
                     if (j + t) % 3 == 0 && t < 2 {
                         0.25 + j as f32 * 0.125
@@ -642,22 +632,9 @@ fn same_steps(a: &ModelView<'_>, b: &ModelView<'_>, repr: &ModelRepr) {
                         0.0
                     }
                 })
-                .collect();
-            let step = if int8 {
-                kernel::step_int8
-            } else {
-                kernel::step
-            };
-            step(a, &mut s1, &u, &mut o1).unwrap();
-            step(b, &mut s2, &u, &mut o2).unwrap();
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&o1), bits(&o2), "int8 {int8}, step {t}");
-            assert_eq!(
-                bits(s1.hidden()),
-                bits(s2.hidden()),
-                "int8 {int8}, step {t}"
-            );
-        }
+                .collect()
+        });
+        assert_same_steps(a, b, int8, inputs, what);
     }
 }
 
@@ -677,7 +654,7 @@ fn version_5_blobs_open_with_inputs_by_row() {
         assert_eq!(view.version(), 5);
         assert_eq!(ModelRepr::parse(&view), repr, "spec {k}");
         assert_eq!(ModelRepr::parse(&view).emit(), v6, "spec {k}");
-        same_steps(&view, &v6view, &repr);
+        same_steps(&view, &v6view, &repr, &format!("spec {k}"));
         let cols: Vec<_> = v6view
             .sections()
             .into_iter()
@@ -743,25 +720,9 @@ fn version_4_blobs_open_as_lane_groups() {
         assert_eq!(ModelView::from_bytes(&v5).unwrap().version(), 5);
         assert_eq!(ModelRepr::parse(&view), repr, "spec {k}");
         assert_eq!(ModelRepr::parse(&view).emit(), repr.emit(), "spec {k}");
-        let n = repr.n_hidden;
-        let (mut b1, mut b2) = (
-            vec![0.0; State::buffer_len(n)],
-            vec![0.0; State::buffer_len(n)],
-        );
-        let (mut s1, mut s2) = (
-            State::new(n, &mut b1).unwrap(),
-            State::new(n, &mut b2).unwrap(),
-        );
         let v5view = ModelView::from_bytes(&v5).unwrap();
-        let u = vec![0.25; repr.n_inputs];
-        let (mut o1, mut o2) = (vec![0.0; repr.n_outputs], vec![0.0; repr.n_outputs]);
-        for _ in 0..3 {
-            kernel::step(&view, &mut s1, &u, &mut o1).unwrap();
-            kernel::step(&v5view, &mut s2, &u, &mut o2).unwrap();
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&o1), bits(&o2));
-            assert_eq!(bits(s1.hidden()), bits(s2.hidden()));
-        }
+        let inputs = (0..3).map(|_| vec![0.25; repr.n_inputs]);
+        assert_same_steps(&view, &v5view, false, inputs, &format!("spec {k}"));
         let mut wrong = v5.clone();
         wrong[4..6].copy_from_slice(&4u16.to_le_bytes());
         fix_crc(&mut wrong);

@@ -1,7 +1,10 @@
 //! Shared helpers of the runtime's integration tests: small random models.
 #![allow(dead_code)]
 
-use gyrus_runtime::format::{Activation, CsrRepr, MatrixRepr, ModelRepr, Readout, RecLayout};
+use gyrus_runtime::format::{
+    Activation, CsrRepr, MatrixRepr, ModelRepr, ModelView, Readout, RecLayout,
+};
+use gyrus_runtime::kernel::{self, State};
 use gyrus_runtime::tasks::Rng;
 
 /// Options of [`random_model`].
@@ -204,4 +207,42 @@ pub fn pair_words(m: &ModelRepr) -> Vec<u32> {
         }
     }
     words
+}
+
+/// Steps `a` and `b` from `h = 0` on the same `inputs` (`kernel::step_int8` with `int8`, else
+/// `kernel::step`; every step must succeed) and asserts that each step's outputs and new states
+/// are the same bit for bit (`what` names the case in a failure).
+pub fn assert_same_steps(
+    a: &ModelView<'_>,
+    b: &ModelView<'_>,
+    int8: bool,
+    inputs: impl IntoIterator<Item = Vec<f32>>,
+    what: &str,
+) {
+    let (n, n_out) = (a.n_hidden(), a.n_outputs());
+    let step = if int8 {
+        kernel::step_int8
+    } else {
+        kernel::step
+    };
+    let (mut b1, mut b2) = (
+        vec![0.0; State::buffer_len(n)],
+        vec![0.0; State::buffer_len(n)],
+    );
+    let (mut s1, mut s2) = (
+        State::new(n, &mut b1).unwrap(),
+        State::new(n, &mut b2).unwrap(),
+    );
+    let (mut o1, mut o2) = (vec![0.0; n_out], vec![0.0; n_out]);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (t, u) in inputs.into_iter().enumerate() {
+        step(a, &mut s1, &u, &mut o1).unwrap();
+        step(b, &mut s2, &u, &mut o2).unwrap();
+        assert_eq!(bits(&o1), bits(&o2), "{what}, int8 {int8}, step {t}");
+        assert_eq!(
+            bits(s1.hidden()),
+            bits(s2.hidden()),
+            "{what}, int8 {int8}, step {t}"
+        );
+    }
 }
